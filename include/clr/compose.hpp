@@ -1,0 +1,128 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+//
+// Building schedules from schedules, as optax's join_schedules and PyTorch's
+// SequentialLR do. Every combinator is itself a schedule, so they nest.
+//
+//     constant(lr):             lr(t) = lr
+//     warmup(s, n, start_lr):   start_lr + (s(0) - start_lr) * t / n   for t < n
+//                               s(t - n)                               after
+//     sequence(a, n, b):        a(t) for t < n, then b(t - n)
+//
+//     auto s = clr::warmup(clr::triangular<double>(0.001, 0.006, 2000), 100, 0.0);
+//     s(0) == 0.0, s(50) == 0.0005, s(100) == 0.001, s(2100) == 0.006
+//     auto q = clr::sequence(clr::constant<double>(0.01), 500, clr::one_cycle<double>(0.1, 1000));
+//     q(499) == 0.01, q(500) == 0.004
+#ifndef CLR_COMPOSE_HPP
+#define CLR_COMPOSE_HPP
+
+#include "schedule.hpp"
+
+#include <algorithm>
+
+namespace clr {
+
+// The baseline every comparison needs.
+template <class T>
+class constant : public schedule<constant<T>, T> {
+public:
+    explicit constant(T lr) : lr_(detail::require_rate("clr::constant", "lr", lr)) {}
+
+    T lr_at(step_t) const noexcept { return lr_; }
+    range<T> lr_range() const noexcept { return {lr_, lr_}; }
+
+private:
+    T lr_;
+};
+
+namespace detail {
+template <class T>
+range<T> hull(range<T> a, range<T> b) noexcept {
+    return {std::min(a.lo, b.lo), std::max(a.hi, b.hi)};
+}
+}  // namespace detail
+
+// A linear ramp from start_lr into a schedule, which then runs from its own
+// step 0. Momentum during the ramp is the schedule's first value.
+template <class S>
+class warmup_schedule : public schedule<warmup_schedule<S>, typename S::value_type> {
+    static_assert(is_schedule_v<S>, "warmup takes a clr schedule");
+    using T = typename S::value_type;
+    static constexpr const char* who = "clr::warmup";
+
+public:
+    warmup_schedule(S inner, step_t steps, T start_lr)
+        : inner_(std::move(inner)),
+          n_(detail::require_count(who, "steps", steps)),
+          start_(detail::require_rate(who, "start_lr", start_lr)),
+          target_(inner_(0)) {}
+
+    T lr_at(step_t t) const noexcept {
+        if (t >= n_) return inner_(t - n_);
+        return start_ + (target_ - start_) * (static_cast<T>(t) / static_cast<T>(n_));
+    }
+
+    std::optional<T> momentum_at(step_t t) const noexcept { return inner_.momentum(t >= n_ ? t - n_ : 0); }
+
+    range<T> lr_range() const noexcept {
+        const range<T> ramp{std::min(start_, target_), std::max(start_, target_)};
+        return n_ == 0 ? inner_.bounds() : detail::hull(ramp, inner_.bounds());
+    }
+
+    const S& inner() const noexcept { return inner_; }
+    step_t steps() const noexcept { return n_; }
+
+private:
+    S inner_;
+    step_t n_;
+    T start_;
+    T target_;  // inner(0), where the ramp ends
+};
+
+template <class S>
+warmup_schedule<S> warmup(S inner, step_t steps, typename S::value_type start_lr) {
+    return {std::move(inner), steps, start_lr};
+}
+
+// `first` for the first n steps, then `second` from its own step 0.
+template <class A, class B>
+class sequence_schedule : public schedule<sequence_schedule<A, B>, typename A::value_type> {
+    static_assert(is_schedule_v<A> && is_schedule_v<B>, "sequence takes clr schedules");
+    static_assert(std::is_same_v<typename A::value_type, typename B::value_type>,
+                  "sequence joins schedules of the same floating type");
+    using T = typename A::value_type;
+
+public:
+    sequence_schedule(A first, step_t boundary, B second)
+        : first_(std::move(first)),
+          n_(detail::require_count("clr::sequence", "boundary", boundary)),
+          second_(std::move(second)) {}
+
+    T lr_at(step_t t) const noexcept { return t < n_ ? first_(t) : second_(t - n_); }
+
+    std::optional<T> momentum_at(step_t t) const noexcept {
+        return t < n_ ? first_.momentum(t) : second_.momentum(t - n_);
+    }
+
+    range<T> lr_range() const noexcept {
+        return n_ == 0 ? second_.bounds() : detail::hull(first_.bounds(), second_.bounds());
+    }
+
+    const A& first() const noexcept { return first_; }
+    const B& second() const noexcept { return second_; }
+    step_t boundary() const noexcept { return n_; }
+
+private:
+    A first_;
+    step_t n_;
+    B second_;
+};
+
+template <class A, class B>
+sequence_schedule<A, B> sequence(A first, step_t boundary, B second) {
+    return {std::move(first), boundary, std::move(second)};
+}
+
+}  // namespace clr
+
+#endif  // CLR_COMPOSE_HPP

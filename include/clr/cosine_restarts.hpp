@@ -1,0 +1,142 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+//
+// Cosine annealing with warm restarts (Loshchilov & Hutter 2017, SGDR): a
+// cosine from eta_max down to eta_min over a period, then a jump back up. Period
+// i lasts T_0 * T_mult^i steps and peaks at eta_max * m_mul^i.
+//
+//     i, T_cur: the period holding step t and the steps already spent in it
+//     T_i = T_0 * T_mult^i
+//     lr(t) = eta_min + (eta_max * m_mul^i - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+//
+//     auto s = clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_eta_min(0.001);
+//     s(0) == 0.05, s(5) == 0.0255, s(10) == 0.05 (restart), s(30) == 0.05 (restart)
+//
+// PyTorch's CosineAnnealingWarmRestarts with integer T_mult, and Keras's
+// CosineDecayRestarts (whose m_mul this adds); T_mult may be any real >= 1.
+#ifndef CLR_COSINE_RESTARTS_HPP
+#define CLR_COSINE_RESTARTS_HPP
+
+#include "schedule.hpp"
+
+namespace clr {
+
+template <class T>
+class cosine_restarts : public schedule<cosine_restarts<T>, T> {
+    static constexpr const char* who = "clr::cosine_restarts";
+
+public:
+    // eta_max: the peak at step 0 (PyTorch takes it from the optimizer's lr);
+    // t_0: the first period in steps.
+    cosine_restarts(T eta_max, step_t t_0)
+        : eta_max_(detail::require_rate(who, "eta_max", eta_max)),
+          t0_(detail::require_steps(who, "T_0", t_0)) {}
+
+    cosine_restarts with_eta_min(T eta_min) const {
+        cosine_restarts c = *this;
+        c.eta_min_ = detail::require_rate(who, "eta_min", eta_min);
+        detail::require_ordered(who, "eta_min", eta_min, "eta_max", eta_max_);
+        return c;
+    }
+
+    // Period growth per restart; 1 keeps every period at T_0.
+    cosine_restarts with_t_mult(T t_mult) const {
+        detail::require_finite(who, "T_mult", t_mult);
+        if (!(t_mult >= T(1))) detail::fail(who, "T_mult", detail::to_text(t_mult), "must be at least 1");
+        cosine_restarts c = *this;
+        c.t_mult_ = t_mult;
+        // Whole multipliers are counted in integers so that every restart
+        // lands on its exact step; 2^32 keeps T_0 * T_mult^i from overflowing
+        // before the period outgrows any step count.
+        c.int_mult_ = (t_mult == std::floor(t_mult) && t_mult <= T(4294967296.0)) ? static_cast<step_t>(t_mult) : 0;
+        return c;
+    }
+
+    // Peak decay per restart (Keras's m_mul); 1 restarts at full height.
+    cosine_restarts with_m_mul(T m_mul) const {
+        detail::require_finite(who, "m_mul", m_mul);
+        if (!(m_mul > T(0) && m_mul <= T(1))) detail::fail(who, "m_mul", detail::to_text(m_mul), "must lie in (0, 1]");
+        cosine_restarts c = *this;
+        c.m_mul_ = m_mul;
+        return c;
+    }
+
+    T lr_at(step_t t) const noexcept {
+        const period p = locate(t);
+        const T peak = m_mul_ == T(1) ? eta_max_ : eta_max_ * std::pow(m_mul_, p.index);
+        return eta_min_ + (peak - eta_min_) * (T(1) + std::cos(detail::pi<T> * p.cur / p.len)) / T(2);
+    }
+
+    // Decaying peaks can fall below eta_min; the rate then lies between the two.
+    range<T> lr_range() const noexcept { return {m_mul_ < T(1) ? T(0) : eta_min_, eta_max_}; }
+
+    T eta_max() const noexcept { return eta_max_; }
+    T eta_min() const noexcept { return eta_min_; }
+    step_t t_0() const noexcept { return t0_; }
+    T t_mult() const noexcept { return t_mult_; }
+    T m_mul() const noexcept { return m_mul_; }
+
+    // The 0-based period (restart count) holding step t.
+    T restarts_before(step_t t) const noexcept { return locate(t).index; }
+
+private:
+    struct period {
+        T index;  // i, as a real: with T_mult = 1 it can exceed any int
+        T cur;    // T_cur
+        T len;    // T_i
+    };
+
+    period locate(step_t t) const noexcept {
+        if (int_mult_ == 1) return {static_cast<T>(t / t0_), static_cast<T>(t % t0_), static_cast<T>(t0_)};
+        if (int_mult_ > 1) return locate_whole(t);
+        return locate_real(t);
+    }
+
+    // Period i starts at T_0 * g(i) with g(i) = 1 + m + ... + m^(i-1); find the
+    // largest g(i) <= floor(t / T_0) in integers, so no rounding can put a step
+    // on the wrong side of a restart.
+    period locate_whole(step_t t) const noexcept {
+        const step_t m = int_mult_;
+        const step_t q = t / t0_;
+        step_t g = 0;   // g(i)
+        step_t pw = 1;  // m^i
+        step_t i = 0;
+        while (q - g >= pw) {  // g(i + 1) = g + pw <= q
+            g += pw;
+            ++i;
+            if (pw > std::numeric_limits<step_t>::max() / m) {
+                // m^i no longer fits: period i outlasts every remaining step.
+                pw = std::numeric_limits<step_t>::max();
+                break;
+            }
+            pw *= m;
+        }
+        const step_t start = g * t0_;  // <= q * t0_ <= t
+        return {static_cast<T>(i), static_cast<T>(t - start), static_cast<T>(t0_) * static_cast<T>(pw)};
+    }
+
+    // A fractional multiplier has real restart points; estimate the period
+    // with a logarithm and settle it against the boundaries themselves.
+    period locate_real(step_t t) const noexcept {
+        const double m = static_cast<double>(t_mult_);
+        const double t0 = static_cast<double>(t0_);
+        const double x = static_cast<double>(t);
+        auto start = [&](double i) { return t0 * (std::pow(m, i) - 1.0) / (m - 1.0); };
+        double i = std::floor(std::log1p(x * (m - 1.0) / t0) / std::log(m));
+        if (i < 0.0) i = 0.0;
+        while (i > 0.0 && start(i) > x) i -= 1.0;
+        while (start(i + 1.0) <= x) i += 1.0;
+        return {static_cast<T>(i), static_cast<T>(x - start(i)), static_cast<T>(t0 * std::pow(m, i))};
+    }
+
+    T eta_max_;
+    T eta_min_ = T(0);
+    step_t t0_;
+    T t_mult_ = T(1);
+    step_t int_mult_ = 1;  // t_mult_ when it is a whole number, else 0
+    T m_mul_ = T(1);
+};
+
+}  // namespace clr
+
+#endif  // CLR_COSINE_RESTARTS_HPP

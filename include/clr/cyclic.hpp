@@ -1,0 +1,235 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+//
+// The cyclic family of Smith (2015), "Cyclical Learning Rates for Training
+// Neural Networks": the rate climbs from base_lr to max_lr over step_size_up
+// steps, falls back over step_size_down steps, and repeats.
+//
+//     L = up + down,  k = floor(t / L),  p = t mod L
+//     a = p / up                  while rising (p < up)
+//     a = 1 - (p - up) / down     while falling
+//     lr(t) = base_lr + (max_lr - base_lr) * w(a) * s(k, t)
+//
+// The window w shapes one cycle (triangular, Welch, Hann); the amplitude scale
+// s shrinks cycles over time (none, halving per cycle, gamma^t, or your own).
+// The two combine freely: cyclic<double, hann_window, halving_scale> is a Hann
+// window whose peak halves every cycle.
+//
+//     clr::triangular<double> s(0.001, 0.006, 2000);
+//     s(0) == 0.001, s(1000) == 0.0035, s(2000) == 0.006, s(4000) == 0.001
+//     clr::triangular2<double> h(0.001, 0.006, 2000);
+//     h(6000) == 0.0035                      // second peak, half the height
+//     auto m = s.with_momentum(0.8, 0.9);    // momentum 0.9 at base_lr, 0.8 at max_lr
+//     *m.momentum(2000) == 0.8
+#ifndef CLR_CYCLIC_HPP
+#define CLR_CYCLIC_HPP
+
+#include "schedule.hpp"
+
+#include <algorithm>
+
+namespace clr {
+
+// ---- windows: the shape of one cycle, a in [0, 1] -> w(a) in [0, 1] --------
+
+// Linear ramp: the paper's triangular policy.
+struct triangular_window {
+    static constexpr const char* name = "clr::triangular";
+    template <class T>
+    static T apply(T a) noexcept { return a; }
+};
+
+// Parabolic: 1 - (1 - a)^2, rising fast and flattening near the peak.
+struct welch_window {
+    static constexpr const char* name = "clr::welch";
+    template <class T>
+    static T apply(T a) noexcept {
+        const T b = T(1) - a;
+        return T(1) - b * b;
+    }
+};
+
+// Sinusoidal: (1 - cos(pi a)) / 2, smooth at both ends.
+struct hann_window {
+    static constexpr const char* name = "clr::hann";
+    template <class T>
+    static T apply(T a) noexcept { return (T(1) - std::cos(detail::pi<T> * a)) / T(2); }
+};
+
+// ---- amplitude scales: s(k, t) in [0, 1], k the 0-based cycle ---------------
+
+// Every cycle at full height (mode='triangular').
+struct no_scale {
+    static constexpr const char* name = "clr::triangular";
+    template <class T>
+    T factor(step_t, step_t) const noexcept { return T(1); }
+};
+
+// Height halves every cycle: 1 / 2^k (mode='triangular2').
+struct halving_scale {
+    static constexpr const char* name = "clr::triangular2";
+    template <class T>
+    T factor(step_t k, step_t) const noexcept {
+        // Past ~1100 halvings every floating type is already at zero; the cap
+        // keeps the exponent inside int.
+        return std::ldexp(T(1), -static_cast<int>(std::min<step_t>(k, 4096)));
+    }
+};
+
+// Height decays by gamma every step: gamma^t (mode='exp_range', scaled on
+// iterations as Keras and PyTorch do).
+template <class T>
+struct exp_scale {
+    static constexpr const char* name = "clr::exp_range";
+    T gamma = T(1);
+
+    exp_scale() = default;
+    // Implicit, so that exp_range<double>(base, max, step, 0.99) reads like Keras.
+    exp_scale(T g) : gamma(g) {  // NOLINT(google-explicit-constructor)
+        detail::require_finite(name, "gamma", g);
+        if (!(g > T(0) && g <= T(1))) detail::fail(name, "gamma", detail::to_text(g), "must lie in (0, 1]");
+    }
+
+    template <class U>
+    U factor(step_t, step_t t) const noexcept {
+        return gamma == T(1) ? U(1) : static_cast<U>(std::pow(gamma, static_cast<T>(t)));
+    }
+};
+
+// A user scale on the 1-based cycle number (Keras scale_mode='cycle').
+// f must return values in [0, 1]; lr then stays inside [base_lr, max_lr].
+template <class F>
+struct cycle_scale {
+    static constexpr const char* name = "clr::cyclic";
+    F f;
+    template <class T>
+    T factor(step_t k, step_t) const { return static_cast<T>(f(k + 1)); }
+};
+
+// A user scale on the step (Keras scale_mode='iterations').
+template <class F>
+struct step_scale {
+    static constexpr const char* name = "clr::cyclic";
+    F f;
+    template <class T>
+    T factor(step_t, step_t t) const { return static_cast<T>(f(t)); }
+};
+
+template <class F>
+cycle_scale<F> scale_on_cycle(F f) { return {std::move(f)}; }
+
+template <class F>
+step_scale<F> scale_on_step(F f) { return {std::move(f)}; }
+
+namespace detail {
+// The name errors carry: the paper's policy name where one fits.
+template <class Window, class Scale>
+constexpr const char* cyclic_name() noexcept {
+    if constexpr (std::is_same_v<Window, triangular_window>)
+        return Scale::name;
+    else if constexpr (std::is_same_v<Scale, no_scale>)
+        return Window::name;
+    else
+        return "clr::cyclic";
+}
+}  // namespace detail
+
+// ---- the schedule -----------------------------------------------------------
+
+template <class T, class Window = triangular_window, class Scale = no_scale>
+class cyclic : public schedule<cyclic<T, Window, Scale>, T> {
+    static constexpr const char* who = detail::cyclic_name<Window, Scale>();
+
+public:
+    using window_type = Window;
+    using scale_type = Scale;
+
+    // base_lr, max_lr and step_size (the half cycle) as in Keras's CyclicLR;
+    // the scale is the gamma of exp_range or a user function.
+    cyclic(T base_lr, T max_lr, step_t step_size, Scale scale = Scale())
+        : base_(detail::require_rate(who, "base_lr", base_lr)),
+          max_(detail::require_rate(who, "max_lr", max_lr)),
+          up_(detail::require_steps(who, "step_size", step_size)),
+          down_(up_),
+          scale_(std::move(scale)) {
+        detail::require_ordered(who, "base_lr", base_, "max_lr", max_);
+    }
+
+    // Asymmetric cycles (PyTorch's step_size_down): falling takes `steps`.
+    cyclic with_step_size_down(step_t steps) const {
+        cyclic c = *this;
+        c.down_ = detail::require_steps(who, "step_size_down", steps);
+        return c;
+    }
+
+    // Cycle momentum inversely to the rate: max_momentum when the rate is at
+    // base_lr, base_momentum at the peak (PyTorch's cycle_momentum).
+    cyclic with_momentum(T base_momentum, T max_momentum) const {
+        cyclic c = *this;
+        c.base_m_ = detail::require_momentum(who, "base_momentum", base_momentum);
+        c.max_m_ = detail::require_momentum(who, "max_momentum", max_momentum);
+        detail::require_ordered(who, "base_momentum", base_momentum, "max_momentum", max_momentum);
+        c.cycles_momentum_ = true;
+        return c;
+    }
+
+    T lr_at(step_t t) const noexcept { return base_ + (max_ - base_) * height(t); }
+
+    std::optional<T> momentum_at(step_t t) const noexcept {
+        if (!cycles_momentum_) return std::nullopt;
+        return max_m_ - (max_m_ - base_m_) * height(t);
+    }
+
+    range<T> lr_range() const noexcept { return {base_, max_}; }
+
+    T base_lr() const noexcept { return base_; }
+    T max_lr() const noexcept { return max_; }
+    step_t step_size_up() const noexcept { return up_; }
+    step_t step_size_down() const noexcept { return down_; }
+    step_t cycle_length() const noexcept { return up_ + down_; }
+    const Scale& scale() const noexcept { return scale_; }
+
+private:
+    // w(a) * s: where in [0, 1] between the bounds step t sits.
+    T height(step_t t) const noexcept {
+        const step_t len = up_ + down_;
+        const step_t k = t / len;
+        const step_t p = t % len;
+        const T a = p < up_ ? static_cast<T>(p) / static_cast<T>(up_)
+                            : T(1) - static_cast<T>(p - up_) / static_cast<T>(down_);
+        return Window::apply(a) * scale_.template factor<T>(k, t);
+    }
+
+    T base_;
+    T max_;
+    step_t up_;
+    step_t down_;
+    Scale scale_;
+    T base_m_ = T(0);
+    T max_m_ = T(0);
+    bool cycles_momentum_ = false;
+};
+
+// The paper's named policies.
+template <class T>
+using triangular = cyclic<T, triangular_window, no_scale>;
+template <class T>
+using triangular2 = cyclic<T, triangular_window, halving_scale>;
+template <class T>
+using exp_range = cyclic<T, triangular_window, exp_scale<T>>;
+template <class T>
+using welch = cyclic<T, welch_window, no_scale>;
+template <class T>
+using hann = cyclic<T, hann_window, no_scale>;
+
+// Any window with any scale, the type deduced:
+//     auto s = clr::make_cyclic<clr::hann_window>(0.001, 0.006, 500,
+//                  clr::scale_on_cycle([](clr::step_t c) { return 1.0 / c; }));
+template <class Window = triangular_window, class T, class Scale = no_scale>
+cyclic<T, Window, Scale> make_cyclic(T base_lr, T max_lr, step_t step_size, Scale scale = Scale()) {
+    return {base_lr, max_lr, step_size, std::move(scale)};
+}
+
+}  // namespace clr
+
+#endif  // CLR_CYCLIC_HPP

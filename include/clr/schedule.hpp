@@ -1,0 +1,179 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+#ifndef CLR_SCHEDULE_HPP
+#define CLR_SCHEDULE_HPP
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace clr {
+
+// The optimizer update count: 0 before the first update. lr(t) is the rate in
+// force for update t + 1 (the value PyTorch leaves in the optimizer before its
+// (t + 1)-th step()).
+using step_t = std::uint64_t;
+
+// Lowest and highest value a schedule can ever take, over every step.
+template <class T>
+struct range {
+    T lo;
+    T hi;
+    constexpr bool contains(T v) const noexcept { return lo <= v && v <= hi; }
+};
+
+namespace detail {
+
+// Error messages are built only when a constructor rejects its input, never on
+// the evaluation path.
+// Numbers print in their shortest round-trip form: 0.6, not 0.59999999999999998.
+template <class V>
+std::string to_text(V v) {
+    char buf[64];
+    if constexpr (std::is_floating_point_v<V>) {
+        if (std::isnan(v)) return "nan";
+        if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+        const auto r = std::to_chars(buf, buf + sizeof buf, static_cast<double>(v));
+        return std::string(buf, r.ptr);
+    } else {
+        const auto r = std::to_chars(buf, buf + sizeof buf, v);
+        return std::string(buf, r.ptr);
+    }
+}
+
+[[noreturn]] inline void fail(const char* who, const char* param, const std::string& value,
+                              const char* problem) {
+    throw std::invalid_argument(std::string(who) + ": " + param + " = " + value + " " + problem);
+}
+
+template <class T>
+T require_finite(const char* who, const char* param, T v) {
+    if (!std::isfinite(v)) fail(who, param, to_text(v), "must be finite");
+    return v;
+}
+
+// Learning rates: finite and not negative. Zero is allowed (eta_min = 0).
+template <class T>
+T require_rate(const char* who, const char* param, T v) {
+    require_finite(who, param, v);
+    if (v < T(0)) fail(who, param, to_text(v), "must not be negative");
+    return v;
+}
+
+template <class T>
+T require_positive(const char* who, const char* param, T v) {
+    require_finite(who, param, v);
+    if (!(v > T(0))) fail(who, param, to_text(v), "must be positive");
+    return v;
+}
+
+template <class T>
+T require_momentum(const char* who, const char* param, T v) {
+    require_finite(who, param, v);
+    if (!(v >= T(0) && v < T(1))) fail(who, param, to_text(v), "must lie in [0, 1)");
+    return v;
+}
+
+template <class T>
+void require_ordered(const char* who, const char* lo_name, T lo, const char* hi_name, T hi) {
+    if (hi < lo)
+        fail(who, hi_name, to_text(hi), (std::string("must not be below ") + lo_name + " = " +
+                                         to_text(lo)).c_str());
+}
+
+// Step counts arrive as unsigned; a negative int silently becomes ~2^64, so
+// anything past 2^62 is refused as almost certainly a sign error. The bound
+// also keeps sums of two step counts from overflowing.
+inline constexpr step_t max_steps = step_t(1) << 62;
+
+// A step count where 0 means "none" (warmup length, sequence boundary).
+inline step_t require_count(const char* who, const char* param, step_t v) {
+    if (v > max_steps)
+        fail(who, param, to_text(v), "is larger than 2^62 (a negative number converted to unsigned?)");
+    return v;
+}
+
+// A length in steps (step size, period, total): at least one step.
+inline step_t require_steps(const char* who, const char* param, step_t v) {
+    if (v == 0) fail(who, param, "0", "must be at least 1");
+    return require_count(who, param, v);
+}
+
+// The floating type's pi without relying on M_PI (not standard C++).
+template <class T>
+inline constexpr T pi = T(3.141592653589793238462643383279502884L);
+
+}  // namespace detail
+
+// The CRTP base every schedule derives from, as Eigen's MatrixBase is for
+// matrices: it owns the shared interface and reaches the concrete schedule
+// through derived(), so every call is resolved at compile time.
+//
+// A schedule Derived provides
+//     T lr_at(step_t t) const noexcept;                  // the closed form
+//     range<T> lr_range() const noexcept;                // bounds over all t
+// and, if it can cycle momentum,
+//     std::optional<T> momentum_at(step_t t) const noexcept;
+template <class Derived, class T>
+class schedule {
+    static_assert(std::is_floating_point_v<T>, "clr schedules are templated on float, double or long double");
+
+public:
+    using value_type = T;
+
+    constexpr const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
+
+    // The learning rate for update t + 1.
+    T lr(step_t t) const noexcept { return derived().lr_at(t); }
+    T operator()(step_t t) const noexcept { return derived().lr_at(t); }
+
+    // The cycled momentum (beta1 for Adam) for update t + 1, or nothing when
+    // this schedule leaves momentum to the optimizer.
+    std::optional<T> momentum(step_t t) const noexcept { return derived().momentum_at(t); }
+
+    // Lowest and highest learning rate over every step.
+    range<T> bounds() const noexcept { return derived().lr_range(); }
+
+    // Writes lr(first), ..., lr(first + count - 1) through out; for plots and tests.
+    template <class OutputIt>
+    OutputIt sample(step_t first, step_t count, OutputIt out) const {
+        for (step_t i = 0; i < count; ++i) *out++ = lr(first + i);
+        return out;
+    }
+
+    std::vector<T> sample(step_t count) const {
+        std::vector<T> v;
+        v.reserve(static_cast<std::size_t>(count));
+        sample(0, count, std::back_inserter(v));
+        return v;
+    }
+
+protected:
+    schedule() = default;
+
+    // Default for schedules that do not cycle momentum; a derived class hides it.
+    std::optional<T> momentum_at(step_t) const noexcept { return std::nullopt; }
+};
+
+// True for any type built on clr::schedule.
+template <class S, class = void>
+struct is_schedule : std::false_type {};
+
+template <class S>
+struct is_schedule<S, std::void_t<typename S::value_type>>
+    : std::is_base_of<schedule<S, typename S::value_type>, S> {};
+
+template <class S>
+inline constexpr bool is_schedule_v = is_schedule<S>::value;
+
+}  // namespace clr
+
+#endif  // CLR_SCHEDULE_HPP
