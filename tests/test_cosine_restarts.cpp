@@ -1,0 +1,123 @@
+// Cosine annealing with warm restarts (SGDR).
+#include <clr/cosine_restarts.hpp>
+
+#include "reference.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+using clr_test::load_reference;
+using clr_test::worst_relative_error;
+
+namespace {
+constexpr clr::step_t last_step = std::numeric_limits<clr::step_t>::max();
+}
+
+TEST_CASE("cosine_restarts: values by hand", "[cosine_restarts]") {
+    auto s = clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_eta_min(0.001);
+    CHECK(s(0) == 0.05);
+    CHECK(s(5) == Approx(0.001 + 0.049 * 0.5).epsilon(1e-15));
+    CHECK(s(10) == 0.05);  // restart; the next period lasts 20
+    CHECK(s(20) == Approx(0.0255).epsilon(1e-15));
+    CHECK(s(30) == 0.05);
+    CHECK(s(29) > 0.001);
+    CHECK(s.restarts_before(29) == 1);
+    CHECK(s.restarts_before(30) == 2);
+    clr::cosine_restarts<double> flat(0.1, 4);
+    CHECK(flat(2) == Approx(0.05).epsilon(1e-15));
+    CHECK(flat(4) == 0.1);
+}
+
+TEST_CASE("cosine_restarts: every restart boundary is exact", "[cosine_restarts]") {
+    for (clr::step_t m : {2u, 3u, 5u}) {
+        auto s = clr::cosine_restarts<double>(0.1, 7).with_t_mult(double(m)).with_eta_min(0.001);
+        clr::step_t start = 0, len = 7;
+        for (int i = 0; i < 12 && start < (clr::step_t(1) << 60) / m; ++i) {
+            CAPTURE(m, i, start);
+            CHECK(s(start) == 0.1);
+            CHECK(s.restarts_before(start) == i);
+            if (start > 0) CHECK(s.restarts_before(start - 1) == i - 1);
+            CHECK(s(start + len - 1) < s(start + len));
+            start += len;
+            len *= m;
+        }
+    }
+    // Restarts near the top of the step range: with T_0 = 1 and T_mult = 2 the
+    // 64th period begins at step 2^64 - 1.
+    auto top = clr::cosine_restarts<double>(1.0, 1).with_t_mult(2);
+    CHECK(top(last_step) == 1.0);
+    CHECK(top.restarts_before(last_step) == 64);
+    CHECK(top.restarts_before(last_step - 1) == 63);
+    CHECK(top(last_step - 1) < 1.0);
+}
+
+TEST_CASE("cosine_restarts: fractional T_mult", "[cosine_restarts]") {
+    // T_0 = 10, T_mult = 1.5: periods of 10, 15, 22.5, 33.75 starting at
+    // 0, 10, 25, 47.5, 81.25.
+    auto s = clr::cosine_restarts<double>(1.0, 10).with_t_mult(1.5);
+    CHECK(s(10) == 1.0);
+    CHECK(s(25) == 1.0);
+    CHECK(s.restarts_before(47) == 2);
+    CHECK(s.restarts_before(48) == 3);
+    CHECK(s(48) == Approx((1 + std::cos(std::acos(-1.0) * 0.5 / 33.75)) / 2).epsilon(1e-14));
+    CHECK(s.restarts_before(81) == 3);
+    CHECK(s.restarts_before(82) == 4);
+    for (clr::step_t t : {last_step, last_step / 3, clr::step_t(1) << 50}) {
+        CHECK(std::isfinite(s(t)));
+        CHECK(s(t) >= 0.0);
+        CHECK(s(t) <= 1.0);
+    }
+}
+
+TEST_CASE("cosine_restarts: m_mul lowers each restart's peak", "[cosine_restarts]") {
+    auto s = clr::cosine_restarts<double>(0.1, 10).with_m_mul(0.5).with_eta_min(0.01);
+    CHECK(s(0) == 0.1);
+    CHECK(s(10) == 0.05);
+    CHECK(s(20) == 0.025);
+    CHECK(s(25) == Approx(0.01 + (0.025 - 0.01) * 0.5).epsilon(1e-15));
+    // Peaks below eta_min: the rate lies between the two and never leaves bounds.
+    CHECK(s(40) == Approx(0.00625).epsilon(1e-15));
+    const auto b = s.bounds();
+    for (clr::step_t t : {last_step, clr::step_t(12345678901)}) CHECK(b.contains(s(t)));
+}
+
+TEST_CASE("matches PyTorch's CosineAnnealingWarmRestarts", "[cosine_restarts][reference]") {
+    SECTION("T_mult 1") {
+        auto s = clr::cosine_restarts<double>(0.1, 100).with_eta_min(1e-4);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult1.csv")) <= 1e-12);
+    }
+    SECTION("T_mult 2") {
+        auto s = clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_eta_min(0.001);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult2.csv")) <= 1e-12);
+    }
+    SECTION("T_mult 3, eta_min 0") {
+        auto s = clr::cosine_restarts<double>(0.1, 7).with_t_mult(3);
+        const auto table = load_reference("cosine_restarts_tmult3.csv");
+        // With eta_min 0 the trough values are tiny; compare absolutely there.
+        double worst = 0.0;
+        for (std::size_t i = 0; i < table.step.size(); ++i)
+            worst = std::max(worst, std::abs(s(table.step[i]) - table.lr[i]) / std::max(table.lr[i], 1e-4));
+        CHECK(worst <= 1e-12);
+    }
+}
+
+TEST_CASE("cosine_restarts: float agrees with double", "[cosine_restarts]") {
+    auto d = clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_eta_min(0.001);
+    auto f = clr::cosine_restarts<float>(0.05f, 10).with_t_mult(2).with_eta_min(0.001f);
+    for (clr::step_t t = 0; t < 5000; t += 3) CHECK(f(t) == Approx(d(t)).epsilon(1e-5));
+}
+
+TEST_CASE("cosine_restarts: invalid parameters name themselves", "[cosine_restarts][validation]") {
+    using Catch::Matchers::Contains;
+    REQUIRE_THROWS_WITH((clr::cosine_restarts<double>(0.1, 0)), Contains("clr::cosine_restarts") && Contains("T_0 = 0"));
+    REQUIRE_THROWS_WITH((clr::cosine_restarts<double>(-1.0, 10)), Contains("eta_max = -1"));
+    clr::cosine_restarts<double> s(0.1, 10);
+    REQUIRE_THROWS_WITH(s.with_t_mult(0.5), Contains("T_mult = 0.5") && Contains("at least 1"));
+    REQUIRE_THROWS_WITH(s.with_t_mult(std::nan("")), Contains("T_mult = nan"));
+    REQUIRE_THROWS_WITH(s.with_eta_min(0.2), Contains("eta_max = 0.1") && Contains("eta_min = 0.2"));
+    REQUIRE_THROWS_WITH(s.with_eta_min(-0.01), Contains("eta_min = -0.01"));
+    REQUIRE_THROWS_WITH(s.with_m_mul(1.5), Contains("m_mul = 1.5") && Contains("(0, 1]"));
+    REQUIRE_THROWS_WITH(s.with_m_mul(0.0), Contains("m_mul = 0"));
+}
