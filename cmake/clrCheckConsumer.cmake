@@ -1,0 +1,97 @@
+# Builds and runs tests/consumer against clr the way a user would get it:
+#   MODE=find_package      install this source tree into a scratch prefix and
+#                          find it there with find_package(clr CONFIG)
+#   MODE=add_subdirectory  pull the source tree in with add_subdirectory()
+# Usage: cmake -D MODE=... -D CLR_SOURCE_DIR=... -D CONSUMER_DIR=... -D WORK_DIR=...
+#              [-D GENERATOR=...] [-D CXX_COMPILER=...] [-D BUILD_TYPE=...]
+#              -P clrCheckConsumer.cmake
+cmake_minimum_required(VERSION 3.25)
+
+foreach(var IN ITEMS MODE CLR_SOURCE_DIR CONSUMER_DIR WORK_DIR)
+  if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
+    message(FATAL_ERROR "clrCheckConsumer: -D ${var}=... is required")
+  endif()
+endforeach()
+if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
+  message(FATAL_ERROR "clrCheckConsumer: MODE = '${MODE}' must be find_package or add_subdirectory")
+endif()
+if(NOT BUILD_TYPE)
+  set(BUILD_TYPE Release)
+endif()
+
+set(common_args -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
+if(GENERATOR)
+  list(APPEND common_args -G "${GENERATOR}")
+endif()
+if(CXX_COMPILER)
+  list(APPEND common_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
+endif()
+
+# Runs one command, echoing it, and stops the check with its output on failure.
+function(run what)
+  string(REPLACE ";" " " shown "${ARGN}")
+  message(STATUS "${what}: ${shown}")
+  execute_process(COMMAND ${ARGN}
+                  RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out
+                  ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${what} failed (exit ${rc}):\n${out}")
+  endif()
+endfunction()
+
+# A leftover tree from an earlier run could mask a broken install rule.
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+set(consumer_args -DCLR_CONSUMER_MODE=${MODE})
+
+if(MODE STREQUAL "find_package")
+  set(prefix "${WORK_DIR}/prefix")
+  # A fresh configure of the source with everything optional off is what a
+  # packager does, and proves the install does not depend on the test build.
+  run("configure clr" "${CMAKE_COMMAND}" -S "${CLR_SOURCE_DIR}" -B "${WORK_DIR}/clr-build"
+      ${common_args}
+      -DCLR_BUILD_TESTS=OFF -DCLR_BUILD_EXAMPLES=OFF -DCLR_BUILD_BENCHMARKS=OFF
+      "-DCMAKE_INSTALL_PREFIX=${prefix}")
+  run("build clr" "${CMAKE_COMMAND}" --build "${WORK_DIR}/clr-build" --config ${BUILD_TYPE})
+  run("install clr" "${CMAKE_COMMAND}" --install "${WORK_DIR}/clr-build" --config ${BUILD_TYPE})
+
+  file(GLOB_RECURSE config_files "${prefix}/*/clrConfig.cmake")
+  file(GLOB_RECURSE version_files "${prefix}/*/clrConfigVersion.cmake")
+  if(NOT config_files OR NOT version_files)
+    message(FATAL_ERROR "install did not produce clrConfig.cmake and clrConfigVersion.cmake under ${prefix}")
+  endif()
+  if(NOT EXISTS "${prefix}/include/clr/clr.hpp")
+    message(FATAL_ERROR "install did not put include/clr/clr.hpp under ${prefix}")
+  endif()
+
+  # Only the scratch prefix may satisfy find_package: no user or system
+  # package registry entry may stand in for it.
+  list(APPEND consumer_args
+       "-DCMAKE_PREFIX_PATH=${prefix}"
+       -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+       -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF)
+else()
+  list(APPEND consumer_args "-DCLR_SOURCE_DIR=${CLR_SOURCE_DIR}")
+endif()
+
+set(consumer_build "${WORK_DIR}/consumer-build")
+run("configure consumer" "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${consumer_build}"
+    ${common_args} ${consumer_args})
+
+if(MODE STREQUAL "find_package")
+  file(STRINGS "${consumer_build}/CMakeCache.txt" clr_dir_line REGEX "^clr_DIR:")
+  string(REGEX REPLACE "^clr_DIR:[A-Z]+=" "" clr_dir "${clr_dir_line}")
+  file(REAL_PATH "${prefix}" real_prefix)
+  file(REAL_PATH "${clr_dir}" real_clr_dir)
+  string(FIND "${real_clr_dir}/" "${real_prefix}/" at)
+  if(NOT at EQUAL 0)
+    message(FATAL_ERROR "the consumer found clr in '${clr_dir}', not in the scratch prefix ${prefix}")
+  endif()
+endif()
+
+run("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" --config ${BUILD_TYPE})
+run("run consumer" "${CMAKE_CTEST_COMMAND}" --test-dir "${consumer_build}" -C ${BUILD_TYPE}
+    --output-on-failure --no-tests=error)
+message(STATUS "consumer built and ran via ${MODE}")
