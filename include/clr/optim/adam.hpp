@@ -1,0 +1,195 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+//
+// Adam (L2 weight decay into the gradient) and AdamW (decoupled weight
+// decay): PyTorch's torch.optim.Adam and torch.optim.AdamW (1.13), update for
+// update, with the learning rate (and, if the schedule cycles momentum, beta1)
+// taken from a clr schedule at every step.
+//
+//     auto sched = clr::one_cycle<double>(0.01, 10000).with_momentum(0.85, 0.95);
+//     clr::optim::adamw opt(sched);                   // weight_decay = 0.01, beta1 cycled
+//     opt.add(w, dw);                                 // Eigen matrices, kept by reference
+//     for (...) { compute dw; opt.step(); }
+//
+//     clr::optim::adam_options o;
+//     o.beta2 = 0.99;
+//     clr::optim::adam adam(sched, o);
+//
+// Per block, with k its number of updates so far including this one, lr =
+// schedule.lr(t) and beta1 = schedule.momentum(t) when the schedule cycles it:
+//     adam:   g = g + weight_decay * p          adamw: p *= 1 - lr * weight_decay
+//     m = beta1 * m + (1 - beta1) * g
+//     v = beta2 * v + (1 - beta2) * g * g
+//     p -= lr / (1 - beta1^k) * m / (sqrt(v) / sqrt(1 - beta2^k) + eps)
+// The bias correction uses the current beta1 raised to k, as PyTorch does
+// when OneCycleLR or CyclicLR change beta1.
+#ifndef CLR_OPTIM_ADAM_HPP
+#define CLR_OPTIM_ADAM_HPP
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "detail/block.hpp"
+#include "detail/checkpoint.hpp"
+#include "detail/optimizer.hpp"
+
+namespace clr::optim {
+
+// torch.optim.Adam's arguments and defaults (lr comes from the schedule).
+struct adam_options {
+    double beta1 = 0.9;         // [0, 1); replaced each step by a schedule that cycles momentum
+    double beta2 = 0.999;       // [0, 1)
+    double eps = 1e-8;          // > 0, finite
+    double weight_decay = 0.0;  // L2 penalty added to the gradient; >= 0, finite
+};
+
+// torch.optim.AdamW's arguments and defaults.
+struct adamw_options {
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0.01;  // decoupled: p *= 1 - lr * weight_decay
+};
+
+}  // namespace clr::optim
+
+namespace clr::detail {
+
+template <class T>
+struct adam_state {
+    Eigen::Array<T, Eigen::Dynamic, 1> exp_avg;
+    Eigen::Array<T, Eigen::Dynamic, 1> exp_avg_sq;
+    // Per block, as PyTorch's state['step']: a block registered late, or
+    // fresh state continued with set_steps(), starts its bias correction at 1.
+    step_t updates = 0;
+};
+
+template <class Derived, class Schedule, bool Decoupled>
+class adam_common : public optimizer_base<Derived, Schedule, adam_state<typename Schedule::value_type>> {
+    using base = optimizer_base<Derived, Schedule, adam_state<typename Schedule::value_type>>;
+    friend base;
+
+public:
+    using typename base::value_type;
+    using options_type = std::conditional_t<Decoupled, clr::optim::adamw_options, clr::optim::adam_options>;
+
+    static constexpr const char* name = Decoupled ? "clr::optim::adamw" : "clr::optim::adam";
+
+    const options_type& options() const noexcept { return opts_; }
+
+protected:
+    adam_common(Schedule s, const options_type& o) : base(std::move(s)), opts_(checked(o)) {}
+
+    static constexpr std::uint8_t kind = Decoupled ? 3 : 2;
+    static constexpr const char* momentum_name = "beta1";
+
+private:
+    using T = value_type;
+    using state = adam_state<T>;
+    using array = Eigen::Array<T, Eigen::Dynamic, 1>;
+
+    static options_type checked(const options_type& o) {
+        require_momentum(name, "beta1", o.beta1);
+        require_momentum(name, "beta2", o.beta2);
+        require_positive(name, "eps", o.eps);
+        require_weight_decay(name, o.weight_decay);
+        return o;
+    }
+
+    state make_state(Eigen::Index n) const {
+        state s;
+        s.exp_avg = array::Zero(n);
+        s.exp_avg_sq = array::Zero(n);
+        return s;
+    }
+
+    void update(const param_block<T>& blk, state& s, T lr, std::optional<T> cycled) {
+        using map = Eigen::Map<array>;
+        using cmap = Eigen::Map<const array>;
+        // Scalar factors in double, as PyTorch computes them in Python floats.
+        const double beta1 = cycled ? double(*cycled) : opts_.beta1;
+        const double beta2 = opts_.beta2;
+        ++s.updates;
+        const double k = double(s.updates);
+        const double bc1 = 1.0 - std::pow(beta1, k);
+        const double bc2 = 1.0 - std::pow(beta2, k);
+        const T step_size = T(double(lr) / bc1);
+        const T bc2_sqrt = T(std::sqrt(bc2));
+        const T eps = T(opts_.eps);
+        const T wd = T(opts_.weight_decay);
+        const T decay = T(1.0 - double(lr) * opts_.weight_decay);
+        const T b1 = T(beta1), b2 = T(beta2), c1 = T(1.0 - beta1), c2 = T(1.0 - beta2);
+        const bool l2 = !Decoupled && opts_.weight_decay != 0.0;
+
+        for_each_chunk(blk.size, [&](Eigen::Index i, Eigen::Index len) {
+            map p(blk.param + i, len);
+            cmap g(blk.grad + i, len);
+            map m(s.exp_avg.data() + i, len);
+            map v(s.exp_avg_sq.data() + i, len);
+            if (l2) {
+                m = m * b1 + c1 * (g + wd * p);
+                v = v * b2 + c2 * (g + wd * p) * (g + wd * p);
+            } else {
+                m = m * b1 + c1 * g;
+                v = v * b2 + c2 * g * g;
+            }
+            if constexpr (Decoupled)
+                p = p * decay - step_size * m / (v.sqrt() / bc2_sqrt + eps);
+            else
+                p -= step_size * m / (v.sqrt() / bc2_sqrt + eps);
+        });
+    }
+
+    void write_state(checkpoint_writer& w, const state& s, Eigen::Index n) const {
+        w.integer(static_cast<std::uint64_t>(s.updates));
+        w.values(s.exp_avg.data(), n);
+        w.values(s.exp_avg_sq.data(), n);
+    }
+
+    state read_state(checkpoint_reader& r, Eigen::Index n, std::size_t index) const {
+        const std::string where = "block " + std::to_string(index);
+        const auto updates = r.template integer<std::uint64_t>("the update count of " + where);
+        if (updates > max_steps)
+            r.fail("update count " + std::to_string(updates) + " of " + where +
+                   " is larger than 2^62 (damaged file?)");
+        state s = make_state(n);
+        s.updates = static_cast<step_t>(updates);
+        r.values(s.exp_avg.data(), n, "exp_avg of " + where);
+        r.values(s.exp_avg_sq.data(), n, "exp_avg_sq of " + where);
+        return s;
+    }
+
+    options_type opts_;
+};
+
+}  // namespace clr::detail
+
+namespace clr::optim {
+
+// torch.optim.Adam: weight decay as an L2 term added to the gradient.
+template <class Schedule>
+class adam : public clr::detail::adam_common<adam<Schedule>, Schedule, false> {
+public:
+    // Throws std::invalid_argument naming the first bad option.
+    explicit adam(Schedule schedule, const adam_options& options = {})
+        : clr::detail::adam_common<adam<Schedule>, Schedule, false>(std::move(schedule), options) {}
+};
+
+// torch.optim.AdamW: weight decay decoupled from the gradient statistics.
+template <class Schedule>
+class adamw : public clr::detail::adam_common<adamw<Schedule>, Schedule, true> {
+public:
+    // Throws std::invalid_argument naming the first bad option.
+    explicit adamw(Schedule schedule, const adamw_options& options = {})
+        : clr::detail::adam_common<adamw<Schedule>, Schedule, true>(std::move(schedule), options) {}
+};
+
+}  // namespace clr::optim
+
+#endif  // CLR_OPTIM_ADAM_HPP

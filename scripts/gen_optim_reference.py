@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Generate the PyTorch optimizer reference tables tests/data/optim_*.csv.
+
+Usage: /usr/bin/python3 scripts/gen_optim_reference.py [OUTPUT_DIR]
+
+Each case runs torch.optim.SGD / Adam / AdamW in double precision on two
+parameter blocks (a 3x4 matrix and a 5-vector) for a few updates. The
+learning rate, and in the cycled cases the momentum (beta1 for Adam), is set
+by hand in the parameter group before every step, which is what PyTorch's
+CyclicLR / OneCycleLR do; row t holds the values in force for update t + 1
+(the convention of shared/SCHEDULES.md). Initial parameters come from a
+closed formula and the gradients from a seeded generator; both are written
+out, so the C++ tests only read the table and never need PyTorch.
+
+File layout:
+    # torch <version>: <the optimizer constructor call>
+    # case: optimizer=... <options> cycled=momentum|none shapes=3x4,5 steps=N
+    t,block,index,lr,momentum,grad,param_before,param_after
+`index` is the flat row-major (PyTorch) index inside the block, `momentum`
+the SGD momentum or Adam beta1 used by update t + 1, `grad` the gradient fed
+to it, `param_before` / `param_after` the parameter around it.
+"""
+import math
+import pathlib
+import sys
+
+import torch
+
+SHAPES = [(3, 4), (5,)]
+STEPS = 8
+
+
+def initial(block, shape):
+    """Values of magnitude 0.4 to 1.24 with alternating signs: no zeros, so
+    the tests can use a relative tolerance."""
+    n = math.prod(shape)
+    vals = [(-1) ** (i + block) * (0.4 + 0.07 * ((5 * i + 3 * block) % 13))
+            for i in range(n)]
+    return torch.tensor(vals, dtype=torch.float64).reshape(shape)
+
+
+def lr_at(base, t):
+    return base * (1.0 + 0.6 * math.sin(1.3 * t + 0.4))
+
+
+def momentum_at(t):
+    return 0.9 - 0.06 * math.cos(0.9 * t + 0.2)
+
+
+# file, torch class, constructor options, base lr, cycled momentum, seed.
+CASES = [
+    dict(file='optim_sgd_plain.csv', kind='sgd', cls=torch.optim.SGD,
+         opts=dict(momentum=0.0, dampening=0.0, weight_decay=0.0,
+                   nesterov=False),
+         base=0.1, cycled=False, seed=11),
+    dict(file='optim_sgd_momentum.csv', kind='sgd', cls=torch.optim.SGD,
+         opts=dict(momentum=0.9, dampening=0.1, weight_decay=0.01,
+                   nesterov=False),
+         base=0.05, cycled=False, seed=12),
+    dict(file='optim_sgd_nesterov_cycled.csv', kind='sgd',
+         cls=torch.optim.SGD,
+         opts=dict(momentum=0.9, dampening=0.0, weight_decay=0.005,
+                   nesterov=True),
+         base=0.05, cycled=True, seed=13),
+    dict(file='optim_adam_weight_decay.csv', kind='adam',
+         cls=torch.optim.Adam,
+         opts=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.02),
+         base=0.01, cycled=False, seed=14),
+    dict(file='optim_adam_cycled_beta1.csv', kind='adam',
+         cls=torch.optim.Adam,
+         opts=dict(betas=(0.9, 0.99), eps=1e-6, weight_decay=0.0),
+         base=0.02, cycled=True, seed=15),
+    dict(file='optim_adamw.csv', kind='adamw', cls=torch.optim.AdamW,
+         opts=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+         base=0.01, cycled=False, seed=16),
+]
+
+
+def case_line(case):
+    """The options as key=value pairs the C++ tests read."""
+    o = case['opts']
+    if case['kind'] == 'sgd':
+        fields = [('momentum', repr(o['momentum'])),
+                  ('dampening', repr(o['dampening'])),
+                  ('weight_decay', repr(o['weight_decay'])),
+                  ('nesterov', 'true' if o['nesterov'] else 'false')]
+    else:
+        fields = [('beta1', repr(o['betas'][0])),
+                  ('beta2', repr(o['betas'][1])),
+                  ('eps', repr(o['eps'])),
+                  ('weight_decay', repr(o['weight_decay']))]
+    fields = [('optimizer', case['kind'])] + fields
+    fields.append(('cycled', 'momentum' if case['cycled'] else 'none'))
+    fields.append(('shapes', ','.join('x'.join(map(str, s)) for s in SHAPES)))
+    fields.append(('steps', str(STEPS)))
+    return '# case: ' + ' '.join('%s=%s' % kv for kv in fields)
+
+
+def generate(case):
+    params = [torch.nn.Parameter(initial(b, s)) for b, s in enumerate(SHAPES)]
+    opts = case['opts']
+    optimizer = case['cls'](params, lr=case['base'], **opts)
+    call = 'torch.optim.%s(params, lr=%r, %s)' % (
+        case['cls'].__name__, case['base'],
+        ', '.join('%s=%r' % kv for kv in opts.items()))
+    gen = torch.Generator().manual_seed(case['seed'])
+    lines = ['# torch %s: %s' % (torch.__version__, call),
+             case_line(case),
+             't,block,index,lr,momentum,grad,param_before,param_after']
+    group = optimizer.param_groups[0]
+    for t in range(STEPS):
+        lr = lr_at(case['base'], t)
+        group['lr'] = lr
+        if case['kind'] == 'sgd':
+            mom = momentum_at(t) if case['cycled'] else opts['momentum']
+            group['momentum'] = mom
+        else:
+            mom = momentum_at(t) if case['cycled'] else opts['betas'][0]
+            group['betas'] = (mom, opts['betas'][1])
+        before = [p.detach().clone() for p in params]
+        grads = [0.5 * torch.randn(p.shape, dtype=torch.float64,
+                                   generator=gen) for p in params]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        optimizer.step()
+        for b, p in enumerate(params):
+            flat = zip(grads[b].reshape(-1).tolist(),
+                       before[b].reshape(-1).tolist(),
+                       p.detach().reshape(-1).tolist())
+            for i, (g, pb, pa) in enumerate(flat):
+                lines.append(','.join([str(t), str(b), str(i), repr(lr),
+                                       repr(mom), repr(g), repr(pb),
+                                       repr(pa)]))
+    return '\n'.join(lines) + '\n'
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    out_dir = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 \
+        else repo / 'tests' / 'data'
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for case in CASES:
+        (out_dir / case['file']).write_text(generate(case), newline='\n')
+        print('%-34s %d steps' % (case['file'], STEPS))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,349 @@
+// clr::optim::sgd against torch.optim.SGD (tests/data/optim_sgd_*.csv, from
+// scripts/gen_optim_reference.py), hand-derived updates, and every rejected
+// input.
+#include <clr/optim/sgd.hpp>
+
+#include "optim_reference.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace clr_test;
+
+clr::optim::sgd_options sgd_options_of(const optim_reference& ref) {
+    REQUIRE(ref.options.at("optimizer") == "sgd");
+    clr::optim::sgd_options o;
+    o.momentum = ref.number("momentum");
+    o.dampening = ref.number("dampening");
+    o.weight_decay = ref.number("weight_decay");
+    o.nesterov = ref.options.at("nesterov") == "true";
+    return o;
+}
+
+using trajectory = std::vector<std::vector<double>>;  // [t][k], as optim_reference::after
+
+// The reference run as a user would write it: a 3x4 column-major matrix and a
+// vector seen through a Map, both registered once.
+template <class T, class Make>
+trajectory run_blocks(const optim_reference& ref, Make make) {
+    using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    using vector_map = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+    auto opt = make(schedule_of<T>(ref));
+    matrix w(3, 4), dw(3, 4);
+    std::vector<T> b(5), db(5);
+    opt.add(w, dw);
+    opt.add(vector_map(b.data(), 5), vector_map(db.data(), 5));
+    auto load = [](const std::vector<double>& flat, matrix& m, std::vector<T>& v) {
+        for (Eigen::Index i = 0; i < 12; ++i) m(i / 4, i % 4) = T(flat[std::size_t(i)]);
+        for (std::size_t i = 0; i < 5; ++i) v[i] = T(flat[12 + i]);
+    };
+    load(ref.before[0], w, b);
+    trajectory out;
+    for (std::size_t t = 0; t < ref.steps; ++t) {
+        REQUIRE(opt.steps() == t);
+        REQUIRE(double(opt.lr()) == Approx(ref.lr[t]).epsilon(1e-6));
+        load(ref.grad[t], dw, db);
+        opt.step();
+        std::vector<double> flat(n_values);
+        for (Eigen::Index i = 0; i < 12; ++i) flat[std::size_t(i)] = double(w(i / 4, i % 4));
+        for (std::size_t i = 0; i < 5; ++i) flat[12 + i] = double(b[i]);
+        out.push_back(flat);
+    }
+    return out;
+}
+
+// The same run on one block holding 150 copies of the 17 values: every element
+// evolves on its own, so each copy must match the reference. 2550 values span
+// several of the optimizer's internal chunks.
+template <class T, class Make>
+trajectory run_tiled(const optim_reference& ref, Make make, std::size_t copies = 150) {
+    const auto n = static_cast<Eigen::Index>(copies * n_values);
+    Eigen::Array<T, Eigen::Dynamic, 1> p(n), g(n);
+    auto opt = make(schedule_of<T>(ref));
+    opt.add(p, g);
+    for (Eigen::Index i = 0; i < n; ++i) p(i) = T(ref.before[0][std::size_t(i % n_values)]);
+    trajectory out;
+    for (std::size_t t = 0; t < ref.steps; ++t) {
+        for (Eigen::Index i = 0; i < n; ++i) g(i) = T(ref.grad[t][std::size_t(i % n_values)]);
+        opt.step();
+        out.emplace_back(p.data(), p.data() + n);
+    }
+    return out;
+}
+
+double relative_error(double got, double want) {
+    if (got == want) return 0.0;
+    return std::abs(got - want) / std::max(std::abs(want), 1e-300);
+}
+
+// Worst relative error of a trajectory against the reference (or another
+// trajectory); element k of `got` is compared with element k mod 17.
+double worst_error(const trajectory& got, const trajectory& want) {
+    REQUIRE(got.size() == want.size());
+    double worst = 0.0;
+    for (std::size_t t = 0; t < got.size(); ++t)
+        for (std::size_t k = 0; k < got[t].size(); ++k)
+            worst = std::max(worst, relative_error(got[t][k], want[t][k % want[t].size()]));
+    return worst;
+}
+
+// For float against double: the error relative to the parameters' scale
+// (they are of order 1), since an update that nearly cancels a parameter
+// leaves a small value carrying the absolute rounding error of a large one.
+double worst_scaled_error(const trajectory& got, const trajectory& want) {
+    REQUIRE(got.size() == want.size());
+    double worst = 0.0;
+    for (std::size_t t = 0; t < got.size(); ++t)
+        for (std::size_t k = 0; k < got[t].size(); ++k) {
+            const double w = want[t][k % want[t].size()];
+            worst = std::max(worst, std::abs(got[t][k] - w) / std::max(std::abs(w), 1.0));
+        }
+    return worst;
+}
+
+template <class T>
+auto make_sgd(const clr::optim::sgd_options& o) {
+    return [o](table_schedule<T> s) { return clr::optim::sgd<table_schedule<T>>(std::move(s), o); };
+}
+
+const char* const sgd_cases[] = {"optim_sgd_plain.csv", "optim_sgd_momentum.csv", "optim_sgd_nesterov_cycled.csv"};
+
+}  // namespace
+
+TEST_CASE("sgd matches torch.optim.SGD update for update", "[optim][sgd]") {
+    for (const char* file : sgd_cases) {
+        INFO(file);
+        const optim_reference ref = load_optim_reference(file);
+        const auto o = sgd_options_of(ref);
+        CHECK(worst_error(run_blocks<double>(ref, make_sgd<double>(o)), ref.after) <= 1e-12);
+        CHECK(worst_error(run_tiled<double>(ref, make_sgd<double>(o)), ref.after) <= 1e-12);
+        // The updates are not trivially small: a wrong rule would show.
+        CHECK(worst_error(ref.before, ref.after) > 1e-3);
+    }
+}
+
+TEST_CASE("sgd in float agrees with double to float precision", "[optim][sgd]") {
+    for (const char* file : sgd_cases) {
+        INFO(file);
+        const optim_reference ref = load_optim_reference(file);
+        const auto o = sgd_options_of(ref);
+        const trajectory d = run_blocks<double>(ref, make_sgd<double>(o));
+        const double tol = 4 * std::numeric_limits<float>::epsilon();
+        const double f = worst_scaled_error(run_blocks<float>(ref, make_sgd<float>(o)), d);
+        CHECK(f <= tol);
+        CHECK(f > 0.0);  // it did run in float
+        CHECK(worst_scaled_error(run_tiled<float>(ref, make_sgd<float>(o)), d) <= tol);
+    }
+}
+
+TEST_CASE("sgd momentum buffer starts from the first gradient", "[optim][sgd]") {
+    clr::optim::sgd_options o;
+    o.momentum = 0.5;
+    clr::optim::sgd opt(fixed<double>(0.25), o);
+    Eigen::Vector2d p(1.0, -2.0), g(2.0, 4.0);
+    opt.add(p, g);
+    opt.step();  // buf = g; a zero-initialised buffer would give 1 - 0.25 * 1.
+    CHECK(p(0) == 0.5);
+    CHECK(p(1) == -3.0);
+    opt.step();  // buf = 0.5 * g + g = 1.5 g
+    CHECK(p(0) == 0.5 - 0.25 * 3.0);
+    CHECK(p(1) == -3.0 - 0.25 * 6.0);
+    CHECK(opt.steps() == 2);
+}
+
+TEST_CASE("sgd with dampening, nesterov and weight decay by hand", "[optim][sgd]") {
+    SECTION("dampening scales the gradient after the first update") {
+        clr::optim::sgd_options o;
+        o.momentum = 0.5;
+        o.dampening = 0.75;
+        clr::optim::sgd opt(fixed<double>(1.0), o);
+        Eigen::VectorXd p = Eigen::VectorXd::Constant(1, 10.0), g = Eigen::VectorXd::Constant(1, 4.0);
+        opt.add(p, g);
+        opt.step();  // buf = 4
+        CHECK(p(0) == 6.0);
+        opt.step();  // buf = 0.5 * 4 + 0.25 * 4 = 3
+        CHECK(p(0) == 3.0);
+    }
+    SECTION("nesterov looks ahead along the buffer") {
+        clr::optim::sgd_options o;
+        o.momentum = 0.5;
+        o.nesterov = true;
+        clr::optim::sgd opt(fixed<double>(1.0), o);
+        Eigen::VectorXd p = Eigen::VectorXd::Constant(1, 10.0), g = Eigen::VectorXd::Constant(1, 4.0);
+        opt.add(p, g);
+        opt.step();  // buf = 4, d = 4 + 0.5 * 4 = 6
+        CHECK(p(0) == 4.0);
+        g(0) = 2.0;
+        opt.step();  // buf = 0.5 * 4 + 2 = 4, d = 2 + 0.5 * 4 = 4
+        CHECK(p(0) == 0.0);
+    }
+    SECTION("weight decay is added to the gradient") {
+        clr::optim::sgd_options o;
+        o.weight_decay = 0.5;
+        clr::optim::sgd opt(fixed<double>(0.5), o);
+        Eigen::VectorXd p = Eigen::VectorXd::Constant(1, 8.0), g = Eigen::VectorXd::Constant(1, 1.0);
+        opt.add(p, g);
+        opt.step();  // d = 1 + 0.5 * 8 = 5
+        CHECK(p(0) == 5.5);
+    }
+}
+
+TEST_CASE("sgd: cycled momentum replaces the option, zero skips the buffer", "[optim][sgd]") {
+    // momentum option 0.9 is ignored: the schedule says 0.5.
+    clr::optim::sgd_options o;
+    o.momentum = 0.9;
+    clr::optim::sgd opt(fixed<double>(1.0, 0.5), o);
+    Eigen::VectorXd p = Eigen::VectorXd::Constant(1, 0.0), g = Eigen::VectorXd::Constant(1, 1.0);
+    opt.add(p, g);
+    opt.step();  // buf = 1
+    opt.step();  // buf = 0.5 + 1 = 1.5
+    CHECK(p(0) == -2.5);
+
+    // A schedule whose momentum is 0 gives plain SGD, as PyTorch's `momentum != 0` test.
+    clr::optim::sgd plain(fixed<double>(1.0, 0.0), o);
+    Eigen::VectorXd q = Eigen::VectorXd::Constant(1, 0.0);
+    plain.add(q, g);
+    plain.step();
+    plain.step();
+    CHECK(q(0) == -2.0);
+}
+
+TEST_CASE("sgd: an empty optimizer still counts steps", "[optim][sgd]") {
+    clr::optim::sgd opt(fixed<float>(0.1f));
+    CHECK(opt.num_blocks() == 0);
+    opt.step();
+    opt.step();
+    CHECK(opt.steps() == 2);
+    opt.set_steps(40);
+    CHECK(opt.steps() == 40);
+}
+
+TEST_CASE("sgd: each bad option is rejected with its name and value", "[optim][sgd][errors]") {
+    const fixed<double> s(0.1);
+    auto with = [&](auto edit) {
+        clr::optim::sgd_options o;
+        edit(o);
+        return clr::optim::sgd(s, o);
+    };
+    using O = clr::optim::sgd_options;
+    REQUIRE_THROWS_AS(with([](O& o) { o.momentum = 1.5; }), std::invalid_argument);
+    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = 1.5; }), "clr::optim::sgd: momentum = 1.5 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = 1.0; }), "clr::optim::sgd: momentum = 1 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = -0.25; }),
+                        "clr::optim::sgd: momentum = -0.25 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = std::nan(""); }),
+                        "clr::optim::sgd: momentum = nan must be finite");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.dampening = 1.5; }), "clr::optim::sgd: dampening = 1.5 must lie in [0, 1]");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.dampening = -0.5; }),
+                        "clr::optim::sgd: dampening = -0.5 must lie in [0, 1]");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.weight_decay = -0.5; }),
+                        "clr::optim::sgd: weight_decay = -0.5 must not be negative");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.weight_decay = HUGE_VAL; }),
+                        "clr::optim::sgd: weight_decay = inf must be finite");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.nesterov = true; }),
+                        "clr::optim::sgd: momentum = 0 must be positive with nesterov = true "
+                        "(or cycled by the schedule)");
+    REQUIRE_THROWS_WITH(with([](O& o) {
+                            o.nesterov = true;
+                            o.momentum = 0.5;
+                            o.dampening = 0.5;
+                        }),
+                        "clr::optim::sgd: dampening = 0.5 must be 0 with nesterov = true");
+    // Edges that are valid.
+    CHECK_NOTHROW(with([](O& o) { o.dampening = 1.0; }));
+    CHECK_NOTHROW(with([](O& o) {
+        o.nesterov = true;
+        o.momentum = 0.5;
+    }));
+    clr::optim::sgd_options o;
+    o.nesterov = true;  // momentum 0 but cycled by the schedule
+    CHECK_NOTHROW(clr::optim::sgd(fixed<double>(0.1, 0.9), o));
+}
+
+TEST_CASE("sgd: bad blocks are rejected at add()", "[optim][sgd][errors]") {
+    clr::optim::sgd opt(fixed<double>(0.1));
+    Eigen::MatrixXd w(4, 5), dw(4, 5);
+    Eigen::VectorXd small(12);
+    REQUIRE_THROWS_AS(opt.add(w, small), std::invalid_argument);
+    REQUIRE_THROWS_WITH(opt.add(w, small), "clr::optim::sgd::add: grad has 12 values but param has 20");
+    REQUIRE_THROWS_WITH(opt.add(w.block(0, 0, 2, 2), dw.block(0, 0, 2, 2)),
+                        "clr::optim::sgd::add: param is not contiguous in memory (inner stride 1, outer stride 4 "
+                        "for 2x2); register the whole matrix or a contiguous Map");
+    Eigen::VectorXd five(5);
+    REQUIRE_THROWS_WITH(opt.add(five, dw.row(0)),
+                        "clr::optim::sgd::add: grad is not contiguous in memory (inner stride 4, outer stride 1 "
+                        "for 1x5); register the whole matrix or a contiguous Map");
+    REQUIRE_THROWS_WITH(opt.add(w, w), "clr::optim::sgd::add: param and grad share memory");
+    CHECK(opt.num_blocks() == 0);
+
+    CHECK(opt.add(w, dw) == 0);
+    Eigen::MatrixXd w2(4, 5), dw2(4, 5);
+    REQUIRE_THROWS_WITH(opt.add(w, dw2), "clr::optim::sgd::add: param overlaps the param of block 0");
+    REQUIRE_THROWS_WITH(opt.add(w.col(1), dw2.col(1)), "clr::optim::sgd::add: param overlaps the param of block 0");
+    REQUIRE_THROWS_WITH(opt.add(dw, dw2), "clr::optim::sgd::add: param overlaps the grad of block 0");
+    REQUIRE_THROWS_WITH(opt.add(w2, w), "clr::optim::sgd::add: grad overlaps the param of block 0");
+    CHECK(opt.num_blocks() == 1);
+    // Columns of a column-major matrix are contiguous, and two blocks may share a gradient.
+    CHECK(opt.add(w2.col(0), dw.col(0)) == 1);
+    CHECK(opt.add(w2.col(1), dw.col(0)) == 2);
+}
+
+TEST_CASE("sgd: a schedule value out of range stops the step before any change", "[optim][sgd][errors]") {
+    Eigen::Vector3d p(1, 2, 3), g(1, 1, 1);
+    const Eigen::Vector3d p0 = p;
+    SECTION("negative learning rate") {
+        clr::optim::sgd opt(table_schedule<double>({0.5, 0.5, -0.5}, {}));
+        opt.add(p, g);
+        opt.step();
+        opt.step();
+        const Eigen::Vector3d p2 = p;
+        REQUIRE_THROWS_AS(opt.step(), std::domain_error);
+        REQUIRE_THROWS_WITH(opt.step(),
+                            "clr::optim::sgd::step: the schedule gives lr = -0.5 at step 2; it must be finite and not "
+                            "negative");
+        CHECK(p == p2);
+        CHECK(opt.steps() == 2);
+    }
+    SECTION("lr not finite") {
+        clr::optim::sgd opt(fixed<double>(std::numeric_limits<double>::quiet_NaN()));
+        opt.add(p, g);
+        REQUIRE_THROWS_WITH(opt.step(),
+                            "clr::optim::sgd::step: the schedule gives lr = nan at step 0; it must be finite and not "
+                            "negative");
+        CHECK(p == p0);
+        CHECK(opt.steps() == 0);
+    }
+    SECTION("cycled momentum of 1") {
+        clr::optim::sgd opt(fixed<double>(0.5, 1.0));
+        opt.add(p, g);
+        REQUIRE_THROWS_WITH(opt.step(),
+                            "clr::optim::sgd::step: the schedule gives momentum = 1 at step 0; it must lie in [0, 1)");
+        CHECK(p == p0);
+    }
+}
+
+TEST_CASE("sgd: set_steps refuses a negative count converted to unsigned", "[optim][sgd][errors]") {
+    clr::optim::sgd opt(fixed<double>(0.1));
+    opt.set_steps(7);
+    REQUIRE_THROWS_AS(opt.set_steps(static_cast<clr::step_t>(-1)), std::invalid_argument);
+    REQUIRE_THROWS_WITH(opt.set_steps(static_cast<clr::step_t>(-1)),
+                        "clr::optim::sgd::set_steps: steps = 18446744073709551615 is larger than 2^62 (a negative "
+                        "number converted to unsigned?)");
+    CHECK(opt.steps() == 7);
+}
