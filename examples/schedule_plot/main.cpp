@@ -1,0 +1,233 @@
+// schedule_plot: any clr schedule as a CSV table and/or a gnuplot image.
+//
+//     schedule_plot --schedule NAME --steps N [parameters] [--csv FILE|-] [--plot FILE.png|FILE.svg]
+//
+// Exit status: 0 success, 1 a failure while writing (disk, gnuplot), 2 bad
+// flags or values. No output file is ever left half-written: each is produced
+// beside its target and renamed into place only when every output succeeded.
+#include "gnuplot.hpp"
+#include "output_file.hpp"
+#include "schedule_options.hpp"
+
+#include <clr/clr.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using schedule_cli::option_error;
+
+// A plot or table past this is a typo, not a request: 10^7 rows of CSV are
+// already 400 to 500 MB.
+constexpr clr::step_t max_steps = 10'000'000;
+
+// Drawn points per curve: a few per pixel column of the image.
+constexpr clr::step_t plot_buckets = 2000;
+
+struct run_options {
+    clr::step_t steps = 0;
+    std::optional<std::string> csv;
+    std::optional<std::string> plot;
+};
+
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Refuses an output path that could only fail later, after the work is done.
+void check_target(const char* flag, const std::string& path) {
+    if (path.empty()) throw option_error(flag, "needs a file name");
+    const fs::path p(path);
+    if (!p.has_filename()) throw option_error(flag, "'" + path + "' names a directory, not a file");
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw option_error(flag, "directory '" + dir.string() + "' does not exist");
+    if (fs::is_directory(p, ec)) throw option_error(flag, "'" + path + "' is a directory");
+}
+
+void check_outputs(const run_options& r) {
+    if (r.csv && *r.csv != "-") check_target("--csv", *r.csv);
+    if (r.plot) {
+        if (*r.plot == "-") throw option_error("--plot", "needs a file name ending in .png or .svg, not standard output");
+        check_target("--plot", *r.plot);
+        const std::string ext = lower(fs::path(*r.plot).extension().string());
+        if (ext != ".png" && ext != ".svg")
+            throw option_error("--plot", "'" + *r.plot + "' must end in .png or .svg");
+        if (r.plot->find_first_of("\n\r") != std::string::npos)
+            throw option_error("--plot", "the file name must not contain a line break");
+        if (r.csv && *r.csv != "-") {
+            std::error_code ec;
+            if (fs::weakly_canonical(*r.csv, ec) == fs::weakly_canonical(*r.plot, ec))
+                throw option_error("--plot", "'" + *r.plot + "' is also the --csv file");
+        }
+    }
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+    std::vector<std::string> words;
+    std::size_t start = 0;
+    while (start < s.size()) {
+        const std::size_t end = std::min(s.find(' ', start), s.size());
+        if (end > start) words.push_back(s.substr(start, end - start));
+        start = end + 1;
+    }
+    return words;
+}
+
+template <class Schedule>
+void render(const Schedule& s, const schedule_cli::schedule_options& opts, const run_options& r) {
+    using schedule_plot::envelope;
+
+    // Before any work, so that a missing gnuplot costs nothing and leaves nothing.
+    std::optional<std::string> gnuplot;
+    if (r.plot) {
+        gnuplot = schedule_plot::find_program("gnuplot");
+        if (!gnuplot)
+            throw example_io::io_error("--plot", "gnuplot not found on PATH; install gnuplot-nox (apt-get install gnuplot-nox)");
+    }
+
+    const bool momentum = opts.cycles_momentum();
+    std::optional<example_io::output_file> csv;
+    if (r.csv) csv.emplace(*r.csv);
+    std::optional<envelope> lr_curve, m_curve;
+    if (r.plot) {
+        lr_curve.emplace(r.steps, plot_buckets);
+        if (momentum) m_curve.emplace(r.steps, plot_buckets);
+    }
+
+    const auto write_failed = [&] {
+        throw example_io::io_error(csv->is_stdout() ? "standard output" : *r.csv,
+                                   std::string("write failed: ") + std::strerror(errno));
+    };
+    if (csv && std::fputs(momentum ? "step,lr,momentum\n" : "step,lr\n", csv->stream()) < 0) write_failed();
+    for (clr::step_t t = 0; t < r.steps; ++t) {
+        const double lr = static_cast<double>(s(t));
+        double m = 0;
+        if (momentum) {
+            const auto v = s.momentum(t);
+            if (!v) throw std::logic_error("the schedule has no momentum although both momentum flags were given");
+            m = static_cast<double>(*v);
+        }
+        if (csv) {
+            const auto step = static_cast<unsigned long long>(t);
+            const int rc = momentum ? std::fprintf(csv->stream(), "%llu,%.17g,%.17g\n", step, lr, m)
+                                    : std::fprintf(csv->stream(), "%llu,%.17g\n", step, lr);
+            if (rc < 0) write_failed();
+        }
+        if (lr_curve) lr_curve->add(t, lr);
+        if (m_curve) m_curve->add(t, m);
+    }
+    if (csv) csv->finish();
+
+    std::optional<example_io::temp_file> image;
+    if (r.plot) {
+        lr_curve->finish();
+        if (m_curve) m_curve->finish();
+        image.emplace(*r.plot);
+
+        schedule_plot::plot_request req;
+        req.image = image->path();
+        req.svg = lower(fs::path(*r.plot).extension().string()) == ".svg";
+        auto words = split_words(schedule_cli::describe(opts));
+        req.name = words.front();
+        req.params.assign(words.begin() + 1, words.end());
+        req.steps = r.steps;
+        req.lr = &*lr_curve;
+        req.momentum = m_curve ? &*m_curve : nullptr;
+
+        // The script (with the data inline) is scratch: a temp_file never
+        // committed is removed however this ends.
+        example_io::output_file script((fs::temp_directory_path() / "schedule_plot.gp").string());
+        const std::string text = schedule_plot::script(req);
+        if (std::fwrite(text.data(), 1, text.size(), script.stream()) != text.size())
+            throw example_io::io_error("gnuplot script", std::string("write failed: ") + std::strerror(errno));
+        script.finish();
+        const std::string script_path = script.temp_path();
+
+        // -d: the user's ~/.gnuplot must not restyle the plot.
+        const int status = schedule_plot::run_program(*gnuplot, {"-d", script_path});
+        if (status != 0)
+            throw example_io::io_error(*r.plot, "gnuplot failed (exit status " + std::to_string(status) +
+                                                    "); nothing written");
+        std::error_code ec;
+        if (fs::file_size(image->path(), ec) == 0 || ec)
+            throw example_io::io_error(*r.plot, "gnuplot wrote an empty image; nothing written");
+    }
+
+    // Every output is complete: only now does any of them replace its target.
+    if (csv) csv->commit();
+    if (image) image->commit();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    schedule_cli::schedule_options opts;
+    run_options run;
+
+    CLI::App app{"Prints a clr learning-rate schedule as CSV (one row per step) and/or plots it with gnuplot.",
+                 "schedule_plot"};
+    app.get_formatter()->column_width(34);
+    schedule_cli::add_schedule_options(app, opts);
+    app.add_option_function<std::string>(
+           "--steps",
+           [&run](const std::string& v) { run.steps = schedule_cli::parse_steps("--steps", v, 1, max_steps); },
+           "Number of steps to print or plot, 1 to " + std::to_string(max_steps) + " (rows 0 to N-1)")
+        ->type_name("N")
+        ->required();
+    app.add_option_function<std::string>(
+           "--csv", [&run](const std::string& v) { run.csv = v; },
+           "Write step,lr[,momentum] to FILE ('-': standard output; the default without --plot)")
+        ->type_name("FILE|-");
+    app.add_option_function<std::string>(
+           "--plot", [&run](const std::string& v) { run.plot = v; }, "Plot to FILE, PNG or SVG by its extension")
+        ->type_name("FILE");
+    app.footer(schedule_cli::flags_by_schedule() +
+               "Momentum (cyclic family and one_cycle) is cycled when both --base-momentum and --max-momentum "
+               "are given; the CSV then has a momentum column.\n"
+               "Exit status: 0 done, 1 writing or plotting failed, 2 bad flags or values.");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ValidationError& e) {
+        // These carry this program's own messages, already naming the flag.
+        std::fprintf(stderr, "schedule_plot: %s\n", e.what());
+        return 2;
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "schedule_plot: %s (see --help)\n", e.what());
+        return 2;
+    }
+
+    if (!run.csv && !run.plot) run.csv = "-";
+    opts.default_total_steps = run.steps;
+
+    try {
+        schedule_cli::check(opts);
+        check_outputs(run);
+        schedule_cli::with_schedule(opts, [&](const auto& s) { render(s, opts, run); });
+    } catch (const option_error& e) {
+        std::fprintf(stderr, "schedule_plot: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "schedule_plot: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

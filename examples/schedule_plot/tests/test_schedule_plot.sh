@@ -1,0 +1,436 @@
+#!/usr/bin/env bash
+# The command-line contract of schedule_plot: CSV layout and values for every
+# schedule, every rejected input (exit 2, a one-line message naming the flag,
+# no file left behind), all-or-nothing output, and the images when gnuplot is
+# installed.
+#   usage: test_schedule_plot.sh path/to/schedule_plot
+set -euo pipefail
+
+exe=${1:?usage: test_schedule_plot.sh path/to/schedule_plot}
+exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
+[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/schedule_plot_test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+umask 022
+
+failures=0
+checks=0
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+pass() { checks=$((checks + 1)); }
+
+# A fresh empty directory per case, so leftovers are easy to see.
+fresh_dir() {
+  local d
+  d=$(mktemp -d "$work/case.XXXXXX")
+  echo "$d"
+}
+
+# Runs the program in directory $1 with the remaining arguments; sets out,
+# err and rc without letting set -e stop the script.
+run_in() {
+  local dir=$1
+  shift
+  rc=0
+  (cd "$dir" && "$exe" "$@" >"$work/stdout" 2>"$work/stderr") || rc=$?
+  out=$(cat "$work/stdout")
+  err=$(cat "$work/stderr")
+}
+
+# |value - expected| <= tol, in double precision.
+near() {
+  awk -v a="$1" -v b="$2" -v tol="${3:-1e-15}" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= tol) }'
+}
+
+# The field of CSV row `step` (0-based) in column `col` (1-based).
+cell() { awk -F, -v s="$2" -v c="$3" 'NR == s + 2 { print $c; exit }' "$1"; }
+
+# ---- every schedule: header, row count, step column, finite values -----------
+
+declare -A params=(
+  [constant]="--base-lr 0.01"
+  [triangular]=""
+  [triangular2]="--step-size 100"
+  [exp_range]="--gamma 0.999 --step-size 100"
+  [welch]="--base-lr 0.1 --max-lr 1 --step-size 50"
+  [hann]="--base-lr 0.1 --max-lr 1 --step-size 50 --step-size-down 150"
+  [cosine_restarts]="--max-lr 0.05 --base-lr 0.001 --step-size 100 --t-mult 2"
+  [one_cycle]="--max-lr 0.1"
+)
+for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
+  d=$(fresh_dir)
+  # shellcheck disable=SC2086  # the parameters are words on purpose
+  run_in "$d" --schedule "$name" --steps 1234 ${params[$name]} --csv out.csv
+  if [[ $rc -ne 0 ]]; then fail "$name: exit $rc: $err"; continue; fi
+  [[ $(head -n 1 "$d/out.csv") == "step,lr" ]] || fail "$name: header is '$(head -n 1 "$d/out.csv")'"
+  [[ $(wc -l <"$d/out.csv") -eq 1235 ]] || fail "$name: $(wc -l <"$d/out.csv") lines, expected 1235"
+  awk -F, 'NR > 1 && ($1 != NR - 2 || NF != 2 || $2 !~ /^[0-9.e+-]+$/ || $2 < 0) { bad = 1 } END { exit bad }' \
+    "$d/out.csv" || fail "$name: a row is not 'step,lr' with steps 0..N-1 and lr >= 0"
+  [[ -z $out ]] || fail "$name: --csv FILE also wrote to stdout"
+  [[ $(ls -A "$d") == out.csv ]] || fail "$name: stray files: $(ls -A "$d")"
+  pass
+done
+
+# ---- exact values --------------------------------------------------------------
+
+# Smith's example (base 0.001, max 0.006, step 2000, the defaults): the
+# doubles nearest 0.001, 0.0035 and 0.006, printed with %.17g.
+d=$(fresh_dir)
+run_in "$d" --schedule triangular --steps 4001 --csv out.csv
+[[ $(cell "$d/out.csv" 0 2) == 0.001 ]] || fail "triangular(0) = $(cell "$d/out.csv" 0 2)"
+[[ $(cell "$d/out.csv" 1000 2) == 0.0035000000000000001 ]] || fail "triangular(1000) = $(cell "$d/out.csv" 1000 2)"
+[[ $(cell "$d/out.csv" 2000 2) == 0.0060000000000000001 ]] || fail "triangular(2000) = $(cell "$d/out.csv" 2000 2)"
+[[ $(cell "$d/out.csv" 4000 2) == 0.001 ]] || fail "triangular(4000) = $(cell "$d/out.csv" 4000 2)"
+# The lower and upper bounds hold over every row.
+awk -F, 'NR > 1 && ($2 < 0.001 || $2 > 0.006) { bad = 1 } END { exit bad }' "$d/out.csv" ||
+  fail "triangular leaves [0.001, 0.006]"
+pass
+
+# The explicit flags give the same table as the defaults they restate.
+d2=$(fresh_dir)
+run_in "$d2" --schedule triangular --steps 4001 --base-lr 0.001 --max-lr 0.006 --step-size 2000 --csv out.csv
+cmp -s "$d/out.csv" "$d2/out.csv" || fail "explicit Keras defaults differ from the defaults"
+pass
+
+# OneCycleLR(max_lr=0.1, total_steps=1000): 0.1 / 25 in cos-annealing arithmetic.
+d=$(fresh_dir)
+run_in "$d" --schedule one_cycle --max-lr 0.1 --steps 1000 --csv out.csv
+[[ $(cell "$d/out.csv" 0 2) == 0.0040000000000000036 ]] || fail "one_cycle(0) = $(cell "$d/out.csv" 0 2)"
+near "$(cell "$d/out.csv" 299 2)" 0.1 || fail "one_cycle(299) = $(cell "$d/out.csv" 299 2), expected the peak 0.1"
+near "$(cell "$d/out.csv" 999 2)" 4e-7 1e-20 || fail "one_cycle(999) = $(cell "$d/out.csv" 999 2), expected 0.004 / 1e4"
+pass
+
+# --total-steps overrides --steps: past its end the final value holds.
+d=$(fresh_dir)
+run_in "$d" --schedule one_cycle --max-lr 0.1 --total-steps 100 --steps 150 --csv out.csv
+[[ $(cell "$d/out.csv" 99 2) == "$(cell "$d/out.csv" 149 2)" ]] || fail "one_cycle does not hold past --total-steps"
+near "$(cell "$d/out.csv" 29 2)" 0.1 || fail "one_cycle --total-steps 100: peak not at step 29"
+pass
+
+# SGDR with T_0 10, T_mult 2: restarts at 10 and 30, halfway point 0.001 + 0.049 / 2.
+d=$(fresh_dir)
+run_in "$d" --schedule cosine_restarts --max-lr 0.05 --base-lr 0.001 --step-size 10 --t-mult 2 --steps 40 --csv out.csv
+for t in 0 10 30; do near "$(cell "$d/out.csv" $t 2)" 0.05 || fail "cosine_restarts($t) = $(cell "$d/out.csv" $t 2)"; done
+near "$(cell "$d/out.csv" 5 2)" 0.0255 || fail "cosine_restarts(5) = $(cell "$d/out.csv" 5 2)"
+near "$(cell "$d/out.csv" 20 2)" 0.0255 || fail "cosine_restarts(20) = $(cell "$d/out.csv" 20 2)"
+pass
+
+# triangular2 halves each peak: 0.006, then 0.0035, at steps 2000 and 6000.
+d=$(fresh_dir)
+run_in "$d" --schedule triangular2 --steps 6001 --csv out.csv
+near "$(cell "$d/out.csv" 6000 2)" 0.0035 || fail "triangular2(6000) = $(cell "$d/out.csv" 6000 2)"
+pass
+
+# exp_range: base + (max - base) * gamma^t at a peak.
+d=$(fresh_dir)
+run_in "$d" --schedule exp_range --gamma 0.999 --step-size 100 --steps 101 --csv out.csv
+near "$(cell "$d/out.csv" 100 2)" "$(awk 'BEGIN { printf "%.17g", 0.001 + 0.005 * exp(100 * log(0.999)) }')" 1e-17 ||
+  fail "exp_range(100) = $(cell "$d/out.csv" 100 2)"
+pass
+
+# constant is constant.
+d=$(fresh_dir)
+run_in "$d" --schedule constant --base-lr 0.25 --steps 10 --csv out.csv
+[[ $(cut -d, -f2 "$d/out.csv" | sort -u | tr '\n' ' ') == "0.25 lr " ]] || fail "constant: $(cut -d, -f2 "$d/out.csv" | sort -u | tr '\n' ' ')"
+pass
+
+# ---- momentum column iff both momentum flags ------------------------------------
+
+for name in triangular one_cycle; do
+  extra=""
+  [[ $name == one_cycle ]] && extra="--max-lr 0.1"
+  d=$(fresh_dir)
+  # shellcheck disable=SC2086
+  run_in "$d" --schedule $name $extra --steps 4001 --base-momentum 0.8 --max-momentum 0.9 --csv out.csv
+  [[ $rc -eq 0 ]] || { fail "$name with momentum: exit $rc: $err"; continue; }
+  [[ $(head -n 1 "$d/out.csv") == "step,lr,momentum" ]] || fail "$name: momentum header is '$(head -n 1 "$d/out.csv")'"
+  awk -F, 'NR > 1 && (NF != 3 || $3 < 0.8 || $3 > 0.9) { bad = 1 } END { exit bad }' "$d/out.csv" ||
+    fail "$name: momentum outside [0.8, 0.9] or missing"
+  near "$(cell "$d/out.csv" 0 3)" 0.9 || fail "$name: momentum(0) = $(cell "$d/out.csv" 0 3), expected max_momentum"
+  pass
+  d=$(fresh_dir)
+  # shellcheck disable=SC2086
+  run_in "$d" --schedule $name $extra --steps 10 --csv out.csv
+  [[ $(head -n 1 "$d/out.csv") == "step,lr" ]] || fail "$name without momentum flags: header '$(head -n 1 "$d/out.csv")'"
+  pass
+done
+# At the triangular peak momentum is at its lowest.
+d=$(fresh_dir)
+run_in "$d" --schedule triangular --steps 2001 --base-momentum 0.8 --max-momentum 0.9 --csv out.csv
+near "$(cell "$d/out.csv" 2000 3)" 0.8 || fail "triangular momentum(2000) = $(cell "$d/out.csv" 2000 3)"
+pass
+
+# ---- standard output --------------------------------------------------------------
+
+d=$(fresh_dir)
+run_in "$d" --schedule triangular --steps 5
+[[ $(printf '%s\n' "$out" | head -n 1) == step,lr && $(printf '%s\n' "$out" | wc -l) -eq 6 ]] ||
+  fail "without --csv or --plot the table should go to stdout; got: $out"
+run_in "$d" --schedule triangular --steps 5 --csv -
+[[ $(printf '%s\n' "$out" | wc -l) -eq 6 && -z $(ls -A "$d") ]] || fail "--csv - should write to stdout only"
+pass
+
+# A write error on stdout is an error, not a silent truncation.
+if [[ -w /dev/full ]]; then
+  rc=0
+  "$exe" --schedule triangular --steps 100000 >/dev/full 2>"$work/stderr" || rc=$?
+  [[ $rc -eq 1 ]] || fail "writing to /dev/full: exit $rc, expected 1"
+  grep -q "standard output" "$work/stderr" || fail "writing to /dev/full: message '$(cat "$work/stderr")'"
+  pass
+fi
+
+# ---- help -------------------------------------------------------------------------
+
+run_in "$work" --help
+[[ $rc -eq 0 ]] || fail "--help exits $rc"
+for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
+  grep -q "$name" <<<"$out" || fail "--help does not mention $name"
+done
+pass
+
+# ---- bad input: exit 2, one line naming the flag, nothing written -----------------
+
+# expect_usage_error FLAG ARGS...: every case also asks for both outputs, which
+# must not appear (nor any temporary file).
+expect_usage_error() {
+  local flag=$1
+  shift
+  local d
+  d=$(fresh_dir)
+  run_in "$d" "$@"
+  local shown="schedule_plot $*"
+  if [[ $rc -ne 2 ]]; then
+    fail "$shown: exit $rc, expected 2 (stderr: $err)"
+  elif [[ $err != "schedule_plot: "*"$flag"* ]]; then
+    fail "$shown: message does not name $flag: '$err'"
+  elif [[ $(printf '%s\n' "$err" | wc -l) -ne 1 ]]; then
+    fail "$shown: message is not one line: '$err'"
+  elif [[ -n $(ls -A "$d") ]]; then
+    fail "$shown: left files behind: $(ls -A "$d")"
+  elif [[ -n $out ]]; then
+    fail "$shown: wrote to stdout: $out"
+  else
+    pass
+  fi
+}
+
+o=(--csv out.csv --plot out.png)
+T=(--schedule triangular --steps 100)
+
+# Flags and values CLI11 sees.
+expect_usage_error --schedule --steps 10 "${o[@]}"
+expect_usage_error --schedule --schedule nope --steps 10 "${o[@]}"
+expect_usage_error --schedule --schedule "" --steps 10 "${o[@]}"
+expect_usage_error --steps --schedule triangular "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps 0 "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps -5 "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps 10000001 "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps 99999999999999999999999 "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps 1.5 "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps 1e3 "${o[@]}"
+expect_usage_error --steps --schedule triangular --steps " 10" "${o[@]}"
+expect_usage_error --bogus "${T[@]}" --bogus 1 "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr 0.001 --base-lr 0.002 "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr abc "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr 0.001x "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr nan "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr inf "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr 1e999 "${o[@]}"
+expect_usage_error --base-lr "${T[@]}" --base-lr 1e-400 "${o[@]}"
+expect_usage_error --step-size "${T[@]}" --step-size 0 "${o[@]}"
+expect_usage_error --step-size "${T[@]}" --step-size -1 "${o[@]}"
+expect_usage_error --step-size "${T[@]}" --step-size 2.5 "${o[@]}"
+expect_usage_error --step-size "${T[@]}" --step-size 0x10 "${o[@]}"
+expect_usage_error --step-size "${T[@]}" --step-size 9223372036854775808 "${o[@]}"
+expect_usage_error --step-size-down "${T[@]}" --step-size-down 0 "${o[@]}"
+expect_usage_error --anneal --schedule one_cycle --max-lr 0.1 --steps 10 --anneal cosine "${o[@]}"
+
+# Values the library refuses, traced back to the flag.
+expect_usage_error --base-lr "${T[@]}" --base-lr -0.001 "${o[@]}"
+expect_usage_error --max-lr "${T[@]}" --base-lr 0.01 --max-lr 0.001 "${o[@]}"
+expect_usage_error "--max-lr (default)" "${T[@]}" --base-lr 0.01 "${o[@]}"
+expect_usage_error --gamma --schedule exp_range --steps 10 --gamma 0 "${o[@]}"
+expect_usage_error --gamma --schedule exp_range --steps 10 --gamma 1.01 "${o[@]}"
+expect_usage_error --max-lr --schedule one_cycle --steps 10 --max-lr 0 "${o[@]}"
+expect_usage_error --pct-start --schedule one_cycle --steps 10 --max-lr 0.1 --pct-start 0 "${o[@]}"
+expect_usage_error --pct-start --schedule one_cycle --steps 10 --max-lr 0.1 --pct-start 1 "${o[@]}"
+expect_usage_error --pct-start --schedule one_cycle --steps 10 --max-lr 0.1 --three-phase --pct-start 0.5 "${o[@]}"
+expect_usage_error --div-factor --schedule one_cycle --steps 10 --max-lr 0.1 --div-factor 0 "${o[@]}"
+expect_usage_error --final-div-factor --schedule one_cycle --steps 10 --max-lr 0.1 --final-div-factor -1 "${o[@]}"
+expect_usage_error --total-steps --schedule one_cycle --steps 10 --max-lr 0.1 --total-steps 0 "${o[@]}"
+expect_usage_error --t-mult --schedule cosine_restarts --steps 10 --max-lr 0.1 --step-size 5 --t-mult 0.5 "${o[@]}"
+expect_usage_error --m-mul --schedule cosine_restarts --steps 10 --max-lr 0.1 --step-size 5 --m-mul 1.5 "${o[@]}"
+expect_usage_error --max-lr --schedule cosine_restarts --steps 10 --max-lr 0.1 --step-size 5 --base-lr 0.2 "${o[@]}"
+expect_usage_error --base-momentum "${T[@]}" --base-momentum -0.1 --max-momentum 0.9 "${o[@]}"
+expect_usage_error --max-momentum "${T[@]}" --base-momentum 0.8 --max-momentum 1 "${o[@]}"
+expect_usage_error --max-momentum "${T[@]}" --base-momentum 0.9 --max-momentum 0.8 "${o[@]}"
+
+# Required flags.
+expect_usage_error --base-lr --schedule constant --steps 10 "${o[@]}"
+expect_usage_error --max-lr --schedule one_cycle --steps 10 "${o[@]}"
+expect_usage_error --max-lr --schedule cosine_restarts --steps 10 --step-size 5 "${o[@]}"
+expect_usage_error --step-size --schedule cosine_restarts --steps 10 --max-lr 0.1 "${o[@]}"
+expect_usage_error --max-momentum "${T[@]}" --base-momentum 0.8 "${o[@]}"
+expect_usage_error --base-momentum "${T[@]}" --max-momentum 0.9 "${o[@]}"
+
+# A flag the schedule does not take names the flag and the schedule.
+not_for() {
+  local flag=$1 schedule=$2
+  shift 2
+  local d
+  d=$(fresh_dir)
+  run_in "$d" --schedule "$schedule" --steps 10 "$@" "${o[@]}"
+  if [[ $rc -ne 2 || $err != *"$flag"*"$schedule"* || -n $(ls -A "$d") ]]; then
+    fail "$flag with --schedule $schedule: exit $rc, '$err', files: $(ls -A "$d")"
+  else
+    pass
+  fi
+}
+not_for --max-lr constant --base-lr 0.1 --max-lr 0.2
+not_for --step-size constant --base-lr 0.1 --step-size 5
+not_for --gamma triangular --gamma 0.9
+not_for --gamma hann --gamma 0.9
+not_for --t-mult triangular2 --t-mult 2
+not_for --m-mul welch --m-mul 0.5
+not_for --pct-start triangular --pct-start 0.3
+not_for --total-steps exp_range --total-steps 10
+not_for --anneal cosine_restarts --max-lr 0.1 --step-size 5 --anneal linear
+not_for --three-phase triangular --three-phase
+not_for --three-phase triangular --three-phase=false
+not_for --base-lr one_cycle --max-lr 0.1 --base-lr 0.01
+not_for --step-size one_cycle --max-lr 0.1 --step-size 5
+not_for --step-size-down cosine_restarts --max-lr 0.1 --step-size 5 --step-size-down 5
+not_for --base-momentum constant --base-lr 0.1 --base-momentum 0.8 --max-momentum 0.9
+not_for --base-momentum cosine_restarts --max-lr 0.1 --step-size 5 --base-momentum 0.8 --max-momentum 0.9
+
+# Output paths, refused before any work.
+expect_usage_error --plot "${T[@]}" --plot out.jpg
+expect_usage_error --plot "${T[@]}" --plot out
+expect_usage_error --plot "${T[@]}" --plot -
+expect_usage_error --plot "${T[@]}" --csv same.png --plot same.png
+expect_usage_error --csv "${T[@]}" --csv no/such/dir/out.csv
+expect_usage_error --plot "${T[@]}" --plot no/such/dir/out.png
+expect_usage_error --csv "${T[@]}" --csv ""
+d=$(fresh_dir)
+mkdir "$d/sub"
+run_in "$d" "${T[@]}" --csv sub
+[[ $rc -eq 2 && $err == *--csv* && -z $(ls -A "$d/sub") ]] || fail "--csv naming a directory: exit $rc, '$err'"
+pass
+
+# ---- all or nothing ---------------------------------------------------------------
+
+# A gnuplot that fails: the CSV beside the plot must not be replaced either,
+# and no temporary file may remain.
+fake=$(fresh_dir)
+printf '#!/bin/sh\necho "fake gnuplot failing" >&2\nexit 3\n' >"$fake/gnuplot"
+chmod +x "$fake/gnuplot"
+d=$(fresh_dir)
+echo old >"$d/out.csv"
+echo old >"$d/out.png"
+rc=0
+(cd "$d" && PATH="$fake:$PATH" "$exe" "${T[@]}" --csv out.csv --plot out.png >/dev/null 2>"$work/stderr") || rc=$?
+[[ $rc -eq 1 ]] || fail "failing gnuplot: exit $rc, expected 1"
+grep -q "gnuplot failed" "$work/stderr" || fail "failing gnuplot: message '$(cat "$work/stderr")'"
+[[ $(cat "$d/out.csv") == old && $(cat "$d/out.png") == old ]] || fail "failing gnuplot replaced an existing output"
+[[ $(ls -A "$d" | tr '\n' ' ') == "out.csv out.png " ]] || fail "failing gnuplot left: $(ls -A "$d")"
+pass
+
+# No gnuplot at all: a clear message and exit 1, nothing written.
+d=$(fresh_dir)
+empty=$(fresh_dir)
+rc=0
+(cd "$d" && PATH="$empty" "$exe" "${T[@]}" --csv out.csv --plot out.png >/dev/null 2>"$work/stderr") || rc=$?
+[[ $rc -eq 1 ]] || fail "missing gnuplot: exit $rc, expected 1"
+grep -q "gnuplot not found" "$work/stderr" || fail "missing gnuplot: message '$(cat "$work/stderr")'"
+grep -q "gnuplot-nox" "$work/stderr" || fail "missing gnuplot: message does not say what to install"
+[[ -z $(ls -A "$d") ]] || fail "missing gnuplot left: $(ls -A "$d")"
+pass
+
+# Killed halfway: no output and no temporary file. The signal is sent once the
+# temporary file exists, so the run is certainly unfinished.
+d=$(fresh_dir)
+(cd "$d" && exec "$exe" --schedule hann --steps 10000000 --csv out.csv 2>/dev/null) &
+pid=$!
+for _ in $(seq 1 500); do
+  compgen -G "$d/.out.csv.*" >/dev/null && break
+  sleep 0.01
+done
+if compgen -G "$d/.out.csv.*" >/dev/null; then
+  kill -TERM "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  if [[ $rc -eq 0 ]]; then
+    echo "note: the 10^7-step run finished before SIGTERM arrived; nothing to check" >&2
+  else
+    [[ $rc -eq 143 ]] || fail "SIGTERM: exit $rc, expected 143"
+    [[ -z $(ls -A "$d") ]] || fail "SIGTERM left: $(ls -A "$d")"
+  fi
+  pass
+else
+  wait "$pid" || true
+  fail "the temporary CSV never appeared"
+fi
+
+# Files come out with the usual permissions, not mkstemp's private 0600.
+d=$(fresh_dir)
+run_in "$d" "${T[@]}" --csv out.csv
+[[ $(stat -c %a "$d/out.csv") == 644 ]] || fail "out.csv has mode $(stat -c %a "$d/out.csv") under umask 022"
+pass
+
+# Replacing an existing file works.
+echo old >"$d/out.csv"
+run_in "$d" "${T[@]}" --csv out.csv
+[[ $(head -n 1 "$d/out.csv") == step,lr ]] || fail "an existing --csv file was not replaced"
+pass
+
+# ---- plots --------------------------------------------------------------------------
+
+is_png() { [[ $(head -c 8 "$1" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; }
+png_size() { od -An -j16 -N8 -tu1 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 "x" $5 * 16777216 + $6 * 65536 + $7 * 256 + $8 }'; }
+
+if command -v gnuplot >/dev/null 2>&1; then
+  for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
+    d=$(fresh_dir)
+    # shellcheck disable=SC2086
+    run_in "$d" --schedule "$name" --steps 1234 ${params[$name]} --plot "$name.png"
+    if [[ $rc -ne 0 ]]; then fail "$name --plot: exit $rc: $err"; continue; fi
+    is_png "$d/$name.png" || fail "$name.png is not a PNG"
+    [[ $(png_size "$d/$name.png") == 640x360 ]] || fail "$name.png is $(png_size "$d/$name.png")"
+    [[ -z $err ]] || fail "$name --plot: gnuplot complained: $err"
+    [[ -z $out ]] || fail "$name --plot wrote to stdout: $out"
+    [[ $(ls -A "$d") == "$name.png" ]] || fail "$name --plot left: $(ls -A "$d")"
+    pass
+  done
+
+  # Momentum on a second axis, CSV and SVG together, upper-case extension.
+  d=$(fresh_dir)
+  run_in "$d" --schedule one_cycle --max-lr 0.1 --steps 1000 --base-momentum 0.85 --max-momentum 0.95 \
+    --csv out.csv --plot out.SVG
+  [[ $rc -eq 0 ]] || fail "one_cycle --plot out.SVG: exit $rc: $err"
+  head -c 400 "$d/out.SVG" | grep -q "<svg" || fail "out.SVG does not start an SVG document"
+  tail -c 100 "$d/out.SVG" | grep -q "</svg>" || fail "out.SVG is not a complete SVG document"
+  grep -q momentum "$d/out.SVG" || fail "out.SVG has no momentum axis"
+  grep -q "one_cycle" "$d/out.SVG" || fail "out.SVG has no title naming the schedule"
+  [[ $(wc -l <"$d/out.csv") -eq 1001 ]] || fail "the CSV beside the SVG has $(wc -l <"$d/out.csv") lines"
+  pass
+
+  # One step and a million narrow cycles still draw.
+  d=$(fresh_dir)
+  run_in "$d" --schedule triangular --steps 1 --plot one.png
+  [[ $rc -eq 0 ]] && is_png "$d/one.png" || fail "--steps 1 --plot: exit $rc: $err"
+  run_in "$d" --schedule triangular2 --step-size 1 --steps 2000000 --plot dense.png
+  [[ $rc -eq 0 ]] && is_png "$d/dense.png" || fail "2e6 steps --plot: exit $rc: $err"
+  pass
+else
+  echo "note: gnuplot is not installed; the image checks were skipped" >&2
+fi
+
+if [[ $failures -ne 0 ]]; then
+  echo "test_schedule_plot: $failures check(s) FAILED ($checks passed)" >&2
+  exit 1
+fi
+echo "test_schedule_plot: all $checks checks passed"
