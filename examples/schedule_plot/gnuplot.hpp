@@ -1,14 +1,10 @@
-// Plotting a schedule with gnuplot: finding the program, reducing millions of
-// steps to what a few hundred pixels can show, writing the script and running
-// it. POSIX only (posix_spawn).
+// Plotting a schedule with gnuplot: reducing millions of steps to what a few
+// hundred pixels can show, and writing the script (examples/common runs it).
 #pragma once
 
-#include <clr/schedule.hpp>
+#include "gnuplot_run.hpp"
 
-#include <spawn.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <clr/schedule.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,9 +19,11 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
-
 namespace schedule_plot {
+
+using gnuplot::find_program;
+using gnuplot::quoted;
+using gnuplot::run_program;
 
 // A curve reduced for drawing. Each of `buckets` runs of consecutive steps
 // keeps its first, lowest, highest and last point (the M4 reduction), so the
@@ -77,61 +75,6 @@ private:
     double lo_ = std::numeric_limits<double>::infinity();
     double hi_ = -std::numeric_limits<double>::infinity();
 };
-
-// The executable `name` as the shell would find it on PATH.
-inline std::optional<std::string> find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    if (path == nullptr) return std::nullopt;
-    std::string all(path);
-    std::size_t start = 0;
-    while (start <= all.size()) {
-        std::size_t end = all.find(':', start);
-        if (end == std::string::npos) end = all.size();
-        // An empty PATH entry means the current directory.
-        const std::string dir = end == start ? std::string(".") : all.substr(start, end - start);
-        const std::string candidate = dir + "/" + name;
-        struct stat st {};
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-            return candidate;
-        start = end + 1;
-    }
-    return std::nullopt;
-}
-
-// Runs exe with args, inheriting stdout and stderr, and returns its exit status.
-inline int run_program(const std::string& exe, const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    std::vector<std::string> owned;
-    owned.reserve(args.size() + 1);
-    owned.push_back(exe);
-    owned.insert(owned.end(), args.begin(), args.end());
-    for (auto& a : owned) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ);
-    if (rc != 0) throw std::runtime_error("cannot run " + exe + ": " + std::strerror(rc));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) throw std::runtime_error("waiting for " + exe + ": " + std::strerror(errno));
-    }
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return WEXITSTATUS(status);
-}
-
-// A string literal for a gnuplot script. Single quotes take everything
-// verbatim except the quote itself, which is doubled; a line break cannot be
-// represented at all.
-inline std::string quoted(const std::string& s) {
-    if (s.find_first_of("\n\r") != std::string::npos)
-        throw std::invalid_argument("'" + s + "' contains a line break, which gnuplot cannot take in a file name");
-    std::string out = "'";
-    for (char c : s) {
-        out += c;
-        if (c == '\'') out += '\'';
-    }
-    return out + "'";
-}
 
 // Breaks words into lines of about `width` characters, joined with the
 // gnuplot escape for a line break (for a double-quoted title).
