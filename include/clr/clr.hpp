@@ -10,6 +10,7 @@
 #include "cosine_restarts.hpp"
 #include "cyclic.hpp"
 #include "one_cycle.hpp"
+#include "range_test.hpp"
 #include "schedule.hpp"
 
 #define CLR_VERSION_MAJOR 0
