@@ -1,0 +1,233 @@
+// The training loop of the MNIST example: shuffled mini-batches through the
+// MLP, one optimizer update per batch, the test set scored after every epoch.
+// Everything a run needs is allocated before its first update.
+#pragma once
+
+#include "idx.hpp"
+#include "mlp.hpp"
+
+#include <clr/schedule.hpp>
+
+#include <Eigen/Core>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mnist {
+
+// Images as float columns scaled to [0, 1], as the model reads them.
+struct float_set {
+    Eigen::MatrixXf x;  // pixels x count
+    std::vector<std::uint8_t> y;
+};
+
+struct float_data {
+    float_set train;
+    float_set test;
+};
+
+inline float_set to_float(const images& im, const labels& lb) {
+    float_set s;
+    const auto n = static_cast<index>(im.count);
+    const auto d = static_cast<index>(im.rows * im.cols);
+    s.x.resize(d, n);
+    const Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>> raw(im.pixels.data(), d, n);
+    s.x = raw.cast<float>() * (1.0f / 255.0f);
+    s.y = lb.values;
+    return s;
+}
+
+inline float_data to_float(const dataset& ds) {
+    return {to_float(ds.train_images, ds.train_labels), to_float(ds.test_images, ds.test_labels)};
+}
+
+// Floating-point work of one training example through a in-h-o network: the
+// forward GEMMs, dW1 and the output layer's three products. No gradient flows
+// into the input, so the in x h layer costs two products, not three.
+inline double train_flops_per_example(index in, index hidden, index out) {
+    const double big = 2.0 * double(in) * double(hidden);
+    const double small = 2.0 * double(hidden) * double(out);
+    return 2.0 * big + 3.0 * small;
+}
+
+inline double eval_flops_per_example(index in, index hidden, index out) {
+    return 2.0 * double(in) * double(hidden) + 2.0 * double(hidden) * double(out);
+}
+
+// A uniform integer in [0, n) by rejection, so that a seed shuffles alike
+// whatever standard library built the program (std::uniform_int_distribution
+// is left to each library).
+inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
+    const std::uint64_t limit = std::uint64_t(0) - (std::uint64_t(0) - n) % n;  // largest multiple of n, mod 2^64
+    for (;;) {
+        const std::uint64_t r = rng();
+        if (limit == 0 || r < limit) return r % n;
+    }
+}
+
+inline void shuffle(std::vector<std::uint32_t>& order, std::mt19937_64& rng) {
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(rng, i)]);
+}
+
+// Mini-batches of a data set in a fresh random order every epoch, the last,
+// partial batch included, gathered into one buffer allocated up front.
+class batcher {
+public:
+    batcher(const float_set& set, index batch, std::uint64_t seed)
+        : set_(set),
+          batch_(std::min(batch, set.x.cols())),
+          x_(set.x.rows(), batch_),
+          y_(static_cast<std::size_t>(batch_)),
+          order_(static_cast<std::size_t>(set.x.cols())),
+          rng_(seed ^ 0x5eed5eed5eed5eedULL) {
+        if (batch < 1) throw std::invalid_argument("batcher: batch must be at least 1");
+        if (set.x.cols() == 0) throw std::invalid_argument("batcher: no examples");
+        for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::uint32_t>(i);
+    }
+
+    index batch_size() const noexcept { return batch_; }
+    index batches_per_epoch() const noexcept { return (set_.x.cols() + batch_ - 1) / batch_; }
+
+    // Gathers the next batch and returns its size; a new epoch starts with a
+    // new shuffle.
+    index next() {
+        const index n = set_.x.cols();
+        if (pos_ == 0) shuffle(order_, rng_);
+        len_ = std::min(batch_, n - pos_);
+        for (index j = 0; j < len_; ++j) {
+            const auto src = order_[static_cast<std::size_t>(pos_ + j)];
+            x_.col(j) = set_.x.col(src);
+            y_[static_cast<std::size_t>(j)] = set_.y[src];
+        }
+        pos_ += len_;
+        if (pos_ == n) pos_ = 0;
+        return len_;
+    }
+
+    auto x() const { return x_.leftCols(len_); }
+    const std::uint8_t* y() const noexcept { return y_.data(); }
+
+private:
+    const float_set& set_;
+    index batch_;
+    Eigen::MatrixXf x_;
+    std::vector<std::uint8_t> y_;
+    std::vector<std::uint32_t> order_;
+    std::mt19937_64 rng_;
+    index pos_ = 0;
+    index len_ = 0;
+};
+
+struct train_options {
+    int epochs = 10;
+    index batch = 200;
+    std::uint64_t seed = 1;
+};
+
+// What one update did: its step, the rate and momentum (beta1 for Adam) it
+// used, and the batch's mean loss and accuracy.
+struct update_record {
+    clr::step_t step;
+    int epoch;
+    double lr;
+    std::optional<double> momentum;
+    double loss;
+    double accuracy;
+};
+
+struct epoch_record {
+    int epoch;
+    clr::step_t steps;    // updates applied so far
+    double seconds;       // training time of this epoch
+    double loss;          // mean training loss over the epoch's batches, weighted by batch size
+    double accuracy;      // training accuracy over the epoch
+    double test_loss;
+    double test_accuracy;
+};
+
+struct run_result {
+    std::vector<epoch_record> epochs;
+    double train_seconds = 0;  // updates only: no data loading, no test scoring
+    double train_flops = 0;
+    double test_error() const { return epochs.empty() ? 1.0 : 1.0 - epochs.back().test_accuracy; }
+    double gflops_per_second() const { return train_seconds > 0 ? train_flops / train_seconds * 1e-9 : 0.0; }
+};
+
+// Called with progress inside an epoch (batches done, batches in all, running loss).
+using progress_fn = std::function<void(int epoch, index done, index total, double loss, double seconds)>;
+
+struct observers {
+    std::function<void(const update_record&)> on_update;
+    std::function<void(const epoch_record&)> on_epoch;
+    progress_fn on_progress;
+};
+
+// Trains `net` in place with `opt`, whose blocks must be net's parameters
+// and g's gradients, registered in that order by the caller. The momentum a
+// step used is the schedule's when it cycles one, else `fixed_momentum`.
+template <class Optimizer>
+run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const float_data& data,
+                 const train_options& o, std::optional<double> fixed_momentum, const observers& obs = {}) {
+    using clock = std::chrono::steady_clock;
+    if (o.epochs < 1) throw std::invalid_argument("train: epochs must be at least 1");
+    if (o.batch < 1) throw std::invalid_argument("train: batch must be at least 1");
+    if (data.train.x.cols() == 0) throw std::invalid_argument("train: no training examples");
+    const index n = data.train.x.cols();
+    batcher batches(data.train, o.batch, o.seed);
+    workspace<float> ws(net, std::max(batches.batch_size(), index(2000)));
+
+    run_result result;
+    result.epochs.reserve(static_cast<std::size_t>(o.epochs));
+    const double flops_per_example = train_flops_per_example(net.inputs(), net.hidden(), net.outputs());
+
+    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+        double loss_sum = 0;
+        std::size_t right_sum = 0;
+        index seen = 0;
+        const auto start = clock::now();
+        for (index b = 0; b < batches.batches_per_epoch(); ++b) {
+            const index len = batches.next();
+            const clr::step_t t = opt.steps();
+            const double lr = static_cast<double>(opt.schedule().lr(t));
+            const auto cycled = opt.schedule().momentum(t);
+            std::size_t right = 0;
+            const float loss = forward_backward(net, batches.x(), batches.y(), ws, g, &right);
+            opt.step();
+            loss_sum += double(loss) * double(len);
+            right_sum += right;
+            seen += len;
+            if (obs.on_update)
+                obs.on_update({t, epoch, lr, cycled ? std::optional<double>(*cycled) : fixed_momentum, double(loss),
+                               double(right) / double(len)});
+            if (obs.on_progress)
+                obs.on_progress(epoch, b + 1, batches.batches_per_epoch(), loss_sum / double(seen),
+                                std::chrono::duration<double>(clock::now() - start).count());
+        }
+        const double seconds = std::chrono::duration<double>(clock::now() - start).count();
+        result.train_seconds += seconds;
+        result.train_flops += flops_per_example * double(n);
+
+        std::size_t test_right = 0;
+        const float test_loss = evaluate(net, data.test.x, data.test.y.data(), ws, &test_right);
+        epoch_record rec{epoch,
+                         opt.steps(),
+                         seconds,
+                         loss_sum / double(n),
+                         double(right_sum) / double(n),
+                         double(test_loss),
+                         double(test_right) / double(data.test.x.cols())};
+        result.epochs.push_back(rec);
+        if (obs.on_epoch) obs.on_epoch(rec);
+    }
+    return result;
+}
+
+}  // namespace mnist
