@@ -106,7 +106,7 @@ private:
 std::string describe_run(const run_config& c) {
     std::string s = c.optimizer + ", ";
     if (c.schedule.name == "constant")
-        s += "lr " + schedule_cli::detail::number(*c.schedule.base_lr);
+        s += "lr " + schedule_cli::detail::number(c.schedule.base_lr.value_or(1e-3));
     else
         s += schedule_cli::describe(c.schedule);
     if (c.momentum) s += ", momentum " + schedule_cli::detail::number(*c.momentum);
@@ -396,9 +396,10 @@ std::vector<comparison_row> comparison_runs(const run_config& base) {
 void compare(const program_options& p, const mnist::float_data& data) {
     std::vector<std::pair<comparison_row, mnist::run_result>> results;
     for (const auto& row : comparison_runs(p.run)) {
-        std::printf("== %s: %s, batch %ld, %d epochs\n", row.name.c_str(), describe_run(row.config).c_str(),
-                    static_cast<long>(row.config.train.batch), row.config.train.epochs);
         run_config c = row.config;
+        settle(c, data.train.x.cols());
+        std::printf("== %s: %s, batch %ld, %d epochs\n", row.name.c_str(), describe_run(c).c_str(),
+                    static_cast<long>(c.train.batch), c.train.epochs);
         mnist::run_result r = run_one(c, data, nullptr, nullptr, true);
         std::printf("Test error: %.2f%%\n\n", 100.0 * r.test_error());
         results.emplace_back(row, std::move(r));
