@@ -205,6 +205,7 @@ void settle(run_config& c, mnist::index train_count) {
             throw option_error("--lr", "is the constant rate; --schedule " + s.name + " takes --base-lr and --max-lr");
         if (s.base_lr) throw option_error("--lr", "and --base-lr both set the constant rate; give one");
         s.base_lr = c.lr;
+        c.lr.reset();  // settled: a second pass must not see the rate twice
     }
     if (s.name == "constant" && !s.base_lr) s.base_lr = 1e-3;  // Keras's Adam default
     if (c.optimizer != "sgd" && c.optimizer != "adam" && c.optimizer != "adamw")
