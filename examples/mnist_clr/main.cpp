@@ -517,6 +517,7 @@ int main(int argc, char** argv) {
         // Flags are checked before the data is read: a typo costs nothing.
         run_config checked = c;
         settle(checked, 60000);
+        schedule_cli::with_schedule<float>(checked.schedule, [](const auto&) {});  // the library's own checks
         if (p.range.run || p.range.auto_range) make_range_test(p.range, batches_per_epoch(checked, 60000));
 
         const mnist::float_data data = load(p.data);
