@@ -6,6 +6,7 @@
 #include <clr/clr.hpp>
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
+#include <clr/range_test.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -165,4 +166,45 @@ TEST_CASE("training refuses an empty run", "[train]") {
     o.epochs = 1;
     o.batch = 0;
     REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o, 0.0), Contains("batch"));
+}
+
+TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train][range_test]") {
+    bool real = false;
+    const mnist::float_data data = small_data(real);
+    mnist::mlp<float> net(784, 784, 10);
+    net.init(5);
+    mnist::gradients<float> g(net);
+    mnist::batcher batches(data.train, 100, 5);
+    mnist::workspace<float> ws(net, 100);
+    const auto test = clr::range_test<float>(1e-5f, 1.0f, 240).with_smoothing(0.9f);
+    clr::optim::adam opt(test.sweep_schedule());
+    opt.add(net.W1, g.dW1);
+    opt.add(net.b1, g.db1);
+    opt.add(net.W2, g.dW2);
+    opt.add(net.b2, g.db2);
+    const auto r = test.run([&](float lr) {
+        REQUIRE(lr == opt.lr());  // the optimizer runs the sweep itself
+        const mnist::index len = batches.next();
+        std::size_t right = 0;
+        const float loss = mnist::forward_backward(net, batches.x(), batches.y(), ws, g, &right);
+        opt.step();
+        return clr::range_test_step{double(loss), double(right) / double(len)};
+    });
+    // Adam on this network diverges well before lr = 1 and trains from about
+    // 1e-4: every reading must land between, in order.
+    CHECK(r.stop == clr::range_test_stop::diverged);
+    CHECK(r.records.back().lr < 0.5f);
+    const auto& s = r.suggestions;
+    REQUIRE(s.base_lr);
+    REQUIRE(s.max_lr);
+    REQUIRE(s.steepest);
+    REQUIRE(s.min_loss_div10);
+    CHECK(*s.base_lr.value >= 1e-5f);
+    CHECK(*s.base_lr.value <= 1e-3f);
+    CHECK(*s.max_lr.value > *s.base_lr.value);
+    CHECK(*s.max_lr.value <= 3e-2f);
+    CHECK(*s.steepest.value >= 3e-5f);
+    CHECK(*s.steepest.value <= 3e-3f);
+    CHECK(*s.min_loss_div10.value >= 1e-4f);
+    CHECK(*s.min_loss_div10.value <= 1e-2f);
 }
