@@ -17,7 +17,7 @@ constexpr clr::step_t last_step = std::numeric_limits<clr::step_t>::max();
 
 TEST_CASE("one_cycle: values by hand", "[one_cycle]") {
     clr::one_cycle<double> s(0.1, 1000);  // pct 0.3, div 25, final_div 1e4
-    CHECK(s(0) == Approx(0.004).epsilon(1e-14));
+    CHECK(s(0) == s.initial_lr());  // exactly: the ends of a phase are its values
     CHECK(s(299) == Approx(0.1).epsilon(1e-15));  // peak at pct * T - 1
     CHECK(s(999) == Approx(4e-7).epsilon(1e-12));
     CHECK(s(5000) == s(999));
@@ -126,4 +126,9 @@ TEST_CASE("one_cycle: invalid parameters name themselves", "[one_cycle][validati
     REQUIRE_THROWS_WITH(s.with_final_div_factor(0), Contains("final_div_factor = 0"));
     REQUIRE_THROWS_WITH(s.with_momentum(0.95, 0.85), Contains("max_momentum = 0.85"));
     REQUIRE_THROWS_WITH(s.with_momentum(0.85, 1.2), Contains("max_momentum = 1.2"));
+    // Factors that would overflow the initial or final rate.
+    REQUIRE_THROWS_WITH((clr::one_cycle<double>(1e10, 100).with_div_factor(1e-300)),
+                        Contains("div_factor = 1e-300") && Contains("overflow"));
+    REQUIRE_THROWS_WITH((clr::one_cycle<double>(1.0, 100).with_final_div_factor(1e-320)),
+                        Contains("final_div_factor") && Contains("overflow"));
 }

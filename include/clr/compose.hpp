@@ -59,7 +59,7 @@ public:
 
     T lr_at(step_t t) const noexcept {
         if (t >= n_) return inner_(t - n_);
-        return start_ + (target_ - start_) * (static_cast<T>(t) / static_cast<T>(n_));
+        return detail::lerp(start_, target_, static_cast<T>(t) / static_cast<T>(n_));
     }
 
     std::optional<T> momentum_at(step_t t) const noexcept { return inner_.momentum(t >= n_ ? t - n_ : 0); }

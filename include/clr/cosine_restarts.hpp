@@ -19,6 +19,8 @@
 
 #include "schedule.hpp"
 
+#include <algorithm>
+
 namespace clr {
 
 template <class T>
@@ -64,7 +66,9 @@ public:
     T lr_at(step_t t) const noexcept {
         const period p = locate(t);
         const T peak = m_mul_ == T(1) ? eta_max_ : eta_max_ * std::pow(m_mul_, p.index);
-        return eta_min_ + (peak - eta_min_) * (T(1) + std::cos(detail::pi<T> * p.cur / p.len)) / T(2);
+        // The weight is halved before it scales: (peak - eta_min) * 2 overflows for
+        // rates above half the largest finite value.
+        return detail::lerp(eta_min_, peak, (T(1) + std::cos(detail::pi<T> * p.cur / p.len)) / T(2));
     }
 
     // Decaying peaks can fall below eta_min; the rate then lies between the two.
@@ -122,11 +126,18 @@ private:
         const double t0 = static_cast<double>(t0_);
         const double x = static_cast<double>(t);
         auto start = [&](double i) { return t0 * (std::pow(m, i) - 1.0) / (m - 1.0); };
-        double i = std::floor(std::log1p(x * (m - 1.0) / t0) / std::log(m));
+        const double arg = x * (m - 1.0) / t0;
+        // arg overflows only for m beyond 1e289, where period 1 outlasts every step.
+        double i = std::isfinite(arg) ? std::floor(std::log1p(arg) / std::log(m)) : 1.0;
         if (i < 0.0) i = 0.0;
-        while (i > 0.0 && start(i) > x) i -= 1.0;
-        while (start(i + 1.0) <= x) i += 1.0;
-        return {static_cast<T>(i), static_cast<T>(x - start(i)), static_cast<T>(t0 * std::pow(m, i))};
+        // Settling is bounded: with m a few ulps above 1, i passes 2^53, where
+        // i - 1 == i and an unbounded loop never ends; the boundaries are then
+        // beyond double precision anyway.
+        for (int n = 0; n < 64 && i > 0.0 && start(i) > x; ++n) i -= 1.0;
+        for (int n = 0; n < 64 && start(i + 1.0) <= x; ++n) i += 1.0;
+        const double len = t0 * std::pow(m, i);
+        const double cur = std::min(std::max(x - start(i), 0.0), len);
+        return {static_cast<T>(i), static_cast<T>(cur), static_cast<T>(len)};
     }
 
     T eta_max_;

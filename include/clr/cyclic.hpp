@@ -173,11 +173,11 @@ public:
         return c;
     }
 
-    T lr_at(step_t t) const noexcept { return base_ + (max_ - base_) * height(t); }
+    T lr_at(step_t t) const noexcept { return detail::lerp(base_, max_, height(t)); }
 
     std::optional<T> momentum_at(step_t t) const noexcept {
         if (!cycles_momentum_) return std::nullopt;
-        return max_m_ - (max_m_ - base_m_) * height(t);
+        return detail::lerp(max_m_, base_m_, height(t));
     }
 
     range<T> lr_range() const noexcept { return {base_, max_}; }

@@ -130,6 +130,13 @@ private:
         if (!(pct_ > T(0) && pct_ < T(1))) detail::fail(who, "pct_start", detail::to_text(pct_), "must lie in (0, 1)");
         if (three_phase_ && !(pct_ < T(0.5)))
             detail::fail(who, "pct_start", detail::to_text(pct_), "must be below 0.5 with three phases (the phases would overlap)");
+        if (!std::isfinite(initial()))
+            detail::fail(who, "div_factor", detail::to_text(div_),
+                         ("makes max_lr / div_factor overflow (max_lr = " + detail::to_text(max_lr_) + ")").c_str());
+        if (!std::isfinite(minimum()))
+            detail::fail(who, "final_div_factor", detail::to_text(final_div_),
+                         ("makes max_lr / div_factor / final_div_factor overflow (max_lr / div_factor = " +
+                          detail::to_text(initial()) + ")").c_str());
         const T steps = static_cast<T>(total_);
         const T peak = pct_ * steps - T(1);
         const T last = steps - T(1);
@@ -147,8 +154,12 @@ private:
     }
 
     position locate(step_t t) const noexcept {
-        // Past the end the schedule holds its final value.
-        const T s = static_cast<T>(std::min<step_t>(t, total_ - 1));
+        // The last step, and every one past it, is the end of the final phase.
+        // Not found by position: past 2^24 (float) or 2^53 (double) steps
+        // T(total - 1) and T(total) - 1 round apart, which would leave the
+        // schedule short of its minimum.
+        if (t >= total_ - 1) return {count_ - 1, T(1)};
+        const T s = static_cast<T>(t);
         T start = T(0);
         std::size_t i = 0;
         for (; i + 1 < count_; ++i) {
@@ -161,8 +172,10 @@ private:
     }
 
     T interpolate(T from, T to, T x) const noexcept {
-        if (anneal_ == anneal::cos) return to + (from - to) / T(2) * (std::cos(detail::pi<T> * x) + T(1));
-        return (to - from) * x + from;
+        // Weighted from `to` as PyTorch does, which keeps the small end of an
+        // anneal accurate to its own scale.
+        if (anneal_ == anneal::cos) return detail::lerp(to, from, (std::cos(detail::pi<T> * x) + T(1)) / T(2));
+        return detail::lerp(from, to, x);
     }
 
     T max_lr_;

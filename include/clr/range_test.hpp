@@ -143,7 +143,10 @@ public:
         detail::check_sweep(who, min_lr, max_lr, steps, shape);
         // Logs of each end rather than log(max / min): the ratio of two
         // extreme floats can overflow where their logs cannot.
-        if (shape == sweep::exponential) log_span_ = std::log(max_) - std::log(min_);
+        if (shape == sweep::exponential) {
+            log_min_ = std::log(min_);
+            log_span_ = std::log(max_) - log_min_;
+        }
     }
 
     T lr_at(step_t t) const noexcept {
@@ -151,8 +154,12 @@ public:
         if (t == 0) return min_;
         if (t >= steps_ - 1) return max_;
         const T x = static_cast<T>(t) / static_cast<T>(steps_ - 1);
-        if (shape_ == sweep::linear) return min_ + (max_ - min_) * x;
-        return min_ * std::exp(log_span_ * x);
+        // In float, x rounds to 1 well before the last step, and the rounded
+        // logs can carry exp past max_lr; neither may leave bounds(). The power
+        // is taken whole: min_lr * exp(span * x) overflows on the way when
+        // min_lr is tiny (float, min_lr 1e-45: exp(104 x) passes FLT_MAX).
+        if (shape_ == sweep::linear) return detail::lerp(min_, max_, x);
+        return std::min(std::max(std::exp(log_min_ + log_span_ * x), min_), max_);
     }
 
     range<T> lr_range() const noexcept { return {min_, max_}; }
@@ -167,6 +174,7 @@ private:
     T max_;
     step_t steps_;
     sweep shape_;
+    T log_min_ = T(0);
     T log_span_ = T(0);
 };
 

@@ -107,6 +107,16 @@ inline step_t require_steps(const char* who, const char* param, step_t v) {
     return require_count(who, param, v);
 }
 
+// a + (b - a) * w for w in [0, 1], exactly a at w = 0 and exactly b at w = 1, and
+// never past b: the plain formula rounds beyond its end (0.1 + (0.3 - 0.1) * 1 is
+// 0.30000000000000004), which would put a schedule outside its own bounds().
+template <class T>
+T lerp(T a, T b, T w) noexcept {
+    if (w == T(1)) return b;
+    const T v = a + (b - a) * w;
+    return a <= b ? (v < b ? v : b) : (v > b ? v : b);
+}
+
 // The floating type's pi without relying on M_PI (not standard C++).
 template <class T>
 inline constexpr T pi = T(3.141592653589793238462643383279502884L);

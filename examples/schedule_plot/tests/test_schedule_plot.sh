@@ -98,7 +98,7 @@ pass
 # OneCycleLR(max_lr=0.1, total_steps=1000): 0.1 / 25 in cos-annealing arithmetic.
 d=$(fresh_dir)
 run_in "$d" --schedule one_cycle --max-lr 0.1 --steps 1000 --csv out.csv
-[[ $(cell "$d/out.csv" 0 2) == 0.0040000000000000036 ]] || fail "one_cycle(0) = $(cell "$d/out.csv" 0 2)"
+[[ $(cell "$d/out.csv" 0 2) == 0.0040000000000000001 ]] || fail "one_cycle(0) = $(cell "$d/out.csv" 0 2)"
 near "$(cell "$d/out.csv" 299 2)" 0.1 || fail "one_cycle(299) = $(cell "$d/out.csv" 299 2), expected the peak 0.1"
 near "$(cell "$d/out.csv" 999 2)" 4e-7 1e-20 || fail "one_cycle(999) = $(cell "$d/out.csv" 999 2), expected 0.004 / 1e4"
 pass
