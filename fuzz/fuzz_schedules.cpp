@@ -1,0 +1,383 @@
+// Fuzz target for the schedules: arbitrary bytes choose a schedule, its
+// floating type, its constructor arguments and a sequence of fluent setters,
+// then the steps to evaluate it at.
+//
+// The contract checked:
+// - a constructor or setter either accepts its input or throws
+//   std::invalid_argument whose message names the schedule ("clr::...") and the
+//   parameter ("name = value"); any other exception escapes and is reported;
+// - an accepted schedule has finite bounds() with lo <= hi, and at every step a
+//   finite rate inside them and, when it cycles momentum, a finite momentum
+//   inside [base_momentum, max_momentum]. A violation aborts with the details.
+//
+// The byte layout is in fuzz/README.md; fuzz/make_seeds.py writes seeds in it.
+#include <clr/clr.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using clr::step_t;
+
+constexpr step_t last_step = std::numeric_limits<step_t>::max();
+
+// Reads the input front to back; past its end every read is zero, so any
+// prefix of an input is an input too.
+class input {
+public:
+    input(const std::uint8_t* data, std::size_t size) : p_(data), end_(data + size) {}
+
+    std::uint8_t byte() { return p_ < end_ ? *p_++ : 0; }
+    bool empty() const { return p_ >= end_; }
+
+    std::uint64_t bytes(int n) {  // little-endian
+        std::uint64_t v = 0;
+        for (int i = 0; i < n; ++i) v |= std::uint64_t{byte()} << (8 * i);
+        return v;
+    }
+
+    // A real of type T. The tag byte chooses how the rest is read, so that
+    // both the raw bit patterns (NaN, infinities, negatives, subnormals) and
+    // the values a schedule accepts are easy to reach.
+    template <class T>
+    T real() {
+        const std::uint8_t tag = byte();
+        switch (tag >> 6) {
+            case 0: {  // raw bits of T
+                using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+                const auto b = static_cast<bits_t>(bytes(sizeof(T)));
+                T v;
+                std::memcpy(&v, &b, sizeof v);
+                return v;
+            }
+            case 1:  // a fraction in [0, 1], both ends included
+                return static_cast<T>(static_cast<double>(bytes(2)) / 65535.0);
+            case 2: {  // (1 + m / 256) * 2^e, e in [-128, 127], sign from the tag
+                const T mant = T(1) + static_cast<T>(byte()) / T(256);
+                const int e = static_cast<int>(byte()) - 128;
+                const T v = std::ldexp(mant, e);
+                return (tag & 1) != 0 ? -v : v;
+            }
+            default: return special<T>(tag & 0x3F);
+        }
+    }
+
+    // A step count. Tags as for real(): raw, small, near a power of two, or
+    // one of the edges of the step range.
+    step_t step() {
+        const std::uint8_t tag = byte();
+        switch (tag >> 6) {
+            case 0: return bytes(8);
+            case 1: return bytes(2);
+            case 2: {
+                const step_t k = byte() & 63;
+                const auto delta = static_cast<std::int8_t>(byte());
+                return (step_t{1} << k) + static_cast<step_t>(static_cast<std::int64_t>(delta));
+            }
+            default: {
+                static const step_t edges[] = {0,
+                                               1,
+                                               2,
+                                               3,
+                                               (step_t{1} << 62) - 1,
+                                               step_t{1} << 62,
+                                               (step_t{1} << 62) + 1,
+                                               step_t{1} << 63,
+                                               last_step - 1,
+                                               last_step,
+                                               step_t{1} << 24,
+                                               (step_t{1} << 24) + 1,
+                                               step_t{1} << 32,
+                                               step_t{1} << 53,
+                                               (step_t{1} << 53) + 1,
+                                               1000};
+                return edges[tag % (sizeof edges / sizeof edges[0])];
+            }
+        }
+    }
+
+private:
+    template <class T>
+    static T special(unsigned i) {
+        using lim = std::numeric_limits<T>;
+        const T table[] = {T(0),
+                           -T(0),
+                           T(1),
+                           -T(1),
+                           T(0.5),
+                           T(2),
+                           std::nextafter(T(1), T(0)),
+                           std::nextafter(T(1), T(2)),
+                           lim::max(),
+                           -lim::max(),
+                           lim::min(),
+                           lim::denorm_min(),
+                           lim::infinity(),
+                           -lim::infinity(),
+                           lim::quiet_NaN(),
+                           T(4294967296.0),
+                           std::nextafter(T(4294967296.0), T(1e30)),
+                           T(0.3),
+                           T(25),
+                           T(1e4),
+                           T(0.85),
+                           T(0.95),
+                           T(0.001),
+                           T(0.006),
+                           lim::max() / T(2),
+                           std::nextafter(lim::max() / T(2), lim::max()),
+                           T(3),
+                           T(1.5),
+                           std::nextafter(T(0.5), T(0)),
+                           T(1e-30),
+                           T(1e30),
+                           lim::epsilon()};
+        return table[i % (sizeof table / sizeof table[0])];
+    }
+
+    const std::uint8_t* p_;
+    const std::uint8_t* end_;
+};
+
+[[noreturn]] void violation(const char* what, const std::string& detail) {
+    std::fprintf(stderr, "fuzz_schedules: %s: %s\n", what, detail.c_str());
+    std::fflush(stderr);
+    std::abort();
+}
+
+template <class V>
+std::string text(V v) {
+    if constexpr (std::is_floating_point_v<V>) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", static_cast<double>(v));
+        return buf;
+    } else {
+        return std::to_string(v);
+    }
+}
+
+// A refusal must say which schedule and which parameter.
+void check_refusal(const std::invalid_argument& e) {
+    const std::string m = e.what();
+    if (m.rfind("clr::", 0) != 0 || m.find(" = ") == std::string::npos)
+        violation("unclear error message", "'" + m + "'");
+}
+
+// ---- schedules built from the input ---------------------------------------------
+
+template <class T>
+using momentum_range = std::optional<clr::range<T>>;
+
+// A schedule, where its momentum must lie at each step, and its landmarks.
+template <class S>
+struct built {
+    using T = typename S::value_type;
+    S s;
+    std::function<momentum_range<T>(step_t)> momentum;
+    std::vector<step_t> landmarks;
+};
+
+template <class T>
+std::function<momentum_range<T>(step_t)> fixed(momentum_range<T> m) {
+    return [m](step_t) { return m; };
+}
+
+// Up to eight setters, in the order and number the input asks for.
+constexpr int max_setters = 8;
+
+template <class T, class Window, class Scale>
+built<clr::cyclic<T, Window, Scale>> make_cyclic(input& in, Scale scale) {
+    const T base = in.real<T>();
+    const T max = in.real<T>();
+    const step_t up = in.step();
+    clr::cyclic<T, Window, Scale> s(base, max, up, scale);
+    momentum_range<T> m;
+    for (int i = 0; i < max_setters; ++i) {
+        const std::uint8_t op = in.byte();
+        if (op == 0) break;
+        if (op % 2 == 1) {
+            s = s.with_step_size_down(in.step());
+        } else {
+            const T bm = in.real<T>();
+            const T mm = in.real<T>();
+            s = s.with_momentum(bm, mm);
+            m = clr::range<T>{bm, mm};
+        }
+    }
+    const step_t len = s.cycle_length();
+    return {s, fixed(m), {s.step_size_up(), len - 1, len, len + s.step_size_up(), (last_step - up) / len * len + up}};
+}
+
+template <class T>
+clr::exp_scale<T> make_gamma(input& in) {
+    return clr::exp_scale<T>(in.real<T>());
+}
+
+template <class T>
+built<clr::cosine_restarts<T>> make_cosine(input& in) {
+    const T eta_max = in.real<T>();
+    const step_t t0 = in.step();
+    clr::cosine_restarts<T> s(eta_max, t0);
+    for (int i = 0; i < max_setters; ++i) {
+        const std::uint8_t op = in.byte();
+        if (op == 0) break;
+        switch (op % 3) {
+            case 0: s = s.with_eta_min(in.real<T>()); break;
+            case 1: s = s.with_t_mult(in.real<T>()); break;
+            default: s = s.with_m_mul(in.real<T>());
+        }
+    }
+    // Restarts are checked at steps whose period index is finite and not negative.
+    for (const step_t t : {step_t{0}, t0, last_step}) {
+        const T i = s.restarts_before(t);
+        if (!std::isfinite(i) || i < T(0)) violation("cosine_restarts restart count", text(t) + " -> " + text(i));
+    }
+    return {s, fixed<T>(std::nullopt), {t0 - 1, t0, 2 * t0, 3 * t0}};
+}
+
+template <class T>
+built<clr::one_cycle<T>> make_one_cycle(input& in) {
+    const T max_lr = in.real<T>();
+    const step_t total = in.step();
+    clr::one_cycle<T> s(max_lr, total);
+    momentum_range<T> m;
+    for (int i = 0; i < max_setters; ++i) {
+        const std::uint8_t op = in.byte();
+        if (op == 0) break;
+        switch (op % 7) {
+            case 0: s = s.with_pct_start(in.real<T>()); break;
+            case 1: s = s.with_div_factor(in.real<T>()); break;
+            case 2: s = s.with_final_div_factor(in.real<T>()); break;
+            case 3: s = s.with_anneal((in.byte() & 1) != 0 ? clr::anneal::linear : clr::anneal::cos); break;
+            case 4: s = s.with_three_phase((in.byte() & 1) != 0); break;
+            case 5: {
+                const T bm = in.real<T>();
+                const T mm = in.real<T>();
+                s = s.with_momentum(bm, mm);
+                m = clr::range<T>{bm, mm};
+                break;
+            }
+            default:
+                s = s.with_momentum();
+                m = clr::range<T>{T(0.85), T(0.95)};
+        }
+    }
+    const auto peak = s.pct_start() * static_cast<T>(total);
+    const step_t p = peak >= T(0) && peak < T(1e18) ? static_cast<step_t>(peak) : 0;
+    return {s, fixed(m), {total - 1, total, p - 1, p, p + 1, 2 * p}};
+}
+
+template <class T>
+built<clr::constant<T>> make_constant(input& in) {
+    return {clr::constant<T>(in.real<T>()), fixed<T>(std::nullopt), {}};
+}
+
+// Calls f with the leaf schedule the input picks (kind 0 to 9).
+template <class T, class F>
+void with_leaf(input& in, unsigned kind, F&& f) {
+    switch (kind % 10) {
+        case 0: f(make_cyclic<T, clr::triangular_window>(in, clr::no_scale{})); break;
+        case 1: f(make_cyclic<T, clr::triangular_window>(in, clr::halving_scale{})); break;
+        case 2: f(make_cyclic<T, clr::triangular_window>(in, make_gamma<T>(in))); break;
+        case 3: f(make_cyclic<T, clr::welch_window>(in, clr::no_scale{})); break;
+        case 4: f(make_cyclic<T, clr::hann_window>(in, clr::no_scale{})); break;
+        case 5: f(make_cyclic<T, clr::hann_window>(in, clr::halving_scale{})); break;
+        case 6: f(make_cyclic<T, clr::welch_window>(in, make_gamma<T>(in))); break;
+        case 7: f(make_cosine<T>(in)); break;
+        case 8: f(make_one_cycle<T>(in)); break;
+        default: f(make_constant<T>(in));
+    }
+}
+
+// The second part of a sequence comes from fewer kinds, which keeps the number
+// of instantiated sequence types (and the build) small.
+template <class T, class F>
+void with_tail(input& in, unsigned kind, F&& f) {
+    switch (kind % 4) {
+        case 0: f(make_cyclic<T, clr::triangular_window>(in, clr::halving_scale{})); break;
+        case 1: f(make_cosine<T>(in)); break;
+        case 2: f(make_one_cycle<T>(in)); break;
+        default: f(make_constant<T>(in));
+    }
+}
+
+// ---- evaluation ------------------------------------------------------------------
+
+template <class S>
+void evaluate(const built<S>& b, input& in) {
+    using T = typename S::value_type;
+    const clr::range<T> r = b.s.bounds();
+    if (!(std::isfinite(r.lo) && std::isfinite(r.hi) && r.lo <= r.hi))
+        violation("bounds", "[" + text(r.lo) + ", " + text(r.hi) + "]");
+    auto at = [&](step_t t) {
+        const T v = b.s(t);
+        if (!(std::isfinite(v) && r.contains(v)))
+            violation("lr outside bounds", "lr(" + text(t) + ") = " + text(v) + ", bounds [" + text(r.lo) + ", " + text(r.hi) + "]");
+        const std::optional<T> m = b.s.momentum(t);
+        const momentum_range<T> want = b.momentum(t);
+        if (m.has_value() != want.has_value())
+            violation("momentum presence", "momentum(" + text(t) + (m ? ") is set" : ") is empty"));
+        if (m && !(std::isfinite(*m) && want->contains(*m)))
+            violation("momentum outside its range", "momentum(" + text(t) + ") = " + text(*m) + ", range [" +
+                                                        text(want->lo) + ", " + text(want->hi) + "]");
+    };
+    for (const step_t t : {step_t{0}, step_t{1}, step_t{1} << 62, step_t{1} << 63, last_step}) at(t);
+    for (const step_t t : b.landmarks) at(t);
+    for (int i = 0; i < 32 && !in.empty(); ++i) at(in.step());
+}
+
+template <class T>
+void run(input& in, std::uint8_t head) {
+    const unsigned kind = (head & 0x7F) % 12;
+    if (kind < 10) {
+        with_leaf<T>(in, kind, [&](auto b) { evaluate(b, in); });
+    } else if (kind == 10) {
+        with_leaf<T>(in, in.byte(), [&](auto inner) {
+            const step_t n = in.step();
+            const T start = in.real<T>();
+            const auto s = clr::warmup(inner.s, n, start);
+            auto m = [mi = inner.momentum, n](step_t t) { return mi(t >= n ? t - n : 0); };
+            std::vector<step_t> marks{n - 1, n, n + 1};
+            for (const step_t t : inner.landmarks) marks.push_back(t + n);
+            evaluate(built<std::decay_t<decltype(s)>>{s, m, marks}, in);
+        });
+    } else {
+        with_leaf<T>(in, in.byte(), [&](auto first) {
+            with_tail<T>(in, in.byte(), [&](auto second) {
+                const step_t n = in.step();
+                const auto s = clr::sequence(first.s, n, second.s);
+                auto m = [ma = first.momentum, mb = second.momentum, n](step_t t) { return t < n ? ma(t) : mb(t - n); };
+                std::vector<step_t> marks{n - 1, n, n + 1};
+                for (const step_t t : first.landmarks) marks.push_back(t);
+                for (const step_t t : second.landmarks) marks.push_back(t + n);
+                evaluate(built<std::decay_t<decltype(s)>>{s, m, marks}, in);
+            });
+        });
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    input in(data, size);
+    const std::uint8_t head = in.byte();
+    try {
+        if ((head & 0x80) != 0)
+            run<float>(in, head);
+        else
+            run<double>(in, head);
+    } catch (const std::invalid_argument& e) {
+        check_refusal(e);
+    }
+    return 0;
+}

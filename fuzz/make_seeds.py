@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of both fuzz targets into fuzz/corpus/.
+
+The seeds are committed; run this again only after changing it or the input
+layout of a target (fuzz/README.md). Output is deterministic (gzip mtime 0).
+"""
+import gzip
+import pathlib
+import struct
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+# ---- schedules: the layout fuzz_schedules.cpp reads ----------------------------
+
+def real(v, float32=False):
+    """Tag 0x00: the raw bits of the value, in the schedule's own type."""
+    return b"\x00" + (struct.pack("<f", v) if float32 else struct.pack("<d", v))
+
+
+def step(v):
+    """Tag 0x00: eight raw bytes."""
+    return b"\x00" + struct.pack("<Q", v)
+
+
+def head(kind, float32):
+    return bytes([kind | (0x80 if float32 else 0)])
+
+
+def steps(*ts):
+    return b"".join(step(t) for t in ts)
+
+
+END = b"\x00"  # no more setters
+
+def cyclic(base, top, up, f32=False, down=None, momentum=None, gamma=None):
+    out = b""
+    if gamma is not None:
+        out += real(gamma, f32)
+    out += real(base, f32) + real(top, f32) + step(up)
+    if down is not None:
+        out += b"\x01" + step(down)
+    if momentum is not None:
+        out += b"\x02" + real(momentum[0], f32) + real(momentum[1], f32)
+    return out + END
+
+
+def cosine(eta_max, t0, f32=False, eta_min=None, t_mult=None, m_mul=None):
+    out = real(eta_max, f32) + step(t0)
+    if eta_min is not None:
+        out += b"\x03" + real(eta_min, f32)
+    if t_mult is not None:
+        out += b"\x01" + real(t_mult, f32)
+    if m_mul is not None:
+        out += b"\x02" + real(m_mul, f32)
+    return out + END
+
+
+def one_cycle(max_lr, total, f32=False, pct=None, div=None, final_div=None, linear=False,
+              three_phase=False, momentum=None):
+    out = real(max_lr, f32) + step(total)
+    if pct is not None:
+        out += b"\x07" + real(pct, f32)
+    if div is not None:
+        out += b"\x01" + real(div, f32)
+    if final_div is not None:
+        out += b"\x02" + real(final_div, f32)
+    if linear:
+        out += b"\x03\x01"
+    if three_phase:
+        out += b"\x04\x01"
+    if momentum is not None:
+        out += b"\x05" + real(momentum[0], f32) + real(momentum[1], f32)
+    return out + END
+
+
+def constant(v, f32=False):
+    return real(v, f32)
+
+
+SCHEDULE_SEEDS = {
+    "triangular": head(0, False) + cyclic(0.001, 0.006, 2000, down=1000, momentum=(0.8, 0.9))
+    + steps(0, 1000, 2000, 3000, 1 << 63),
+    "triangular2-float": head(1, True) + cyclic(0.01, 0.1, 7, f32=True) + steps(0, 7, 21, 10**15),
+    "exp-range": head(2, False) + cyclic(0.001, 0.01, 4, gamma=0.99) + steps(5, 13, 1 << 40),
+    "welch-float": head(3, True) + cyclic(0.0, 1.0, 3, f32=True, momentum=(0.85, 0.95)) + steps(1, 2, 4),
+    "hann": head(4, False) + cyclic(0.1, 0.1, 1 << 62, down=1) + steps((1 << 62) - 1, 1 << 62),
+    "hann-halving": head(5, False) + cyclic(0.001, 0.006, 500) + steps(500, 1500, 2500),
+    "welch-exp-float": head(6, True) + cyclic(1e-5, 1e-2, 100, f32=True, gamma=0.999) + steps(100, 10**6),
+    "cosine": head(7, False) + cosine(0.05, 10, eta_min=0.001, t_mult=2.0) + steps(0, 5, 10, 30, 70),
+    "cosine-real-float": head(7, True) + cosine(1.0, 3, f32=True, t_mult=1.5, m_mul=0.5)
+    + steps(0, 3, 7, 10**12),
+    "one-cycle": head(8, False) + one_cycle(0.1, 1000, momentum=(0.85, 0.95)) + steps(0, 299, 999, 5000),
+    "one-cycle-three-linear-float": head(8, True)
+    + one_cycle(0.5, 1200, f32=True, pct=0.25, div=10.0, final_div=100.0, linear=True, three_phase=True)
+    + steps(0, 299, 598, 1199, 1200),
+    "constant-float": head(9, True) + constant(0.01, True) + steps(0, (1 << 64) - 1),
+    # warmup: kind 10, the inner schedule's kind byte and its parameters, steps, start_lr.
+    "warmup-triangular": head(10, False) + bytes([0]) + cyclic(0.001, 0.006, 2000)
+    + step(100) + real(0.0) + steps(0, 50, 99, 100, 2100),
+    # sequence: kind 11, the first kind and parameters, the second kind (0 to 3:
+    # triangular2, cosine, one cycle, constant) and parameters, the boundary.
+    "sequence-constant-one-cycle": head(11, False) + bytes([9]) + constant(0.01)
+    + bytes([2]) + one_cycle(0.1, 1000) + step(500) + steps(0, 499, 500, 799),
+    # Refused: base_lr above max_lr, NaN, pct_start 1, and T_mult below 1.
+    "refused-order": head(0, False) + cyclic(0.5, 0.1, 10),
+    "refused-nan-float": head(9, True) + constant(float("nan"), True),
+    "refused-pct": head(8, False) + one_cycle(0.1, 100, pct=1.0),
+    "refused-t-mult": head(7, False) + cosine(0.1, 10, t_mult=0.5),
+}
+
+
+# ---- idx: files as idx.hpp reads them ---------------------------------------------
+
+def idx_images(count, rows, cols, pixels):
+    return struct.pack(">IIII", 0x803, count, rows, cols) + bytes(pixels)
+
+
+def idx_labels(values):
+    return struct.pack(">II", 0x801, len(values)) + bytes(values)
+
+
+def gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+IMAGES = idx_images(2, 3, 2, range(12))
+LABELS = idx_labels([7, 2, 1, 0, 4])
+IDX_SEEDS = {
+    "images": IMAGES,
+    "images.gz": gz(IMAGES),
+    "images-empty": idx_images(0, 28, 28, []),
+    "images-truncated.gz": gz(IMAGES)[:-6],
+    "labels": LABELS,
+    "labels.gz": gz(LABELS),
+    "labels-out-of-range": idx_labels([3, 12]),
+    "labels-trailing": LABELS + b"\x00\x01",
+    "header-overflow": struct.pack(">IIII", 0x803, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF),
+}
+
+
+def write(target, seeds):
+    folder = HERE / "corpus" / target
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in seeds.items():
+        (folder / name).write_bytes(data)
+
+
+if __name__ == "__main__":
+    write("schedules", SCHEDULE_SEEDS)
+    write("idx", IDX_SEEDS)
