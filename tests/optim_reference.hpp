@@ -3,12 +3,17 @@
 #ifndef CLR_TESTS_OPTIM_REFERENCE_HPP
 #define CLR_TESTS_OPTIM_REFERENCE_HPP
 
+#include "reference.hpp"
+
 #include <clr/schedule.hpp>
 
 #include <Eigen/Core>
 
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -120,6 +125,82 @@ table_schedule<T> schedule_of(const optim_reference& ref) {
     std::vector<T> m;
     if (ref.cycled()) m.assign(ref.momentum.begin(), ref.momentum.end());
     return {lr, m};
+}
+
+using trajectory = std::vector<std::vector<double>>;  // [t][k], as optim_reference::after
+
+// The reference run as a user would write it: a 3x4 column-major matrix and a
+// vector seen through a Map, both registered once.
+template <class T, class Make>
+trajectory run_blocks(const optim_reference& ref, Make make) {
+    using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    using vector_map = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
+    auto opt = make(schedule_of<T>(ref));
+    matrix w(3, 4), dw(3, 4);
+    std::vector<T> b(5), db(5);
+    opt.add(w, dw);
+    opt.add(vector_map(b.data(), 5), vector_map(db.data(), 5));
+    auto load = [](const std::vector<double>& flat, matrix& m, std::vector<T>& v) {
+        for (Eigen::Index i = 0; i < 12; ++i) m(i / 4, i % 4) = T(flat[std::size_t(i)]);
+        for (std::size_t i = 0; i < 5; ++i) v[i] = T(flat[12 + i]);
+    };
+    load(ref.before[0], w, b);
+    trajectory out;
+    for (std::size_t t = 0; t < ref.steps; ++t) {
+        REQUIRE(opt.steps() == t);
+        REQUIRE(double(opt.lr()) == Approx(ref.lr[t]).epsilon(1e-6));
+        load(ref.grad[t], dw, db);
+        opt.step();
+        std::vector<double> flat(n_values);
+        for (Eigen::Index i = 0; i < 12; ++i) flat[std::size_t(i)] = double(w(i / 4, i % 4));
+        for (std::size_t i = 0; i < 5; ++i) flat[12 + i] = double(b[i]);
+        out.push_back(flat);
+    }
+    return out;
+}
+
+// The same run on one block holding 150 copies of the 17 values: every element
+// evolves on its own, so each copy must match the reference. 2550 values span
+// several of the optimizer's internal chunks.
+template <class T, class Make>
+trajectory run_tiled(const optim_reference& ref, Make make, std::size_t copies = 150) {
+    const auto n = static_cast<Eigen::Index>(copies * n_values);
+    Eigen::Array<T, Eigen::Dynamic, 1> p(n), g(n);
+    auto opt = make(schedule_of<T>(ref));
+    opt.add(p, g);
+    for (Eigen::Index i = 0; i < n; ++i) p(i) = T(ref.before[0][std::size_t(i % n_values)]);
+    trajectory out;
+    for (std::size_t t = 0; t < ref.steps; ++t) {
+        for (Eigen::Index i = 0; i < n; ++i) g(i) = T(ref.grad[t][std::size_t(i % n_values)]);
+        opt.step();
+        out.emplace_back(p.data(), p.data() + n);
+    }
+    return out;
+}
+
+// Worst relative error of a trajectory against the reference (or another
+// trajectory); element k of `got` is compared with element k mod 17.
+inline double worst_error(const trajectory& got, const trajectory& want) {
+    REQUIRE(got.size() == want.size());
+    double worst = 0.0;
+    for (std::size_t t = 0; t < got.size(); ++t)
+        for (std::size_t k = 0; k < got[t].size(); ++k)
+            worst = std::max(worst, relative_error(got[t][k], want[t][k % want[t].size()]));
+    return worst;
+}
+
+// For float against double: the error relative to the parameters' scale
+// (they are of order 1), since an update that nearly cancels a parameter
+// leaves a small value carrying the absolute rounding error of a large one.
+inline double worst_scaled_error(const trajectory& got, const trajectory& want) {
+    REQUIRE(got.size() == want.size());
+    double worst = 0.0;
+    for (std::size_t t = 0; t < got.size(); ++t)
+        for (std::size_t k = 0; k < got[t].size(); ++k) {
+            const double w = want[t][k % want[t].size()];
+            worst = std::max(worst, std::abs(got[t][k] - w) / std::max(std::abs(w), 1.0));
+        }
+    return worst;
 }
 
 }  // namespace clr_test
