@@ -74,7 +74,8 @@ inline std::string plot_script(const curves& c, const std::string& image, bool s
              : "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,600 font 'sans,9' } "
                "else { set terminal png size 800,600 }\n";
     s += "set output " + gnuplot::quoted(image) + "\n";
-    s += "set multiplot layout 2,1 title " + gnuplot::quoted(title) + "\n";
+    // noenhanced: parameter names such as base_lr must not turn into subscripts.
+    s += "set multiplot layout 2,1 title " + gnuplot::quoted(title) + " noenhanced\n";
     s += "set grid\nset key top right\nset xlabel 'update'\nset ylabel 'training loss (smoothed)'\n"
          "set logscale y\nset y2label 'learning rate'\nset y2tics\nset ytics nomirror\n";
     s += "plot '-' using 1:2 with lines lw 1.5 title 'loss', '-' using 1:2 axes x1y2 with lines dt 2 title 'lr'\n";
