@@ -32,6 +32,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <stdexcept>
@@ -261,6 +262,27 @@ inline std::uint64_t parse_steps(const std::string& flag, const std::string& tex
 
 // Adds --schedule and every parameter flag to app, filling opts as they parse.
 // --schedule is required unless opts.name is preset.
+// Parses the command line the way every example reports it: help exits 0,
+// a bad flag or value prints one line naming it and exits 2. Returns the
+// status to exit with, or nothing when the program should go on.
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const char* program) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ValidationError& e) {
+        // These carry the program's own messages, already naming the flag.
+        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        return 2;
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "%s: %s (see --help)\n", program, e.what());
+        return 2;
+    }
+    return std::nullopt;
+}
+
 inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
     auto* sched = app.add_option_function<std::string>(
         "--schedule",

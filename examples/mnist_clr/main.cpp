@@ -479,19 +479,7 @@ int main(int argc, char** argv) {
     app.footer(schedule_cli::flags_by_schedule() +
                "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files.");
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ValidationError& e) {
-        std::fprintf(stderr, "mnist_clr: %s\n", e.what());
-        return 2;
-    } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "mnist_clr: %s (see --help)\n", e.what());
-        return 2;
-    }
+    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "mnist_clr")) return *status;
 
     try {
         if (p.threads < 0 || p.threads > 256)

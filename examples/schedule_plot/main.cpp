@@ -200,20 +200,7 @@ int main(int argc, char** argv) {
                "are given; the CSV then has a momentum column.\n"
                "Exit status: 0 done, 1 writing or plotting failed, 2 bad flags or values.");
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ValidationError& e) {
-        // These carry this program's own messages, already naming the flag.
-        std::fprintf(stderr, "schedule_plot: %s\n", e.what());
-        return 2;
-    } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "schedule_plot: %s (see --help)\n", e.what());
-        return 2;
-    }
+    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "schedule_plot")) return *status;
 
     if (!run.csv && !run.plot) run.csv = "-";
     opts.default_total_steps = run.steps;
