@@ -26,12 +26,6 @@ cxx=${FUZZ_CXX:-clang++}
 
 # ---- tools: clang, libFuzzer and the sanitizer runtimes, zlib ----------------
 
-installed() {
-  local status
-  status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
-  [[ $status == *" ok installed" ]]
-}
-
 # A trivial fuzzer links only when clang and libFuzzer's runtime are both there.
 fuzzer_links() {
   command -v "$cxx" >/dev/null 2>&1 || return 1
@@ -46,26 +40,12 @@ fuzzer_links() {
   return $ok
 }
 
-missing=()
-fuzzer_links || missing+=(clang libclang-rt-dev)
-installed zlib1g-dev || missing+=(zlib1g-dev)
-if ((${#missing[@]})); then
-  if ((EUID == 0)); then
-    sudo=()
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo=(sudo)
-  else
-    echo "fuzz.sh: missing ${missing[*]}, and not root and no sudo to install them" >&2
-    exit 1
-  fi
-  echo "fuzz.sh: installing ${missing[*]}"
-  "${sudo[@]}" apt-get update -q
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
-  if ! fuzzer_links; then
-    echo "fuzz.sh: $cxx still cannot link a libFuzzer target (-fsanitize=fuzzer,address,undefined)" >&2
-    exit 1
-  fi
+# setup.sh installs what the project needs (zlib among it) and clang with its
+# runtimes, each only where missing.
+scripts/setup.sh clang libclang-rt-dev
+if ! fuzzer_links; then
+  echo "fuzz.sh: $cxx cannot link a libFuzzer target (-fsanitize=fuzzer,address,undefined)" >&2
+  exit 1
 fi
 
 # ---- build ------------------------------------------------------------------------

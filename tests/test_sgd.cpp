@@ -240,7 +240,7 @@ TEST_CASE("sgd: a schedule value out of range stops the step before any change",
         CHECK(opt.steps() == 2);
     }
     SECTION("lr not finite") {
-        clr::optim::sgd opt(fixed<double>(std::numeric_limits<double>::quiet_NaN()));
+        clr::optim::sgd opt{fixed<double>(std::numeric_limits<double>::quiet_NaN())};
         opt.add(p, g);
         REQUIRE_THROWS_WITH(opt.step(),
                             "clr::optim::sgd::step: the schedule gives lr = nan at step 0; it must be finite and not "

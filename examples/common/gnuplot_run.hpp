@@ -29,8 +29,9 @@ inline std::optional<std::string> find_program(const std::string& name) {
         std::size_t end = all.find(':', start);
         if (end == std::string::npos) end = all.size();
         // An empty PATH entry means the current directory.
-        const std::string dir = end == start ? std::string(".") : all.substr(start, end - start);
-        const std::string candidate = dir + "/" + name;
+        std::string candidate = end == start ? std::string(".") : all.substr(start, end - start);
+        candidate += '/';
+        candidate += name;
         struct stat st {};
         if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
             return candidate;
@@ -46,6 +47,7 @@ inline int run_program(const std::string& exe, const std::vector<std::string>& a
     owned.reserve(args.size() + 1);
     owned.push_back(exe);
     owned.insert(owned.end(), args.begin(), args.end());
+    argv.reserve(owned.size() + 1);
     for (auto& a : owned) argv.push_back(a.data());
     argv.push_back(nullptr);
 

@@ -433,7 +433,7 @@ void set_threads(int threads) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     program_options p;
     run_config& c = p.run;
     c.schedule.name = "constant";
@@ -567,4 +567,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+} catch (const std::exception& e) {
+    // Setting up the command line can throw too; nothing may escape main.
+    std::fprintf(stderr, "%s: %s\n", "mnist_clr", e.what());
+    return 1;
 }

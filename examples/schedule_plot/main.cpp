@@ -174,7 +174,7 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     schedule_cli::schedule_options opts;
     run_options run;
 
@@ -217,4 +217,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+} catch (const std::exception& e) {
+    // Setting up the command line can throw too; nothing may escape main.
+    std::fprintf(stderr, "%s: %s\n", "schedule_plot", e.what());
+    return 1;
 }

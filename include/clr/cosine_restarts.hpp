@@ -91,7 +91,10 @@ private:
     };
 
     period locate(step_t t) const noexcept {
-        if (int_mult_ == 1) return {static_cast<T>(t / t0_), static_cast<T>(t % t0_), static_cast<T>(t0_)};
+        if (int_mult_ == 1) {
+            const step_t whole = t / t0_;  // floor division on purpose: the period index
+            return {static_cast<T>(whole), static_cast<T>(t % t0_), static_cast<T>(t0_)};
+        }
         if (int_mult_ > 1) return locate_whole(t);
         return locate_real(t);
     }

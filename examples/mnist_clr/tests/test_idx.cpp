@@ -110,9 +110,9 @@ void write_small_dataset(const temp_dir& d, bool gz) {
         else
             write_plain(d.file(name), b);
     };
-    w("train-images-idx3-ubyte", idx3(6, 3, 5, noise(6 * 15, 1)));
+    w("train-images-idx3-ubyte", idx3(6, 3, 5, noise(std::size_t{6} * 15, 1)));
     w("train-labels-idx1-ubyte", idx1(labels_mod(6, 10)));
-    w("t10k-images-idx3-ubyte", idx3(4, 3, 5, noise(4 * 15, 2)));
+    w("t10k-images-idx3-ubyte", idx3(4, 3, 5, noise(std::size_t{4} * 15, 2)));
     w("t10k-labels-idx1-ubyte", idx1(labels_mod(4, 10)));
 }
 
@@ -121,7 +121,7 @@ void write_small_dataset(const temp_dir& d, bool gz) {
 TEST_CASE("read_images round-trips a plain file exactly", "[idx]") {
     temp_dir d;
     // rows != cols so that a swap of the two would be caught.
-    const bytes px = noise(3 * 4 * 7);
+    const bytes px = noise(std::size_t{3} * 4 * 7);
     write_plain(d.file("im"), idx3(3, 4, 7, px));
     const mnist::images im = mnist::read_images(d.file("im"));
     CHECK(im.count == 3);
@@ -135,7 +135,7 @@ TEST_CASE("read_images round-trips a plain file exactly", "[idx]") {
 
 TEST_CASE("read_images round-trips a gzip file exactly", "[idx]") {
     temp_dir d;
-    const bytes px = noise(5 * 2 * 9, 77);
+    const bytes px = noise(std::size_t{5} * 2 * 9, 77);
     write_gz(d.file("im.gz"), idx3(5, 2, 9, px));
     const mnist::images im = mnist::read_images(d.file("im.gz"));
     CHECK(im.count == 5);
@@ -147,10 +147,10 @@ TEST_CASE("read_images round-trips a gzip file exactly", "[idx]") {
 TEST_CASE("read_images handles data larger than one read chunk", "[idx]") {
     temp_dir d;
     // 5 MiB crosses both the 1 MiB read chunk and the 4 MiB growth step.
-    const bytes px = noise(5 * 1024 * 1024, 9);
+    const bytes px = noise(std::size_t{5} * 1024 * 1024, 9);
     write_gz(d.file("big.gz"), idx3(5 * 1024, 32, 32, px));
     const mnist::images im = mnist::read_images(d.file("big.gz"));
-    CHECK(im.count == 5 * 1024);
+    CHECK(im.count == std::size_t{5} * 1024);
     CHECK(im.pixels == px);
 }
 
