@@ -67,13 +67,20 @@ inline void check_plot_target(const std::string& path) {
         throw schedule_cli::option_error("--plot", "gnuplot not found on PATH; install gnuplot-nox");
 }
 
+// The terminal for the file's type (cairo's PNG where this gnuplot has it) and
+// the output file, 800 pixels wide.
+inline std::string terminal(bool svg, int height, const std::string& image) {
+    const std::string size = "size 800," + std::to_string(height);
+    std::string s = svg ? "set terminal svg " + size + " dynamic font 'sans,10'\n"
+                        : "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo " + size +
+                              " font 'sans,9' } else { set terminal png " + size + " }\n";
+    return s + "set output " + gnuplot::quoted(image) + "\n";
+}
+
 inline std::string plot_script(const curves& c, const std::string& image, bool svg, const std::string& title) {
     std::string s;
     char line[160];
-    s += svg ? "set terminal svg size 800,600 dynamic font 'sans,10'\n"
-             : "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,600 font 'sans,9' } "
-               "else { set terminal png size 800,600 }\n";
-    s += "set output " + gnuplot::quoted(image) + "\n";
+    s += terminal(svg, 600, image);
     // noenhanced: parameter names such as base_lr must not turn into subscripts.
     s += "set multiplot layout 2,1 title " + gnuplot::quoted(title) + " noenhanced\n";
     s += "set grid\nset key top right\nset xlabel 'update'\nset ylabel 'training loss (smoothed)'\n"
@@ -126,10 +133,7 @@ inline std::string range_test_script(const clr::range_test_result<float>& r, con
                                      const std::string& title) {
     std::string s;
     char line[200];
-    s += svg ? "set terminal svg size 800,480 dynamic font 'sans,10'\n"
-             : "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 800,480 font 'sans,9' } "
-               "else { set terminal png size 800,480 }\n";
-    s += "set output " + gnuplot::quoted(image) + "\n";
+    s += terminal(svg, 480, image);
     s += "set title " + gnuplot::quoted("LR range test: " + title) + "\n";
     s += "set grid\nset logscale x\nset format x '10^{%L}'\nset xlabel 'learning rate'\n"
          "set ylabel 'training loss'\nset y2label 'training accuracy (smoothed)'\nset y2range [0:1]\n"
