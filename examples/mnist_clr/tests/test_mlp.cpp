@@ -178,7 +178,7 @@ TEST_CASE("zero output weights give loss log(10) and bias gradient 1/10 - class 
   CHECK(g.db1.cwiseAbs().maxCoeff() == 0.0f);
 }
 
-TEST_CASE("fresh 784-784-10 network has the loss its initialisation predicts", "[mlp]") {
+TEST_CASE("fresh 784-784-10 network has the loss its initialisation predicts", "[mlp][slow]") {
   // Inputs iid U[0,1]: each hidden pre-activation is N(0, s^2 |x|^2) with |x|^2 ~ 784/3, so
   // E[relu^2] = 0.05^2 * 784/6, and each logit has variance
   // 0.05^2 * 784 * E[relu^2] = 0.05^4 * 784^2 / 6 = 0.640. For 10 iid N(0, 0.64) logits and

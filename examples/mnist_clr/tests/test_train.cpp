@@ -74,7 +74,7 @@ mnist::run_result run(Optimizer& opt, mnist::mlp<float>& net, mnist::gradients<f
 
 }  // namespace
 
-TEST_CASE("training with a cyclical rate lowers the loss and learns the digits", "[train]") {
+TEST_CASE("training with a cyclical rate lowers the loss and learns the digits", "[train][slow]") {
     bool real = false;
     const mnist::float_data data = small_data(real);
     mnist::train_options o;
@@ -111,7 +111,7 @@ TEST_CASE("training with a cyclical rate lowers the loss and learns the digits",
     CHECK(r.train_flops == Approx(3 * 6000 * mnist::train_flops_per_example(784, 784, 10)));
 }
 
-TEST_CASE("the same seed gives the same run, another seed another", "[train]") {
+TEST_CASE("the same seed gives the same run, another seed another", "[train][slow]") {
     bool real = false;
     const mnist::float_data all = small_data(real);
     const mnist::float_data data{first(all.train, 1000), first(all.test, 500)};
@@ -168,7 +168,7 @@ TEST_CASE("training refuses an empty run", "[train]") {
     REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o, 0.0), Contains("batch"));
 }
 
-TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train][range_test]") {
+TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train][range_test][slow]") {
     bool real = false;
     const mnist::float_data data = small_data(real);
     mnist::mlp<float> net(784, 784, 10);
