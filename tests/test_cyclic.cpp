@@ -46,6 +46,22 @@ TEST_CASE("triangular2: height halves every cycle", "[cyclic]") {
     CHECK(f(21) == Approx(0.01f + 0.09f / 2));
 }
 
+TEST_CASE("triangular2: every halving is exact, through the subnormals to zero", "[cyclic]") {
+    // base 0, max 1, step size 1: cycle k peaks at step 2k + 1 with height 2^-k.
+    clr::triangular2<double> d(0.0, 1.0, 1);
+    clr::triangular2<float> f(0.0f, 1.0f, 1);
+    for (clr::step_t k = 0; k < 1200; ++k) {
+        CAPTURE(k);
+        CHECK(d(2 * k + 1) == std::ldexp(1.0, -static_cast<int>(k)));
+        CHECK(f(2 * k + 1) == std::ldexp(1.0f, -static_cast<int>(k)));
+    }
+    CHECK(d(2 * 1074 + 1) == std::numeric_limits<double>::denorm_min());
+    CHECK(d(2 * 1075 + 1) == 0.0);
+    CHECK(f(2 * 149 + 1) == std::numeric_limits<float>::denorm_min());
+    CHECK(f(2 * 150 + 1) == 0.0f);
+    CHECK(d(last_step) == 0.0);
+}
+
 TEST_CASE("exp_range: amplitude gamma^t", "[cyclic]") {
     clr::exp_range<double> s(0.001, 0.01, 5, 0.99);
     CHECK(s(0) == 0.001);

@@ -105,6 +105,14 @@ private:
     period locate_whole(step_t t) const noexcept {
         const step_t m = int_mult_;
         const step_t q = t / t0_;
+        if (m == 2 && q < std::numeric_limits<step_t>::max()) {
+            // SGDR's usual doubling has g(i) = 2^i - 1, so i is the index of
+            // q + 1's highest set bit: one instruction where the loop below
+            // takes one mispredicted turn per period.
+            const int i = detail::floor_log2(q + 1);
+            const step_t pw = step_t(1) << i;
+            return {static_cast<T>(i), static_cast<T>(t - (pw - 1) * t0_), static_cast<T>(t0_) * static_cast<T>(pw)};
+        }
         step_t g = 0;   // g(i)
         step_t pw = 1;  // m^i
         step_t i = 0;
@@ -124,7 +132,9 @@ private:
 
     // A fractional multiplier has real restart points; estimate the period
     // with a logarithm and settle it against the boundaries themselves.
-    period locate_real(step_t t) const noexcept {
+    // Kept out of line: inlined, its bulk stops the compiler inlining lr_at
+    // into callers that only ever use whole multipliers.
+    CLR_DETAIL_NOINLINE period locate_real(step_t t) const noexcept {
         const double m = static_cast<double>(t_mult_);
         const double t0 = static_cast<double>(t0_);
         const double x = static_cast<double>(t);

@@ -27,6 +27,10 @@
 #include "schedule.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
 
 namespace clr {
 
@@ -65,15 +69,41 @@ struct no_scale {
     T factor(step_t, step_t) const noexcept { return T(1); }
 };
 
+namespace detail {
+
+// 2^-k, exactly. For IEEE float and double the value is written straight into
+// the exponent (or, below the normal range, the mantissa) bits: std::ldexp is a
+// library call that sets errno and takes a slow underflow path, and costs
+// several times the rest of a triangular2 evaluation.
+template <class T>
+T exp2_neg(step_t k) noexcept {
+    using limits = std::numeric_limits<T>;
+    if constexpr (limits::is_iec559 && (sizeof(T) == 4 || sizeof(T) == 8)) {
+        using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+        constexpr int fraction_bits = limits::digits - 1;
+        constexpr step_t bias = step_t(limits::max_exponent - 1);  // 127 or 1023
+        bits_t bits = 0;
+        if (k < bias)  // normal: biased exponent bias - k
+            bits = static_cast<bits_t>(bias - k) << fraction_bits;
+        else if (k < bias + fraction_bits)  // subnormal: a single mantissa bit
+            bits = bits_t(1) << (bias - 1 + fraction_bits - k);
+        T value;
+        std::memcpy(&value, &bits, sizeof value);
+        return value;
+    } else {
+        // Past ~16500 halvings every floating type is at zero; the cap keeps
+        // the exponent inside int.
+        return std::ldexp(T(1), -static_cast<int>(std::min<step_t>(k, 20000)));
+    }
+}
+
+}  // namespace detail
+
 // Height halves every cycle: 1 / 2^k (mode='triangular2').
 struct halving_scale {
     static constexpr const char* name = "clr::triangular2";
     template <class T>
-    T factor(step_t k, step_t) const noexcept {
-        // Past ~1100 halvings every floating type is already at zero; the cap
-        // keeps the exponent inside int.
-        return std::ldexp(T(1), -static_cast<int>(std::min<step_t>(k, 4096)));
-    }
+    T factor(step_t k, step_t) const noexcept { return detail::exp2_neg<T>(k); }
 };
 
 // Height decays by gamma every step: gamma^t (mode='exp_range', scaled on

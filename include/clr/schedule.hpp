@@ -15,6 +15,14 @@
 #include <utility>
 #include <vector>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define CLR_DETAIL_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define CLR_DETAIL_NOINLINE __declspec(noinline)
+#else
+#define CLR_DETAIL_NOINLINE
+#endif
+
 namespace clr {
 
 // The optimizer update count: 0 before the first update. lr(t) is the rate in
@@ -120,6 +128,17 @@ T lerp(T a, T b, T w) noexcept {
 // The floating type's pi without relying on M_PI (not standard C++).
 template <class T>
 inline constexpr T pi = T(3.141592653589793238462643383279502884L);
+
+// floor(log2(x)) for x > 0.
+inline int floor_log2(std::uint64_t x) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    return 63 - __builtin_clzll(x);
+#else
+    int i = 0;
+    while (x >>= 1) ++i;
+    return i;
+#endif
+}
 
 }  // namespace detail
 
