@@ -1,0 +1,179 @@
+// Optimizer update throughput in GB/s, next to a STREAM triad in the same
+// binary, so that the ratio of the two says how close an update comes to the
+// memory bandwidth this machine can sustain from one thread.
+//
+//     optim/triad/<n>          a = b + s * c
+//     optim/sgd_momentum/<n>   clr::optim::sgd, momentum 0.9, no weight decay
+//     optim/adam/<n>           clr::optim::adam, defaults
+//     optim/adamw/<n>          clr::optim::adamw, defaults (weight decay 0.01)
+//
+// n is the number of floats in the one registered block. Each benchmark
+// reports bytes_per_second and a "GBps" counter (1e9 bytes per second).
+//
+// Byte convention, STREAM's: every array an update reads counts n * 4 bytes,
+// every array it writes counts n * 4 more, and the cache line a store has to
+// fetch first (write-allocate) is not counted. So triad = 3 arrays, SGD with
+// momentum = 5 (reads param, grad, buffer; writes param, buffer), Adam and
+// AdamW = 7 (reads param, grad, m, v; writes param, m, v). The optimizers
+// update in place, so they never pay for a write-allocate; the triad's
+// destination does, which makes its counted figure about 3/4 of the traffic
+// the memory system really carries once the arrays leave the cache.
+//
+// Everything runs on one thread: the optimizers do, and a multi-threaded
+// triad would measure a bandwidth they cannot reach.
+#include <clr/cyclic.hpp>
+#include <clr/optim/adam.hpp>
+#include <clr/optim/sgd.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+namespace {
+
+using array = Eigen::ArrayXf;
+
+constexpr std::int64_t sizes[] = {10'000, 100'000, 1'000'000, 10'000'000};
+
+// A small, fixed generator rather than <random>: a 10 M block is refilled for
+// every repetition and the fill should not dominate the wall time of a run.
+// The values only need to be reproducible and irregular, not statistically
+// strong.
+class splitmix64 {
+public:
+    explicit splitmix64(std::uint64_t seed) : s_(seed) {}
+
+    std::uint64_t next() {
+        std::uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+
+    // Uniform in [0, 1).
+    float unit() { return float(next() >> 40) * 0x1p-24f; }
+
+private:
+    std::uint64_t s_;
+};
+
+array uniform(std::int64_t n, std::uint64_t seed, float lo, float hi) {
+    splitmix64 r(seed);
+    array a(n);
+    for (std::int64_t i = 0; i < n; ++i) a[i] = lo + (hi - lo) * r.unit();
+    return a;
+}
+
+// Magnitudes in [1e-4, 1e-2] with random signs: Adam's second moment then
+// settles near g^2 >= 1e-8 and SGD's buffer near 10 g, both far above the
+// denormal range whose slow paths would distort the timing.
+array gradient(std::int64_t n, std::uint64_t seed) {
+    splitmix64 r(seed);
+    array g(n);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const float mag = 1e-4f + (1e-2f - 1e-4f) * r.unit();
+        g[i] = (r.next() & 1) ? mag : -mag;
+    }
+    return g;
+}
+
+// Small rates: over millions of updates a parameter drifts by at most about
+// lr per step, which leaves it finite and normal for any run length here.
+clr::triangular<float> schedule() { return clr::triangular<float>(1e-5f, 1e-4f, 2000); }
+
+void report_bytes(benchmark::State& state, int arrays) {
+    const double bytes = double(arrays) * double(state.range(0)) * double(sizeof(float));
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
+    state.counters["GBps"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// A NaN or an overflow would send every later update through slow paths and
+// make the numbers meaningless, so the run stops rather than report them.
+void require_finite(const array& a, const char* what, std::int64_t n) {
+    if (!a.allFinite()) {
+        std::fprintf(stderr, "bench_optim: %s/%lld left non-finite values; its timing is invalid\n", what,
+                     static_cast<long long>(n));
+        std::abort();
+    }
+}
+
+void triad(benchmark::State& state) {
+    const std::int64_t n = state.range(0);
+    array a = array::Zero(n);
+    const array b = uniform(n, 1, -1.0f, 1.0f);
+    const array c = uniform(n, 2, -1.0f, 1.0f);
+    // Read through DoNotOptimize so the compiler cannot specialise the loop
+    // on a known constant.
+    float s = 3.0f;
+    benchmark::DoNotOptimize(s);
+    for (auto _ : state) {
+        a = b + s * c;
+        benchmark::DoNotOptimize(a.data());
+        benchmark::ClobberMemory();
+    }
+    require_finite(a, "triad", n);
+    report_bytes(state, 3);
+}
+
+void sgd_momentum(benchmark::State& state) {
+    const std::int64_t n = state.range(0);
+    array p = uniform(n, 3, -1.0f, 1.0f);
+    const array g = gradient(n, 4);
+    clr::optim::sgd_options o;
+    o.momentum = 0.9;
+    o.weight_decay = 0.0;
+    clr::optim::sgd opt(schedule(), o);
+    opt.add(p, g);
+    // The first update only fills the momentum buffer (it reads one array
+    // fewer); time the steady state.
+    opt.step();
+    for (auto _ : state) {
+        opt.step();
+        benchmark::DoNotOptimize(p.data());
+        benchmark::ClobberMemory();
+    }
+    require_finite(p, "sgd_momentum", n);
+    report_bytes(state, 5);
+}
+
+template <class Optimizer>
+void adam_like(benchmark::State& state, const char* kind) {
+    const std::int64_t n = state.range(0);
+    array p = uniform(n, 5, -1.0f, 1.0f);
+    const array g = gradient(n, 6);
+    Optimizer opt(schedule());
+    opt.add(p, g);
+    // Untimed, as in sgd_momentum, so that every kind starts timing from
+    // the same warm state.
+    opt.step();
+    for (auto _ : state) {
+        opt.step();
+        benchmark::DoNotOptimize(p.data());
+        benchmark::ClobberMemory();
+    }
+    require_finite(p, kind, n);
+    report_bytes(state, 7);
+}
+
+void adam(benchmark::State& state) { adam_like<clr::optim::adam<clr::triangular<float>>>(state, "adam"); }
+
+void adamw(benchmark::State& state) { adam_like<clr::optim::adamw<clr::triangular<float>>>(state, "adamw"); }
+
+[[maybe_unused]] const bool registered = [] {
+    // Names are parsed by the report script: optim/<kind>/<n>, nothing more,
+    // so no per-benchmark option that would append to the name. Size-major
+    // order runs the benchmarks of one size back to back, so that the ratios
+    // at that size see the same machine load.
+    const std::pair<const char*, void (*)(benchmark::State&)> kinds[] = {
+        {"optim/triad", triad}, {"optim/sgd_momentum", sgd_momentum}, {"optim/adam", adam}, {"optim/adamw", adamw}};
+    for (const std::int64_t n : sizes)
+        for (const auto& [name, fn] : kinds) benchmark::RegisterBenchmark(name, fn)->Arg(n);
+    return true;
+}();
+
+}  // namespace
