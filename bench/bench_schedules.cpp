@@ -1,16 +1,20 @@
 // Cost of one lr(t) call for every schedule, float and double, over a stream of
-// consecutive steps and over random steps, with four ways of reaching the same
+// consecutive steps and over random steps, with five ways of reaching the same
 // formula side by side:
 //
-//   clr       the library schedule through its CRTP interface, s.lr(t)
-//   hand      the same formula written out by hand below, no library involved
-//   virtual   the library schedule behind an abstract base with a virtual lr()
-//   function  the library schedule in a std::function<T(clr::step_t)>
+//   clr         the library schedule through its CRTP interface, s.lr(t)
+//   hand        the same formula written out by hand below, no library involved
+//   hand_exact  the same twin with the library's exact, clamped interpolation
+//               (clr::detail::lerp) in place of a + (b - a) * w: what is left
+//               between it and clr is the cost of the library's layers alone
+//   virtual     the library schedule behind an abstract base with a virtual lr()
+//   function    the library schedule in a std::function<T(clr::step_t)>
 //
 // Names are schedule/<name>/<variant>/<steps>/<type>, for instance
 // schedule/triangular/clr/random/float. Every iteration makes exactly one lr(t)
-// call, so real_time per iteration (in ns) is the time per call; the figure to
-// compare is clr against hand, and virtual and function against clr.
+// call, so real_time per iteration (in ns) is the time per call; the figures to
+// compare are clr against hand and hand_exact, and virtual and function
+// against clr.
 //
 // Before anything is timed, every hand-written twin is checked against its
 // library schedule; a twin that drifted would make the comparison meaningless,
@@ -68,6 +72,20 @@ namespace hand {
 template <class T>
 constexpr T pi = T(3.141592653589793238462643383279502884L);
 
+// a + (b - a) * w, as typed by hand: the twins of the `hand` variant.
+struct plain_mix {
+    template <class T>
+    static T of(T a, T b, T w) noexcept { return a + (b - a) * w; }
+};
+
+// The library's own interpolation, exact at w = 1 and never past b: the
+// twins of the `hand_exact` variant, which differ from the library only in
+// the layers around the formula (CRTP base, policy objects, validation).
+struct exact_mix {
+    template <class T>
+    static T of(T a, T b, T w) noexcept { return clr::detail::lerp(a, b, w); }
+};
+
 template <class T>
 struct constant {
     T lr;
@@ -80,14 +98,14 @@ T ramp(step_t p, step_t up) noexcept {
     return p < up ? static_cast<T>(p) / static_cast<T>(up) : T(1) - static_cast<T>(p - up) / static_cast<T>(up);
 }
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct triangular {
     T base, max;
     step_t up;
-    T operator()(step_t t) const noexcept { return base + (max - base) * ramp<T>(t % (2 * up), up); }
+    T operator()(step_t t) const noexcept { return Mix::of(base, max, ramp<T>(t % (2 * up), up)); }
 };
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct triangular2 {
     T base, max;
     step_t up;
@@ -97,36 +115,36 @@ struct triangular2 {
         // Dividing by an exact power of two instead of calling ldexp. Past 63
         // halvings the term is below half an ulp of any base_lr used here.
         const T h = k < 64 ? ramp<T>(t % len, up) / static_cast<T>(step_t(1) << k) : T(0);
-        return base + (max - base) * h;
+        return Mix::of(base, max, h);
     }
 };
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct exp_range {
     T base, max;
     step_t up;
     T gamma;
     T operator()(step_t t) const noexcept {
-        return base + (max - base) * (ramp<T>(t % (2 * up), up) * std::pow(gamma, static_cast<T>(t)));
+        return Mix::of(base, max, ramp<T>(t % (2 * up), up) * std::pow(gamma, static_cast<T>(t)));
     }
 };
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct welch {
     T base, max;
     step_t up;
     T operator()(step_t t) const noexcept {
         const T b = T(1) - ramp<T>(t % (2 * up), up);
-        return base + (max - base) * (T(1) - b * b);
+        return Mix::of(base, max, T(1) - b * b);
     }
 };
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct hann {
     T base, max;
     step_t up;
     T operator()(step_t t) const noexcept {
-        return base + (max - base) * ((T(1) - std::cos(pi<T> * ramp<T>(t % (2 * up), up))) / T(2));
+        return Mix::of(base, max, (T(1) - std::cos(pi<T> * ramp<T>(t % (2 * up), up))) / T(2));
     }
 };
 
@@ -141,7 +159,7 @@ inline unsigned floor_log2(step_t x) noexcept {  // x > 0
 }
 
 // T_mult = 2: period i starts at T_0 (2^i - 1), so i = floor(log2(t / T_0 + 1)).
-template <class T>
+template <class T, class Mix = plain_mix>
 struct cosine_restarts_t2 {
     T eta_max, eta_min;
     step_t t0;
@@ -149,22 +167,22 @@ struct cosine_restarts_t2 {
         const step_t pw = step_t(1) << floor_log2(t / t0 + 1);
         const T cur = static_cast<T>(t - (pw - 1) * t0);
         const T len = static_cast<T>(t0) * static_cast<T>(pw);
-        return eta_min + (eta_max - eta_min) * ((T(1) + std::cos(pi<T> * cur / len)) / T(2));
+        return Mix::of(eta_min, eta_max, (T(1) + std::cos(pi<T> * cur / len)) / T(2));
     }
 };
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct cosine_restarts_t1 {
     T eta_max, eta_min;
     step_t t0;
     T operator()(step_t t) const noexcept {
         const T cur = static_cast<T>(t % t0);
-        return eta_min + (eta_max - eta_min) * ((T(1) + std::cos(pi<T> * cur / static_cast<T>(t0))) / T(2));
+        return Mix::of(eta_min, eta_max, (T(1) + std::cos(pi<T> * cur / static_cast<T>(t0))) / T(2));
     }
 };
 
 // Two phases, cosine anneal, PyTorch's defaults for the rest.
-template <class T>
+template <class T, class Mix = plain_mix>
 struct one_cycle {
     T initial, top, minimum;
     T peak, last;  // last step of each phase
@@ -181,20 +199,20 @@ struct one_cycle {
     T operator()(step_t t) const noexcept {
         if (t >= total - 1) return minimum;
         const T s = static_cast<T>(t);
-        if (s <= peak) return top + (initial - top) * ((std::cos(pi<T> * (s / peak)) + T(1)) / T(2));
+        if (s <= peak) return Mix::of(top, initial, (std::cos(pi<T> * (s / peak)) + T(1)) / T(2));
         const T x = (s - peak) / (last - peak);
-        return minimum + (top - minimum) * ((std::cos(pi<T> * x) + T(1)) / T(2));
+        return Mix::of(minimum, top, (std::cos(pi<T> * x) + T(1)) / T(2));
     }
 };
 
-template <class T>
+template <class T, class Mix = plain_mix>
 struct warmup_triangular {
     T start, target;
     step_t n;
-    triangular<T> inner;
+    triangular<T, Mix> inner;
     T operator()(step_t t) const noexcept {
         if (t >= n) return inner(t - n);
-        return start + (target - start) * (static_cast<T>(t) / static_cast<T>(n));
+        return Mix::of(start, target, static_cast<T>(t) / static_cast<T>(n));
     }
 };
 
@@ -319,10 +337,11 @@ P opaque(P p) {
     return hidden;
 }
 
-template <class S, class H>
-void add(const char* name, const char* type, S lib, H twin) {
+template <class S, class H, class E>
+void add(const char* name, const char* type, S lib, H twin, E exact) {
     using T = typename S::value_type;
     check_twin(name, type, lib, twin);
+    check_twin(name, type, lib, exact);
 
     for (const steps kind : {steps::consecutive, steps::random}) {
         const std::string prefix = std::string("schedule/") + name + "/";
@@ -342,6 +361,10 @@ void add(const char* name, const char* type, S lib, H twin) {
         });
         reg("hand", [twin, kind](benchmark::State& state) {
             const H* p = opaque(&twin);
+            run(state, kind, [p](step_t t) { return (*p)(t); });
+        });
+        reg("hand_exact", [exact, kind](benchmark::State& state) {
+            const E* p = opaque(&exact);
             run(state, kind, [p](step_t t) { return (*p)(t); });
         });
         reg("virtual", [lib, kind](benchmark::State& state) {
@@ -365,21 +388,30 @@ void add_all(const char* type) {
     const step_t up = 2000;
     const T gamma = T(0.99994);
 
-    add("constant", type, clr::constant<T>(T(0.01)), hand::constant<T>{T(0.01)});
-    add("triangular", type, clr::triangular<T>(base, top, up), hand::triangular<T>{base, top, up});
-    add("triangular2", type, clr::triangular2<T>(base, top, up), hand::triangular2<T>{base, top, up});
-    add("exp_range", type, clr::exp_range<T>(base, top, up, gamma), hand::exp_range<T>{base, top, up, gamma});
-    add("welch", type, clr::welch<T>(base, top, up), hand::welch<T>{base, top, up});
-    add("hann", type, clr::hann<T>(base, top, up), hand::hann<T>{base, top, up});
+    using hand::exact_mix;
+    add("constant", type, clr::constant<T>(T(0.01)), hand::constant<T>{T(0.01)}, hand::constant<T>{T(0.01)});
+    add("triangular", type, clr::triangular<T>(base, top, up), hand::triangular<T>{base, top, up},
+        hand::triangular<T, exact_mix>{base, top, up});
+    add("triangular2", type, clr::triangular2<T>(base, top, up), hand::triangular2<T>{base, top, up},
+        hand::triangular2<T, exact_mix>{base, top, up});
+    add("exp_range", type, clr::exp_range<T>(base, top, up, gamma), hand::exp_range<T>{base, top, up, gamma},
+        hand::exp_range<T, exact_mix>{base, top, up, gamma});
+    add("welch", type, clr::welch<T>(base, top, up), hand::welch<T>{base, top, up},
+        hand::welch<T, exact_mix>{base, top, up});
+    add("hann", type, clr::hann<T>(base, top, up), hand::hann<T>{base, top, up},
+        hand::hann<T, exact_mix>{base, top, up});
     add("cosine_restarts", type, clr::cosine_restarts<T>(T(0.05), 1000).with_t_mult(T(2)).with_eta_min(T(0.001)),
-        hand::cosine_restarts_t2<T>{T(0.05), T(0.001), 1000});
+        hand::cosine_restarts_t2<T>{T(0.05), T(0.001), 1000},
+        hand::cosine_restarts_t2<T, exact_mix>{T(0.05), T(0.001), 1000});
     add("cosine_restarts_tmult1", type, clr::cosine_restarts<T>(T(0.05), 1000).with_eta_min(T(0.001)),
-        hand::cosine_restarts_t1<T>{T(0.05), T(0.001), 1000});
+        hand::cosine_restarts_t1<T>{T(0.05), T(0.001), 1000},
+        hand::cosine_restarts_t1<T, exact_mix>{T(0.05), T(0.001), 1000});
     // Built with momentum cycling, as a trainer would use it; only lr is timed.
     add("one_cycle", type, clr::one_cycle<T>(T(0.1), step_range).with_momentum(),
-        hand::one_cycle<T>(T(0.1), step_range));
+        hand::one_cycle<T>(T(0.1), step_range), hand::one_cycle<T, exact_mix>(T(0.1), step_range));
     add("warmup_triangular", type, clr::warmup(clr::triangular<T>(base, top, up), 500, T(0)),
-        hand::warmup_triangular<T>{T(0), base, 500, hand::triangular<T>{base, top, up}});
+        hand::warmup_triangular<T>{T(0), base, 500, hand::triangular<T>{base, top, up}},
+        hand::warmup_triangular<T, exact_mix>{T(0), base, 500, hand::triangular<T, exact_mix>{base, top, up}});
 }
 
 }  // namespace
