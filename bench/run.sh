@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Reproduces bench/RESULTS.md: builds the benchmarks and the MNIST example in
+# Release, runs every Google Benchmark suite with repetitions, times PyTorch's
+# schedulers, trains 10 MNIST epochs with mnist_clr and with the same model in
+# PyTorch (alternating, RUNS times each), and writes the report with
+# bench/report.py. Run it on an otherwise idle machine: every figure is a
+# median, but the ratios only mean something when both sides saw the same load.
+#   REPS       repetitions of each Google Benchmark (default 5)
+#   MIN_TIME   seconds each repetition runs at least (default 0.2)
+#   RUNS       whole 10-epoch runs of each program (default 3)
+#   THREADS    threads for the training runs and bench_mlp (default 2)
+#   BUILD_DIR  build tree, relative to the repository root (default: build,
+#              shared with scripts/test.sh)
+#   JOBS       parallel compile jobs (default 2)
+#   OUT        raw results (default: $BUILD_DIR/bench-results)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+reps=${REPS:-5}
+min_time=${MIN_TIME:-0.2}
+runs=${RUNS:-3}
+threads=${THREADS:-2}
+build_dir=${BUILD_DIR:-build}
+jobs=${JOBS:-2}
+out=${OUT:-$build_dir/bench-results}
+for v in reps runs threads jobs; do
+  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+    echo "bench/run.sh: ${v^^} must be a whole number of at least 1, got '${!v}'" >&2
+    exit 2
+  fi
+done
+
+# PyTorch (with numpy) is the reference the figures are set against.
+scripts/setup.sh python3-torch
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+  -DCLR_BUILD_TESTS=ON -DCLR_BUILD_EXAMPLES=ON -DCLR_BUILD_BENCHMARKS=ON >/dev/null
+mapfile -t suites < <(cd bench && ls bench_*.cpp | sed 's/\.cpp$//')
+cmake --build "$build_dir" -j "$jobs" --target mnist_clr "${suites[@]}"
+
+rm -rf "$out"
+mkdir -p "$out"
+# Idle OpenMP threads spin by default and steal the core the other side of a
+# comparison would use; both programs get the same policy.
+export OMP_WAIT_POLICY=passive
+export CLR_BENCH_THREADS=$threads
+
+for suite in "${suites[@]}"; do
+  echo "== $suite ($reps repetitions)"
+  # Interleaved repetitions spread a disturbance over every benchmark rather
+  # than all the repetitions of one.
+  "$build_dir/bench/$suite" --benchmark_repetitions="$reps" --benchmark_min_time="$min_time" \
+    --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
+    --benchmark_out="$out/$suite.json" --benchmark_out_format=json
+done
+
+echo "== PyTorch scheduler.step()"
+/usr/bin/python3 bench/pytorch_schedulers.py --out "$out/pytorch_schedulers.json" \
+  --clr-json "$out/bench_schedules.json"
+
+# The README's main run: triangular CLR, Adam, batch 200, 10 epochs, seed 1.
+train_args=(--schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 750
+  --epochs 10 --batch 200 --seed 1 --threads "$threads")
+for ((i = 1; i <= runs; ++i)); do
+  echo "== whole run $i/$runs: mnist_clr"
+  "$build_dir/examples/mnist_clr/mnist_clr" "${train_args[@]}" | tee "$out/mnist_clr.$i.log"
+  echo "== whole run $i/$runs: PyTorch"
+  /usr/bin/python3 bench/pytorch_mnist.py "${train_args[@]}" --json "$out/pytorch_mnist.$i.json" \
+    | tee "$out/pytorch_mnist.$i.log"
+done
+
+# What the report says about the machine and the build.
+{
+  echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "cores=$(nproc)"
+  echo "compiler=$(g++ --version | head -n 1)"
+  echo "release_flags=$(sed -n 's/^CMAKE_CXX_FLAGS_RELEASE:STRING=//p' "$build_dir/CMakeCache.txt")"
+  echo "blas=$(sed -n 's/^CLR_MNIST_BLAS:BOOL=//p' "$build_dir/CMakeCache.txt")"
+  for pkg in libeigen3-dev libopenblas0-pthread libbenchmark-dev python3-torch; do
+    echo "pkg_$pkg=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo none)"
+  done
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "date=$(date -u +%Y-%m-%d)"
+  echo "reps=$reps"
+  echo "runs=$runs"
+  echo "threads=$threads"
+} >"$out/machine.txt"
+
+python3 bench/report.py "$out" >bench/RESULTS.md.new
+mv bench/RESULTS.md.new bench/RESULTS.md
+echo "bench/run.sh: wrote bench/RESULTS.md (raw results in $out)"
