@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Static analysis of the project's own code; exits non-zero on any finding.
-#   clang-tidy  checks in .clang-tidy, over every translation unit of tests/,
-#               examples/, bench/ and fuzz/ (and through them the headers in
+#   clang-tidy  checks in .clang-tidy, over every translation unit of
+#               examples/, bench/ and fuzz/ (and through them every header in
 #               include/clr/), with the compile commands of a Debug configure
-#               in $BUILD_DIR
+#               in $BUILD_DIR; TIDY_TESTS=1 adds tests/, which only uses the
+#               library and takes as long again
 #   cppcheck    over include/, examples/, tests/, bench/ and fuzz/; third-party
 #               suppressions in .cppcheck-suppressions, Catch2 macros in
 #               cmake/cppcheck.cfg
@@ -42,10 +43,11 @@ trap 'rm -rf "$tmp"' EXIT
 echo "== clang-tidy"
 # Our translation units from the compile commands. The tests/main.cpp files are
 # left out: they hold only Catch2's runner, the slowest thing there is to parse.
-mapfile -t tidy_files < <(python3 - "$build_dir/compile_commands.json" "$root" <<'PY'
+mapfile -t tidy_files < <(python3 - "$build_dir/compile_commands.json" "$root" "${TIDY_TESTS:-0}" <<'PY'
 import json, os, re, sys
-commands, root = sys.argv[1], sys.argv[2]
-ours = re.compile(re.escape(root) + r"/(tests/[^/]+|examples/.+|bench/[^/]+|fuzz/[^/]+)\.cpp$")
+commands, root, with_tests = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+dirs = r"examples/.+|bench/[^/]+|fuzz/[^/]+" + (r"|tests/[^/]+" if with_tests else "")
+ours = re.compile(re.escape(root) + r"/(" + dirs + r")\.cpp$")
 files = {os.path.normpath(os.path.join(e["directory"], e["file"])) for e in json.load(open(commands))}
 for f in sorted(files):
     if ours.match(f) and not f.endswith("/tests/main.cpp"):
