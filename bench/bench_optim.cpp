@@ -120,6 +120,21 @@ void triad(benchmark::State& state) {
     report_bytes(state, 3);
 }
 
+// Steady-state updates of the one block p. The first update is left out of
+// the timing: SGD's only fills the momentum buffer (it reads one array fewer),
+// and every kind should start from the same warm state.
+template <class Optimizer>
+void time_updates(benchmark::State& state, Optimizer& opt, const array& p, const char* kind, int arrays) {
+    opt.step();
+    for (auto _ : state) {
+        opt.step();
+        benchmark::DoNotOptimize(p.data());
+        benchmark::ClobberMemory();
+    }
+    require_finite(p, kind, p.size());
+    report_bytes(state, arrays);
+}
+
 void sgd_momentum(benchmark::State& state) {
     const std::int64_t n = state.range(0);
     array p = uniform(n, 3, -1.0f, 1.0f);
@@ -129,16 +144,7 @@ void sgd_momentum(benchmark::State& state) {
     o.weight_decay = 0.0;
     clr::optim::sgd opt(schedule(), o);
     opt.add(p, g);
-    // The first update only fills the momentum buffer (it reads one array
-    // fewer); time the steady state.
-    opt.step();
-    for (auto _ : state) {
-        opt.step();
-        benchmark::DoNotOptimize(p.data());
-        benchmark::ClobberMemory();
-    }
-    require_finite(p, "sgd_momentum", n);
-    report_bytes(state, 5);
+    time_updates(state, opt, p, "sgd_momentum", 5);
 }
 
 template <class Optimizer>
@@ -148,16 +154,7 @@ void adam_like(benchmark::State& state, const char* kind) {
     const array g = gradient(n, 6);
     Optimizer opt(schedule());
     opt.add(p, g);
-    // Untimed, as in sgd_momentum, so that every kind starts timing from
-    // the same warm state.
-    opt.step();
-    for (auto _ : state) {
-        opt.step();
-        benchmark::DoNotOptimize(p.data());
-        benchmark::ClobberMemory();
-    }
-    require_finite(p, kind, n);
-    report_bytes(state, 7);
+    time_updates(state, opt, p, kind, 7);
 }
 
 void adam(benchmark::State& state) { adam_like<clr::optim::adam<clr::triangular<float>>>(state, "adam"); }
