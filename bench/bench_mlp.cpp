@@ -37,7 +37,6 @@
 #include <vector>
 
 #ifdef EIGEN_USE_BLAS
-extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_config(void);
 #endif
 
@@ -106,11 +105,7 @@ void step(benchmark::State& state, mnist::index batch, bool with_adam) {
     // a network fitted to one fixed batch would drift towards saturated softmax outputs and
     // subnormal gradients, and the step would measure something else.
     clr::optim::adam<clr::constant<float>> opt(clr::constant<float>(1e-7f));
-    // The order train() requires: the network's parameters with g's gradients.
-    opt.add(net.W1, g.dW1);
-    opt.add(net.b1, g.db1);
-    opt.add(net.W2, g.dW2);
-    opt.add(net.b2, g.db2);
+    mnist::add_parameters(opt, net, g);
 
     const double flops = double(batch) * mnist::train_flops_per_example(in, hidden, out);
     timed_loop(state, flops, batch, [&] {
@@ -154,9 +149,8 @@ void gemm(benchmark::State& state, mnist::index batch, gemm_kind kind) {
 
 [[maybe_unused]] const bool registered = [] {
     const int threads = threads_from_env();
-    Eigen::setNbThreads(threads);
+    mnist::set_threads(threads);
 #ifdef EIGEN_USE_BLAS
-    openblas_set_num_threads(threads);
     benchmark::AddCustomContext("gemm_backend", "OpenBLAS sgemm (EIGEN_USE_BLAS)");
     benchmark::AddCustomContext("openblas_config", openblas_get_config());
 #else

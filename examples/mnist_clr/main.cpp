@@ -35,10 +35,6 @@
 #include <thread>
 #include <vector>
 
-#ifdef EIGEN_USE_BLAS
-extern "C" void openblas_set_num_threads(int);
-#endif
-
 namespace {
 
 namespace fs = std::filesystem;
@@ -131,10 +127,7 @@ auto with_optimizer(const Schedule& schedule, const run_config& c, mnist::mlp<fl
                     mnist::gradients<float>& g, F&& f) {
     const double momentum = c.momentum.value_or(0.9);
     auto run = [&](auto& opt) {
-        opt.add(net.W1, g.dW1);
-        opt.add(net.b1, g.db1);
-        opt.add(net.W2, g.dW2);
-        opt.add(net.b2, g.db2);
+        mnist::add_parameters(opt, net, g);
         return f(opt);
     };
     if (c.optimizer == "sgd") {
@@ -424,13 +417,6 @@ mnist::float_data load(const std::string& dir) {
     return mnist::to_float(mnist::load_dataset(dir));
 }
 
-void set_threads(int threads) {
-    Eigen::setNbThreads(threads);
-#ifdef EIGEN_USE_BLAS
-    openblas_set_num_threads(threads);
-#endif
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -509,7 +495,7 @@ int main(int argc, char** argv) try {
         if (p.range.run || p.range.auto_range) make_range_test(p.range, batches_per_epoch(checked, 60000));
 
         const mnist::float_data data = load(p.data);
-        set_threads(p.threads);
+        mnist::set_threads(p.threads);
         std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(data.train.x.cols()),
                     static_cast<long>(data.test.x.cols()), p.threads);
 

@@ -22,6 +22,10 @@
 #include <stdexcept>
 #include <string>
 
+#ifdef EIGEN_USE_BLAS
+extern "C" void openblas_set_num_threads(int);
+#endif
+
 namespace mnist {
 
 using index = Eigen::Index;
@@ -123,6 +127,16 @@ struct gradients {
         dW2(matrix::Zero(m.W2.rows(), m.W2.cols())),
         db2(vector::Zero(m.b2.size())) {}
 };
+
+// Hands the network's four parameter blocks to an optimizer, each with the gradient
+// forward_backward writes for it: the pairing train() and every caller rely on.
+template <class Optimizer, class T>
+void add_parameters(Optimizer& opt, mlp<T>& m, gradients<T>& g) {
+  opt.add(m.W1, g.dW1);
+  opt.add(m.b1, g.db1);
+  opt.add(m.W2, g.dW2);
+  opt.add(m.b2, g.db2);
+}
 
 // Activations of up to max_batch examples, kept between calls so that a step allocates no
 // matrices of its own.
@@ -286,6 +300,15 @@ T evaluate(const mlp<T>& m, const Eigen::Ref<const typename mlp<T>::matrix>& x,
   }
   if (correct) *correct = right;
   return static_cast<T>(loss / static_cast<double>(n));
+}
+
+// Threads for the GEMMs: Eigen's own and, when Eigen hands its products to OpenBLAS
+// (EIGEN_USE_BLAS), OpenBLAS's pool, which Eigen's setting does not reach.
+inline void set_threads(int threads) {
+  Eigen::setNbThreads(threads);
+#ifdef EIGEN_USE_BLAS
+  openblas_set_num_threads(threads);
+#endif
 }
 
 }  // namespace mnist

@@ -65,10 +65,7 @@ mnist::float_data small_data(bool& real) {
 template <class Optimizer>
 mnist::run_result run(Optimizer& opt, mnist::mlp<float>& net, mnist::gradients<float>& g,
                       const mnist::float_data& data, const mnist::train_options& o) {
-    opt.add(net.W1, g.dW1);
-    opt.add(net.b1, g.db1);
-    opt.add(net.W2, g.dW2);
-    opt.add(net.b2, g.db2);
+    mnist::add_parameters(opt, net, g);
     return mnist::train(net, g, opt, data, o, 0.9);
 }
 
@@ -90,10 +87,7 @@ TEST_CASE("training with a cyclical rate lowers the loss and learns the digits",
     std::vector<double> lrs;
     mnist::observers obs;
     obs.on_update = [&](const mnist::update_record& u) { lrs.push_back(u.lr); };
-    opt.add(net.W1, g.dW1);
-    opt.add(net.b1, g.db1);
-    opt.add(net.W2, g.dW2);
-    opt.add(net.b2, g.db2);
+    mnist::add_parameters(opt, net, g);
     const mnist::run_result r = mnist::train(net, g, opt, data, o, 0.9, obs);
 
     REQUIRE(r.epochs.size() == 3);
@@ -178,10 +172,7 @@ TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train
     mnist::workspace<float> ws(net, 100);
     const auto test = clr::range_test<float>(1e-5f, 1.0f, 240).with_smoothing(0.9f);
     clr::optim::adam opt(test.sweep_schedule());
-    opt.add(net.W1, g.dW1);
-    opt.add(net.b1, g.db1);
-    opt.add(net.W2, g.dW2);
-    opt.add(net.b2, g.db2);
+    mnist::add_parameters(opt, net, g);
     const auto r = test.run([&](float lr) {
         REQUIRE(lr == opt.lr());  // the optimizer runs the sweep itself
         const mnist::index len = batches.next();
