@@ -15,9 +15,8 @@ be set against the library's lr(t) for consecutive double steps:
     CosineAnnealingWarmRestarts (T_0 1000, T_mult 2,    schedule/cosine_restarts
       eta_min 0.001, peak 0.05)
 
-Writes JSON to stdout, or to --out. With --clr-json (the output of
-bench_schedules --benchmark_format=json) each record also gets the library's
-ns per call and the ratio, and the ratios are printed on stderr.
+Writes JSON to stdout, or to --out; bench/report.py sets each record beside
+the library's figure named in its "clr_benchmark".
 
 Written for PyTorch 1.13 (Debian's python3-torch): run as /usr/bin/python3.
 Without torch it says so on stderr, writes a "skipped" result and exits 0.
@@ -45,8 +44,6 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=200,
                    help="untimed steps before each repetition (default 200)")
     p.add_argument("--out", help="write the JSON here instead of stdout")
-    p.add_argument("--clr-json",
-                   help="bench_schedules JSON output to compute the ratios from")
     args = p.parse_args()
     if args.steps < 1 or args.repetitions < 1 or args.warmup < 0:
         p.error("--steps and --repetitions must be positive, --warmup not negative")
@@ -113,27 +110,6 @@ def time_one(make, steps, warmup):
     return elapsed / steps
 
 
-def clr_times(path):
-    """Library ns per call for consecutive double steps, by schedule name."""
-    with open(path, encoding="utf-8") as f:
-        report = json.load(f)
-    found = {}
-    for b in report.get("benchmarks", []):
-        parts = b.get("run_name", b["name"]).split("/")
-        if len(parts) != 5 or parts[0] != "schedule":
-            continue
-        _, name, variant, steps, type_ = parts
-        if (variant, steps, type_) != ("clr", "consecutive", "double"):
-            continue
-        # The median when repetitions were aggregated, else the single run.
-        kind = b.get("aggregate_name")
-        if kind not in (None, "median") or b.get("time_unit", "ns") != "ns":
-            continue
-        if kind == "median" or name not in found:
-            found[name] = b["real_time"]
-    return found
-
-
 def main():
     args = parse_args()
     try:
@@ -161,21 +137,6 @@ def main():
             "clr_benchmark": f"schedule/{clr_name}/clr/consecutive/double",
             "repetitions_ns_per_step": per_rep,
         })
-
-    if args.clr_json:
-        library = clr_times(args.clr_json)
-        for r in results:
-            clr_name = r["clr_benchmark"].split("/")[1]
-            if clr_name in library and library[clr_name] > 0:
-                r["clr_ns_per_call"] = library[clr_name]
-                r["ratio"] = r["ns_per_step"] / library[clr_name]
-                print(f"{r['name']:30s} {r['ns_per_step']:10.0f} ns/step  "
-                      f"clr {library[clr_name]:6.2f} ns/call  "
-                      f"ratio {r['ratio']:8.0f}", file=sys.stderr)
-            else:
-                print(f"{r['name']:30s} {r['ns_per_step']:10.0f} ns/step  "
-                      f"(no {r['clr_benchmark']} in {args.clr_json})",
-                      file=sys.stderr)
 
     write({
         "skipped": False,

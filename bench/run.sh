@@ -54,8 +54,7 @@ for suite in "${suites[@]}"; do
 done
 
 echo "== PyTorch scheduler.step()"
-/usr/bin/python3 bench/pytorch_schedulers.py --out "$out/pytorch_schedulers.json" \
-  --clr-json "$out/bench_schedules.json"
+/usr/bin/python3 bench/pytorch_schedulers.py --out "$out/pytorch_schedulers.json"
 
 # The README's main run: triangular CLR, Adam, batch 200, 10 epochs, seed 1.
 train_args=(--schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 750
