@@ -32,8 +32,7 @@ done
 
 # PyTorch (with numpy) is the reference the figures are set against.
 scripts/setup.sh python3-torch
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-  -DCLR_BUILD_TESTS=ON -DCLR_BUILD_EXAMPLES=ON -DCLR_BUILD_BENCHMARKS=ON >/dev/null
+scripts/configure.sh "$build_dir" >/dev/null
 mapfile -t suites < <(cd bench && ls bench_*.cpp | sed 's/\.cpp$//')
 cmake --build "$build_dir" -j "$jobs" --target mnist_clr "${suites[@]}"
 

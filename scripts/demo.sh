@@ -11,10 +11,7 @@ build_dir=${BUILD_DIR:-build}
 jobs=${JOBS:-2}
 
 scripts/setup.sh
-# The same options as scripts/test.sh, so the two share one build tree
-# without reconfiguring each other.
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-  -DCLR_BUILD_TESTS=ON -DCLR_BUILD_EXAMPLES=ON -DCLR_BUILD_BENCHMARKS=ON >/dev/null
+scripts/configure.sh "$build_dir" >/dev/null
 cmake --build "$build_dir" -j "$jobs" --target mnist_clr
 
 mkdir -p out

@@ -28,8 +28,7 @@ stage() {
 
 release_suite() {
   scripts/setup.sh
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-    -DCLR_BUILD_TESTS=ON -DCLR_BUILD_EXAMPLES=ON -DCLR_BUILD_BENCHMARKS=ON
+  scripts/configure.sh "$build_dir"
   cmake --build "$build_dir" -j "$jobs"
   ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
 }

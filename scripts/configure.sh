@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Configures the Release build tree that scripts/test.sh, scripts/demo.sh and
+# bench/run.sh share: one set of options, so that none of them reconfigures
+# (and rebuilds) the tree another has just built.
+#   scripts/configure.sh BUILD_DIR
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if (($# != 1)); then
+  echo "usage: scripts/configure.sh BUILD_DIR" >&2
+  exit 2
+fi
+exec cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release \
+  -DCLR_BUILD_TESTS=ON -DCLR_BUILD_EXAMPLES=ON -DCLR_BUILD_BENCHMARKS=ON
