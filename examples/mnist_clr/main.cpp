@@ -30,10 +30,18 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifdef EIGEN_USE_BLAS
+// OpenBLAS's own description of itself (declared in its cblas.h, which Eigen
+// does not include).
+extern "C" char* openblas_get_config(void);
+extern "C" char* openblas_get_corename(void);
+#endif
 
 namespace {
 
@@ -108,6 +116,38 @@ std::string describe_run(const run_config& c) {
     if (c.momentum) s += ", momentum " + schedule_cli::detail::number(*c.momentum);
     if (c.weight_decay) s += ", weight decay " + schedule_cli::detail::number(*c.weight_decay);
     return s;
+}
+
+// What a run's numbers depend on besides its flags: different GEMM kernels
+// (another BLAS, another CPU's kernels, another SIMD set) round differently.
+constexpr const char* reproducibility_note =
+    "The same seed and threads give the same numbers on the same CPU and BLAS.";
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) != 0) continue;
+        const std::size_t colon = line.find(':');
+        if (colon == std::string::npos) break;
+        const std::size_t start = line.find_first_not_of(" \t", colon + 1);
+        if (start != std::string::npos) return line.substr(start);
+        break;
+    }
+    return "unknown";
+}
+
+std::string gemm_backend() {
+#ifdef EIGEN_USE_BLAS
+    // A DYNAMIC_ARCH build names the kernels it chose in its configuration.
+    std::string s = openblas_get_config();
+    const std::string core = openblas_get_corename();
+    if (s.find(core) == std::string::npos) s += " (" + core + " kernels)";
+#else
+    std::string s = "Eigen's own";
+#endif
+    return s + "; Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+           std::to_string(EIGEN_MINOR_VERSION) + " SIMD: " + Eigen::SimdInstructionSetsInUse();
 }
 
 // ---- one run -------------------------------------------------------------
@@ -338,15 +378,15 @@ void report(const clr::range_test_result<float>& r, const run_config& c, const r
                 c.train.epochs);
 }
 
-void write_range_log(const clr::range_test_result<float>& r, const std::string& path) {
-    example_io::output_file out(path);
+// Writes the sweep to `out` and finishes it; the caller commits it.
+void write_range_log(const clr::range_test_result<float>& r, example_io::output_file& out, const std::string& path) {
     log_writer w{out.stream(), path};
     w.check(std::fputs("step,lr,loss,smoothed_loss,accuracy\n", w.f));
     for (const auto& rec : r.records)
         w.check(std::fprintf(w.f, "%llu,%.9g,%.9g,%.9g,%.9g\n", static_cast<unsigned long long>(rec.step),
                              double(rec.lr), double(rec.loss), double(rec.smoothed_loss),
                              rec.accuracy ? double(*rec.accuracy) : std::nan("")));
-    out.commit();
+    out.finish();
 }
 
 // ---- --compare -----------------------------------------------------------
@@ -406,6 +446,8 @@ void compare(const program_options& p, const mnist::float_data& data) {
         std::printf("| %s | %s | %ld | %d | %.1f | %.2f%% |\n", row.name.c_str(), describe_run(c).c_str(),
                     static_cast<long>(c.train.batch), c.train.epochs, r.train_seconds, 100.0 * r.test_error());
     }
+    std::printf("\nSeed %llu, %d threads. %s\n", static_cast<unsigned long long>(p.run.train.seed), p.threads,
+                reproducibility_note);
 }
 
 // ---- main ----------------------------------------------------------------
@@ -498,6 +540,7 @@ int main(int argc, char** argv) try {
         mnist::set_threads(p.threads);
         std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(data.train.x.cols()),
                     static_cast<long>(data.test.x.cols()), p.threads);
+        std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(), reproducibility_note);
 
         if (p.compare) {
             compare(p, data);
@@ -508,9 +551,12 @@ int main(int argc, char** argv) try {
             const auto r = range_test(checked, p.range, data);
             report(r, checked, p.range, per_epoch);
             if (p.range.run) {
-                if (p.log) write_range_log(r, *p.log);
+                // All or nothing, as for a training run.
+                std::optional<example_io::output_file> range_log;
+                if (p.log) write_range_log(r, range_log.emplace(*p.log), *p.log);
                 if (p.plot) mnist::plot_range_test(r, *p.plot, checked.optimizer + ", batch " +
                                                                    std::to_string(checked.train.batch));
+                if (range_log) range_log->commit();
                 return 0;
             }
             const auto bounds = training_bounds(r.suggestions);
@@ -540,8 +586,11 @@ int main(int argc, char** argv) try {
         const mnist::run_result r = run_one(c, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);
         std::printf("Train time: %.1f s (%.1f GFLOP/s)\n", r.train_seconds, r.gflops_per_second());
         std::printf("Test error: %.2f%%\n", 100.0 * r.test_error());
-        if (log_file) log_file->commit();
+        // All or nothing: the log is complete before the plot is drawn, and
+        // replaces an earlier one only once the plot has succeeded too.
+        if (log_file) log_file->finish();
         if (curves) mnist::plot(*curves, *p.plot, describe_run(checked));
+        if (log_file) log_file->commit();
     } catch (const option_error& e) {
         std::fprintf(stderr, "mnist_clr: %s\n", e.what());
         return 2;
