@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# The command-line contract of schedule_plot: CSV layout and values for every
-# schedule, every rejected input (exit 2, a one-line message naming the flag,
-# no file left behind), all-or-nothing output, and the images when gnuplot is
-# installed.
-#   usage: test_schedule_plot.sh path/to/schedule_plot
+# The command-line contract of schedule_plot, in three parts:
+#   cli        CSV layout and values for every schedule, every rejected input
+#              (exit 2, a one-line message naming the flag, no file left
+#              behind), all-or-nothing output, signals halfway
+#   plots      the images (needs gnuplot)
+#   full_disk  a write error on standard output (needs /dev/full)
+#   all        all three
+# A part whose input is missing fails with CLR_TESTS_REQUIRE_ALL=1 and is
+# otherwise skipped (exit 77), never passed.
+#   usage: test_schedule_plot.sh path/to/schedule_plot [cli|plots|full_disk|all]
 set -euo pipefail
 
-exe=${1:?usage: test_schedule_plot.sh path/to/schedule_plot}
+usage="usage: test_schedule_plot.sh path/to/schedule_plot [cli|plots|full_disk|all]"
+exe=${1:?$usage}
+part=${2:-all}
+case $part in cli | plots | full_disk | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
+want() { [[ $part == all || $part == "$1" ]]; }
 exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
 [[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
 
@@ -14,13 +23,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/schedule_plot_test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 umask 022
 
-failures=0
-checks=0
-fail() {
-  echo "FAIL: $*" >&2
-  failures=$((failures + 1))
-}
-pass() { checks=$((checks + 1)); }
+# fail, pass, missing_input, finish
+# shellcheck source=../../common/testing.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../common/testing.sh"
 
 # A fresh empty directory per case, so leftovers are easy to see.
 fresh_dir() {
@@ -48,8 +53,6 @@ near() {
 # The field of CSV row `step` (0-based) in column `col` (1-based).
 cell() { awk -F, -v s="$2" -v c="$3" 'NR == s + 2 { print $c; exit }' "$1"; }
 
-# ---- every schedule: header, row count, step column, finite values -----------
-
 declare -A params=(
   [constant]="--base-lr 0.01"
   [triangular]=""
@@ -60,6 +63,13 @@ declare -A params=(
   [cosine_restarts]="--max-lr 0.05 --base-lr 0.001 --step-size 100 --t-mult 2"
   [one_cycle]="--max-lr 0.1"
 )
+T=(--schedule triangular --steps 100)
+
+# ==== part cli (not indented: most of the file) ===================================
+if want cli; then
+
+# ---- every schedule: header, row count, step column, finite values -----------
+
 for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
   d=$(fresh_dir)
   # shellcheck disable=SC2086  # the parameters are words on purpose
@@ -173,15 +183,6 @@ run_in "$d" --schedule triangular --steps 5 --csv -
 [[ $(printf '%s\n' "$out" | wc -l) -eq 6 && -z $(ls -A "$d") ]] || fail "--csv - should write to stdout only"
 pass
 
-# A write error on stdout is an error, not a silent truncation.
-if [[ -w /dev/full ]]; then
-  rc=0
-  "$exe" --schedule triangular --steps 100000 >/dev/full 2>"$work/stderr" || rc=$?
-  [[ $rc -eq 1 ]] || fail "writing to /dev/full: exit $rc, expected 1"
-  grep -q "standard output" "$work/stderr" || fail "writing to /dev/full: message '$(cat "$work/stderr")'"
-  pass
-fi
-
 # ---- help -------------------------------------------------------------------------
 
 run_in "$work" --help
@@ -218,7 +219,6 @@ expect_usage_error() {
 }
 
 o=(--csv out.csv --plot out.png)
-T=(--schedule triangular --steps 100)
 
 # Flags and values CLI11 sees.
 expect_usage_error --schedule --steps 10 "${o[@]}"
@@ -350,30 +350,50 @@ grep -q "gnuplot-nox" "$work/stderr" || fail "missing gnuplot: message does not 
 [[ -z $(ls -A "$d") ]] || fail "missing gnuplot left: $(ls -A "$d")"
 pass
 
-# Killed halfway: no output and no temporary file. The signal is sent once the
-# temporary file exists, so the run is certainly unfinished.
-d=$(fresh_dir)
-(cd "$d" && exec "$exe" --schedule hann --steps 10000000 --csv out.csv 2>/dev/null) &
-pid=$!
-for _ in $(seq 1 500); do
-  compgen -G "$d/.out.csv.*" >/dev/null && break
-  sleep 0.01
-done
-if compgen -G "$d/.out.csv.*" >/dev/null; then
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  if [[ $rc -eq 0 ]]; then
-    echo "note: the 10^7-step run finished before SIGTERM arrived; nothing to check" >&2
+# Killed halfway: no output, no temporary file, an earlier file untouched.
+# The signal must reach a run that is certainly unfinished, so the run is made
+# to stop at a known point and wait there: --plot runs a stand-in gnuplot that
+# reports its pid through a FIFO and sleeps. By then the CSV is written to its
+# temporary file, the image's temporary file exists, the gnuplot script sits
+# in TMPDIR, and nothing has been renamed into place. (SIGINT is not tried: a
+# background job of a non-interactive shell ignores it, and so does the
+# program then.)
+blocker=$(fresh_dir)
+mkfifo "$blocker/ready"
+printf '#!/bin/sh\necho $$ >"$CLR_TEST_READY"\nexec sleep 300\n' >"$blocker/gnuplot"
+chmod +x "$blocker/gnuplot"
+for sig in TERM HUP; do
+  d=$(fresh_dir)
+  scratch=$(fresh_dir)
+  echo old >"$d/out.csv"
+  exec {ready}<>"$blocker/ready" # read-write: opening never blocks, reading waits for the stand-in
+  (cd "$d" && CLR_TEST_READY="$blocker/ready" TMPDIR="$scratch" PATH="$blocker:$PATH" \
+    exec "$exe" --schedule hann --steps 100000 --csv out.csv --plot out.png 2>"$work/stderr") &
+  pid=$!
+  gp_pid=""
+  if read -r -t 120 -u "$ready" gp_pid; then
+    # Caught in the middle: everything is in temporary files.
+    compgen -G "$d/.out.csv.*" >/dev/null || fail "SIG$sig: no temporary CSV while gnuplot runs: $(ls -A "$d")"
+    compgen -G "$d/.out.png.*" >/dev/null || fail "SIG$sig: no temporary image while gnuplot runs: $(ls -A "$d")"
+    [[ -n $(ls -A "$scratch") ]] || fail "SIG$sig: no gnuplot script in TMPDIR while gnuplot runs"
+    [[ $(cat "$d/out.csv") == old ]] || fail "SIG$sig: out.csv replaced before gnuplot finished"
+    kill -"$sig" "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    kill "$gp_pid" 2>/dev/null || true
+    want_rc=$((128 + $(kill -l "$sig")))
+    [[ $rc -eq $want_rc ]] || fail "SIG$sig: exit $rc, expected $want_rc ($(cat "$work/stderr"))"
+    [[ $(ls -A "$d") == out.csv && $(cat "$d/out.csv") == old ]] ||
+      fail "SIG$sig: left $(ls -A "$d" | tr '\n' ' ')with out.csv '$(cat "$d/out.csv")'"
+    [[ -z $(ls -A "$scratch") ]] || fail "SIG$sig: left in TMPDIR: $(ls -A "$scratch")"
   else
-    [[ $rc -eq 143 ]] || fail "SIGTERM: exit $rc, expected 143"
-    [[ -z $(ls -A "$d") ]] || fail "SIGTERM left: $(ls -A "$d")"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    fail "SIG$sig: the stand-in gnuplot never ran (stderr: $(cat "$work/stderr"))"
   fi
+  exec {ready}>&-
   pass
-else
-  wait "$pid" || true
-  fail "the temporary CSV never appeared"
-fi
+done
 
 # Files come out with the usual permissions, not mkstemp's private 0600.
 d=$(fresh_dir)
@@ -386,6 +406,29 @@ echo old >"$d/out.csv"
 run_in "$d" "${T[@]}" --csv out.csv
 [[ $(head -n 1 "$d/out.csv") == step,lr ]] || fail "an existing --csv file was not replaced"
 pass
+
+fi  # part cli
+
+# ==== part full_disk ==================================================================
+if want full_disk; then
+
+# A write error on stdout is an error, not a silent truncation. (CLR_TEST_DEV_FULL
+# names another device, to see this part skip or fail without one.)
+full=${CLR_TEST_DEV_FULL:-/dev/full}
+if [[ -c $full && -w $full ]]; then
+  rc=0
+  "$exe" --schedule triangular --steps 100000 >"$full" 2>"$work/stderr" || rc=$?
+  [[ $rc -eq 1 ]] || fail "writing to /dev/full: exit $rc, expected 1"
+  grep -q "standard output" "$work/stderr" || fail "writing to /dev/full: message '$(cat "$work/stderr")'"
+  pass
+else
+  missing_input "$full" "a writable /dev/full device, as Linux has"
+fi
+
+fi  # part full_disk
+
+# ==== part plots ========================================================================
+if want plots; then
 
 # ---- plots --------------------------------------------------------------------------
 
@@ -426,11 +469,9 @@ if command -v gnuplot >/dev/null 2>&1; then
   [[ $rc -eq 0 ]] && is_png "$d/dense.png" || fail "2e6 steps --plot: exit $rc: $err"
   pass
 else
-  echo "note: gnuplot is not installed; the image checks were skipped" >&2
+  missing_input gnuplot "install gnuplot-nox"
 fi
 
-if [[ $failures -ne 0 ]]; then
-  echo "test_schedule_plot: $failures check(s) FAILED ($checks passed)" >&2
-  exit 1
-fi
-echo "test_schedule_plot: all $checks checks passed"
+fi  # part plots
+
+finish "test_schedule_plot $part"
