@@ -1,4 +1,5 @@
 #include "idx.hpp"
+#include "mnist_files.hpp"
 
 #include <catch2/catch.hpp>
 #include <zlib.h>
@@ -450,20 +451,9 @@ TEST_CASE("a large but plausible header on a tiny file is a truncation error", "
 }
 
 TEST_CASE("the real MNIST files load with their known contents", "[idx][mnist]") {
-    std::string dir;
-    bool required = false;
-    if (const char* env = std::getenv("MNIST_DIR"); env != nullptr && *env != '\0') {
-        dir = env;
-        required = true;  // asked for explicitly, so absence is a failure
-    }
-#ifdef MNIST_DATA_DIR
-    if (dir.empty()) dir = MNIST_DATA_DIR;
-#endif
-    if (!required && (dir.empty() || !(fs::exists(fs::path(dir) / "train-images-idx3-ubyte") ||
-                                       fs::exists(fs::path(dir) / "train-images-idx3-ubyte.gz")))) {
-        WARN("MNIST files not found (set MNIST_DIR or run scripts/fetch_mnist.sh); skipped");
-        return;
-    }
+    const auto found = mnist_test::mnist_dir();
+    if (!found) return;  // skipped, and said so
+    const std::string& dir = *found;
     const mnist::dataset ds = mnist::load_dataset(dir);
     REQUIRE(ds.train_images.count == 60000);
     REQUIRE(ds.test_images.count == 10000);
