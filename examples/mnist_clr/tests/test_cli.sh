@@ -1,43 +1,283 @@
 #!/usr/bin/env bash
-# mnist_clr's command-line contract for bad input: exit status 2 and a one-line
-# message naming the flag or file, before any training starts.
+# mnist_clr's command line, on small IDX files written here (no MNIST needed):
+#   cli   bad flags, values and data files: exit status 2, a one-line message
+#         naming the flag or file on stderr, nothing on stdout, no file
+#         created or changed, before any training starts. --log and --plot
+#         appear whole or not at all: a failed or interrupted run leaves
+#         earlier files untouched and no temporary file, a successful one
+#         replaces them whole.
+#   plot  a successful --plot (needs gnuplot)
+#   all   both
+# A part whose input is missing fails with CLR_TESTS_REQUIRE_ALL=1 and is
+# otherwise skipped (exit 77), never passed.
+#   usage: test_cli.sh path/to/mnist_clr [cli|plot|all]
 set -euo pipefail
-exe=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
+usage="usage: test_cli.sh path/to/mnist_clr [cli|plot|all]"
+exe=${1:?$usage}
+part=${2:-all}
+case $part in cli | plot | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
+want() { [[ $part == all || $part == "$1" ]]; }
+exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
+[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
 
-expect() {  # expect STATUS PATTERN ARGS...
-  local want=$1 pattern=$2; shift 2
-  local status=0
-  "$exe" "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
-  if [[ $status != "$want" ]] || ! grep -q -- "$pattern" "$tmp/err"; then
-    echo "FAIL: mnist_clr $* -> status $status (want $want), stderr: $(cat "$tmp/err")"
-    failures=$((failures + 1))
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mnist_clr_test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+umask 022
+here=$(dirname "${BASH_SOURCE[0]}")
+# fail, pass, missing_input, finish
+# shellcheck source=../../common/testing.sh
+source "$here/../../common/testing.sh"
+# make_idx
+# shellcheck source=idx_files.sh
+source "$here/idx_files.sh"
+
+fresh_dir() { mktemp -d "$tmp/case.XXXXXX"; }
+
+# Every file under a directory with its checksum, and every name: equal
+# before and after only if nothing was created, removed or changed.
+snapshot() { (cd "$1" && find . -type f -exec md5sum {} + | sort && find . | sort); }
+
+# Runs the program in directory $1 with the remaining arguments; sets rc, and
+# leaves stdout and stderr in $tmp/out and $tmp/err.
+run_in() {
+  local dir=$1
+  shift
+  rc=0
+  (cd "$dir" && "$exe" "$@" >"$tmp/out" 2>"$tmp/err") || rc=$?
+}
+
+# A data set mnist_clr trains on: 1000 training and 200 test images, so an
+# epoch at batch 100 is 10 updates.
+good=$tmp/good
+mkdir "$good"
+make_idx "$good" 1000 200
+R=(--data "$good" --epochs 2 --batch 100 --threads 1)
+updates=20
+
+# Stand-in gnuplots: one that fails, one that reports its pid through the FIFO
+# $CLR_TEST_READY and sleeps, so a signal reaches a run at a known point.
+fake=$tmp/fake
+mkdir -p "$fake/failing" "$fake/blocking"
+printf '#!/bin/sh\necho "fake gnuplot failing" >&2\nexit 3\n' >"$fake/failing/gnuplot"
+printf '#!/bin/sh\necho $$ >"$CLR_TEST_READY"\nexec sleep 300\n' >"$fake/blocking/gnuplot"
+chmod +x "$fake/failing/gnuplot" "$fake/blocking/gnuplot"
+
+# The log of a run of R with no earlier content: the header, one row per
+# update and one per epoch.
+check_log() {  # check_log FILE WHAT
+  local file=$1 what=$2
+  [[ $(head -n 1 "$file") == kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy ]] ||
+    fail "$what: log header is '$(head -n 1 "$file")'"
+  [[ $(grep -c '^update,' "$file") -eq $updates && $(grep -c '^epoch,' "$file") -eq 2 &&
+    $(wc -l <"$file") -eq $((1 + updates + 2)) ]] ||
+    fail "$what: log has $(wc -l <"$file") lines, expected the header, $updates updates and 2 epochs"
+  ! grep -q old "$file" || fail "$what: the earlier log's lines are still in it"
+}
+
+is_png() { [[ $(head -c 8 "$1" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]]; }
+
+# ==== part cli ========================================================================
+if want cli; then
+
+# ---- bad input: exit 2, one line naming the culprit, nothing else ---------------
+
+bad=$tmp/bad
+mkdir "$bad"
+# expect STATUS PATTERN ARGS...: run in a fresh directory; nothing may appear
+# there, on stdout, or in (or under) the data directories.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  local d before_bad before_good
+  d=$(fresh_dir)
+  before_bad=$(snapshot "$bad")
+  before_good=$(snapshot "$good")
+  run_in "$d" "$@"
+  local shown="mnist_clr $*" err
+  err=$(cat "$tmp/err")
+  if [[ $rc != "$want" ]]; then
+    fail "$shown: exit $rc, expected $want (stderr: $err)"
+  elif ! grep -qF -- "$pattern" "$tmp/err"; then
+    fail "$shown: message does not name $pattern: '$err'"
+  elif [[ $(wc -l <"$tmp/err") -ne 1 ]]; then
+    fail "$shown: message is not one line: '$err'"
+  elif [[ -s $tmp/out ]]; then
+    fail "$shown: wrote to stdout: $(cat "$tmp/out")"
+  elif [[ -n $(ls -A "$d") ]]; then
+    fail "$shown: created in the working directory: $(ls -A "$d")"
+  elif [[ $(snapshot "$bad") != "$before_bad" || $(snapshot "$good") != "$before_good" ]]; then
+    fail "$shown: created or changed files beside the data"
+  else
+    pass
   fi
 }
 
-expect 2 "fetch_mnist.sh" --data "$tmp/nowhere"
-expect 2 "train-images-idx3-ubyte" --data "$tmp"
-printf 'not an idx file at all' >"$tmp/train-images-idx3-ubyte"
-for f in train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do cp "$tmp/train-images-idx3-ubyte" "$tmp/$f"; done
-expect 2 "magic" --data "$tmp"
-expect 2 "\-\-optimizer" --optimizer rmsprop --data "$tmp"
-expect 2 "\-\-epochs" --epochs 0 --data "$tmp"
-expect 2 "\-\-batch" --batch 0 --data "$tmp"
-expect 2 "\-\-momentum" --momentum 1.5 --data "$tmp"
-expect 2 "\-\-lr" --schedule triangular --lr 0.1 --data "$tmp"
-expect 2 "\-\-step-size" --schedule triangular --step-size 0 --data "$tmp"
-expect 2 "\-\-max-lr" --schedule triangular --base-lr 0.01 --max-lr 0.001 --data "$tmp"
-expect 2 "\-\-auto-range" --auto-range --data "$tmp"
-expect 2 "\-\-auto-range" --schedule triangular --auto-range --base-lr 0.001 --data "$tmp"
-expect 2 "\-\-range-min" --range-test --range-min 0 --data "$tmp"
-expect 2 "\-\-plot" --plot "$tmp/x.jpg" --data "$tmp"
-expect 2 "\-\-compare" --compare --log "$tmp/log.csv" --data "$tmp"
-expect 2 "\-\-threads" --threads -1 --data "$tmp"
+expect 2 "fetch_mnist.sh" --data "$bad/nowhere"
+expect 2 "train-images-idx3-ubyte" --data "$bad"
+printf 'not an idx file at all' >"$bad/train-images-idx3-ubyte"
+for f in train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do cp "$bad/train-images-idx3-ubyte" "$bad/$f"; done
+expect 2 "magic" --data "$bad"
+expect 2 "--optimizer" --optimizer rmsprop --data "$bad"
+expect 2 "--epochs" --epochs 0 --data "$bad"
+expect 2 "--batch" --batch 0 --data "$bad"
+expect 2 "--momentum" --momentum 1.5 --data "$bad"
+expect 2 "--lr" --schedule triangular --lr 0.1 --data "$bad"
+expect 2 "--step-size" --schedule triangular --step-size 0 --data "$bad"
+expect 2 "--max-lr" --schedule triangular --base-lr 0.01 --max-lr 0.001 --data "$bad"
+expect 2 "--auto-range" --auto-range --data "$bad"
+expect 2 "--auto-range" --schedule triangular --auto-range --base-lr 0.001 --data "$bad"
+expect 2 "--range-min" --range-test --range-min 0 --data "$bad"
+expect 2 "--plot" --plot "$bad/x.jpg" --data "$bad"
+expect 2 "--compare" --compare --log "$bad/log.csv" --data "$bad"
+expect 2 "--threads" --threads -1 --data "$bad"
+# The same with data that would train: the flags are refused before it is read.
+expect 2 "--epochs" "${R[@]}" --epochs 0 --log log.csv
+expect 2 "--weight-decay" "${R[@]}" --weight-decay -1 --log log.csv
+expect 2 "--plot" "${R[@]}" --plot "$good/no/such/dir/x.png"
+expect 2 "--bogus" "${R[@]}" --bogus 1
+# A data set with a flaw in one file, named in the message.
+flawed=$tmp/flawed
+mkdir "$flawed"
+make_idx "$flawed" 30 10
+printf '\0\0\10\1\0\0\0\12\0\1\2\3\4\5\6\7\10\12' >"$flawed/t10k-labels-idx1-ubyte"  # a label 10
+expect 2 "t10k-labels-idx1-ubyte" --data "$flawed" --log log.csv
 
-if ((failures)); then
-  echo "test_cli: $failures failed"
-  exit 1
+# ---- --log: whole or not at all ---------------------------------------------------
+
+# A successful run replaces an earlier log whole, and says what it ran on.
+d=$(fresh_dir)
+for i in $(seq 1 500); do echo "old line $i"; done >"$d/run.csv"
+run_in "$d" "${R[@]}" --log run.csv
+if [[ $rc -ne 0 ]]; then
+  fail "--log run.csv: exit $rc: $(cat "$tmp/err")"
+else
+  check_log "$d/run.csv" "--log over an earlier file"
+  [[ $(ls -A "$d") == run.csv ]] || fail "--log: left $(ls -A "$d" | tr '\n' ' ')"
+  [[ ! -s $tmp/err ]] || fail "--log: wrote to stderr: $(cat "$tmp/err")"
+  grep -q '^Test error: [0-9.]*%$' "$tmp/out" || fail "--log: no 'Test error' line: $(cat "$tmp/out")"
+  grep -q '^CPU: .*; GEMM: .* SIMD: ' "$tmp/out" || fail "no CPU and GEMM line in the run header: $(cat "$tmp/out")"
+  grep -qF "The same seed and threads give the same numbers on the same CPU and BLAS." "$tmp/out" ||
+    fail "the run does not say what its numbers depend on: $(cat "$tmp/out")"
 fi
-echo "test_cli: all checks passed"
+pass
+
+# Bad data with --log: the earlier log stays as it was.
+d=$(fresh_dir)
+echo old >"$d/run.csv"
+run_in "$d" --data "$flawed" --log run.csv
+[[ $rc -eq 2 && $(cat "$d/run.csv") == old && $(ls -A "$d") == run.csv ]] ||
+  fail "bad data with --log: exit $rc, left $(ls -A "$d" | tr '\n' ' ')with run.csv '$(head -c 100 "$d/run.csv")'"
+pass
+
+# gnuplot fails after training: neither the log nor the plot replaces its
+# earlier file, and no temporary file remains.
+for mode in train range; do
+  d=$(fresh_dir)
+  scratch=$(fresh_dir)
+  echo old >"$d/run.csv"
+  echo old >"$d/run.png"
+  args=("${R[@]}")
+  [[ $mode == range ]] && args+=(--range-test --range-steps 20)
+  rc=0
+  (cd "$d" && PATH="$fake/failing:$PATH" TMPDIR="$scratch" "$exe" "${args[@]}" --log run.csv --plot run.png \
+    >"$tmp/out" 2>"$tmp/err") || rc=$?
+  [[ $rc -eq 1 ]] || fail "$mode: failing gnuplot: exit $rc, expected 1 ($(cat "$tmp/err"))"
+  grep -q "gnuplot failed" "$tmp/err" || fail "$mode: failing gnuplot: message '$(cat "$tmp/err")'"
+  [[ $(cat "$d/run.csv") == old && $(cat "$d/run.png") == old ]] ||
+    fail "$mode: failing gnuplot: an earlier output was replaced"
+  [[ $(ls -A "$d" | tr '\n' ' ') == "run.csv run.png " ]] || fail "$mode: failing gnuplot left: $(ls -A "$d")"
+  [[ -z $(ls -A "$scratch") ]] || fail "$mode: failing gnuplot left in TMPDIR: $(ls -A "$scratch")"
+  pass
+done
+
+# A successful range test replaces an earlier log whole.
+d=$(fresh_dir)
+for i in $(seq 1 500); do echo "old line $i"; done >"$d/range.csv"
+run_in "$d" "${R[@]}" --range-test --range-steps 20 --log range.csv
+if [[ $rc -ne 0 ]]; then
+  fail "--range-test --log: exit $rc: $(cat "$tmp/err")"
+else
+  [[ $(head -n 1 "$d/range.csv") == step,lr,loss,smoothed_loss,accuracy ]] ||
+    fail "--range-test --log: header '$(head -n 1 "$d/range.csv")'"
+  rows=$(($(wc -l <"$d/range.csv") - 1))
+  ((rows >= 1 && rows <= 20)) || fail "--range-test --log: $rows rows for a sweep of 20 steps"
+  ! grep -q old "$d/range.csv" || fail "--range-test --log: the earlier log's lines are still in it"
+  [[ $(ls -A "$d") == range.csv ]] || fail "--range-test --log: left $(ls -A "$d" | tr '\n' ' ')"
+fi
+pass
+
+# Killed while the plot is drawn, at a known point (the stand-in gnuplot runs):
+# the log and the image are still temporary files, and the signal removes
+# them, leaving the earlier ones.
+mkfifo "$fake/ready"
+for sig in TERM HUP; do
+  d=$(fresh_dir)
+  scratch=$(fresh_dir)
+  echo old >"$d/run.csv"
+  echo old >"$d/run.png"
+  exec {ready}<>"$fake/ready" # read-write: opening never blocks, reading waits for the stand-in
+  (cd "$d" && CLR_TEST_READY="$fake/ready" TMPDIR="$scratch" PATH="$fake/blocking:$PATH" \
+    exec "$exe" "${R[@]}" --log run.csv --plot run.png >"$tmp/out" 2>"$tmp/err") &
+  pid=$!
+  gp_pid=""
+  if read -r -t 120 -u "$ready" gp_pid; then
+    compgen -G "$d/.run.csv.*" >/dev/null || fail "SIG$sig: no temporary log while gnuplot runs: $(ls -A "$d")"
+    compgen -G "$d/.run.png.*" >/dev/null || fail "SIG$sig: no temporary image while gnuplot runs: $(ls -A "$d")"
+    [[ -n $(ls -A "$scratch") ]] || fail "SIG$sig: no gnuplot script in TMPDIR while gnuplot runs"
+    kill -"$sig" "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    kill "$gp_pid" 2>/dev/null || true
+    want_rc=$((128 + $(kill -l "$sig")))
+    [[ $rc -eq $want_rc ]] || fail "SIG$sig: exit $rc, expected $want_rc ($(cat "$tmp/err"))"
+    [[ $(ls -A "$d" | tr '\n' ' ') == "run.csv run.png " ]] || fail "SIG$sig: left $(ls -A "$d" | tr '\n' ' ')"
+    [[ $(cat "$d/run.csv") == old && $(cat "$d/run.png") == old ]] || fail "SIG$sig: an earlier output was replaced"
+    [[ -z $(ls -A "$scratch") ]] || fail "SIG$sig: left in TMPDIR: $(ls -A "$scratch")"
+  else
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    fail "SIG$sig: the stand-in gnuplot never ran (stderr: $(cat "$tmp/err"))"
+  fi
+  exec {ready}>&-
+  pass
+done
+
+fi # part cli
+
+# ==== part plot =======================================================================
+if want plot; then
+
+if command -v gnuplot >/dev/null 2>&1; then
+  # A successful run replaces an earlier log and image whole.
+  d=$(fresh_dir)
+  scratch=$(fresh_dir)
+  for i in $(seq 1 500); do echo "old line $i"; done >"$d/run.csv"
+  echo old >"$d/run.png"
+  rc=0
+  # A cycling rate: a constant one makes gnuplot warn of an empty y2 range.
+  (cd "$d" && TMPDIR="$scratch" "$exe" "${R[@]}" --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 5 \
+    --log run.csv --plot run.png >"$tmp/out" 2>"$tmp/err") || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    fail "--log --plot: exit $rc: $(cat "$tmp/err")"
+  else
+    check_log "$d/run.csv" "--log beside --plot"
+    is_png "$d/run.png" || fail "--plot run.png: not a PNG"
+    [[ -z $(cat "$tmp/err") ]] || fail "--plot: gnuplot complained: $(cat "$tmp/err")"
+    [[ $(ls -A "$d" | tr '\n' ' ') == "run.csv run.png " ]] || fail "--plot: left $(ls -A "$d" | tr '\n' ' ')"
+    [[ -z $(ls -A "$scratch") ]] || fail "--plot: left in TMPDIR: $(ls -A "$scratch")"
+  fi
+  pass
+  # The range test's picture, as SVG.
+  d=$(fresh_dir)
+  run_in "$d" "${R[@]}" --range-test --range-steps 20 --plot range.svg
+  [[ $rc -eq 0 ]] || fail "--range-test --plot range.svg: exit $rc: $(cat "$tmp/err")"
+  tail -c 100 "$d/range.svg" 2>/dev/null | grep -q "</svg>" || fail "range.svg is not a complete SVG document"
+  [[ $(ls -A "$d") == range.svg ]] || fail "--range-test --plot: left $(ls -A "$d" | tr '\n' ' ')"
+  pass
+else
+  missing_input gnuplot "install gnuplot-nox"
+fi
+
+fi # part plot
+
+finish "test_cli $part"
