@@ -4,21 +4,27 @@
 Usage: /usr/bin/python3 scripts/gen_optim_reference.py [OUTPUT_DIR]
 
 Each case runs torch.optim.SGD / Adam / AdamW in double precision on two
-parameter blocks (a 3x4 matrix and a 5-vector) for a few updates. The
+parameter blocks (a 3x4 matrix and a 5-vector) for STEPS updates. The
 learning rate, and in the cycled cases the momentum (beta1 for Adam), is set
 by hand in the parameter group before every step, which is what PyTorch's
 CyclicLR / OneCycleLR do; row t holds the values in force for update t + 1
 (the convention of shared/SCHEDULES.md). Initial parameters come from a
-closed formula and the gradients from a seeded generator; both are written
+closed formula. The gradient of update t + 1 is a pull back towards the
+initial values plus seeded noise, computed from the parameters PyTorch holds
+at that point, so it depends on every earlier update, and the parameters stay
+away from zero (the tests compare relative errors). Gradients are written
 out, so the C++ tests only read the table and never need PyTorch.
 
-File layout:
+File layout (tests/optim_reference.hpp refuses anything else):
     # torch <version>: <the optimizer constructor call>
     # case: optimizer=... <options> cycled=momentum|none shapes=3x4,5 steps=N
-    t,block,index,lr,momentum,grad,param_before,param_after
-`index` is the flat row-major (PyTorch) index inside the block, `momentum`
-the SGD momentum or Adam beta1 used by update t + 1, `grad` the gradient fed
-to it, `param_before` / `param_after` the parameter around it.
+    # initial=<p0>,...,<p16>
+    t,lr,momentum,g0,...,g16,p0,...,p16
+    N rows, t = 0 .. N-1 in order
+Value k runs over block 0 in PyTorch's (row-major) order, then block 1.
+`momentum` is the SGD momentum or Adam beta1 used by update t + 1, g0..g16
+the gradient fed to it and p0..p16 the parameters after it (those before it
+are the previous row's, or the initial ones).
 """
 import math
 import pathlib
@@ -27,7 +33,10 @@ import sys
 import torch
 
 SHAPES = [(3, 4), (5,)]
-STEPS = 8
+STEPS = 300
+N_VALUES = 17
+PULL = 0.5    # gradient = PULL * (p - p_initial) + NOISE * N(0, 1)
+NOISE = 0.1
 
 
 def initial(block, shape):
@@ -98,15 +107,23 @@ def case_line(case):
 
 def generate(case):
     params = [torch.nn.Parameter(initial(b, s)) for b, s in enumerate(SHAPES)]
+    start = [p.detach().clone() for p in params]
     opts = case['opts']
     optimizer = case['cls'](params, lr=case['base'], **opts)
     call = 'torch.optim.%s(params, lr=%r, %s)' % (
         case['cls'].__name__, case['base'],
         ', '.join('%s=%r' % kv for kv in opts.items()))
     gen = torch.Generator().manual_seed(case['seed'])
+
+    def flat(tensors):
+        return [v for x in tensors for v in x.reshape(-1).tolist()]
+
     lines = ['# torch %s: %s' % (torch.__version__, call),
              case_line(case),
-             't,block,index,lr,momentum,grad,param_before,param_after']
+             '# initial=' + ','.join(repr(v) for v in flat(start)),
+             ','.join(['t', 'lr', 'momentum'] +
+                      ['g%d' % k for k in range(N_VALUES)] +
+                      ['p%d' % k for k in range(N_VALUES)])]
     group = optimizer.param_groups[0]
     for t in range(STEPS):
         lr = lr_at(case['base'], t)
@@ -117,20 +134,18 @@ def generate(case):
         else:
             mom = momentum_at(t) if case['cycled'] else opts['betas'][0]
             group['betas'] = (mom, opts['betas'][1])
-        before = [p.detach().clone() for p in params]
-        grads = [0.5 * torch.randn(p.shape, dtype=torch.float64,
-                                   generator=gen) for p in params]
+        grads = [PULL * (p.detach() - p0) +
+                 NOISE * torch.randn(p.shape, dtype=torch.float64,
+                                     generator=gen)
+                 for p, p0 in zip(params, start)]
         for p, g in zip(params, grads):
             p.grad = g.clone()
         optimizer.step()
-        for b, p in enumerate(params):
-            flat = zip(grads[b].reshape(-1).tolist(),
-                       before[b].reshape(-1).tolist(),
-                       p.detach().reshape(-1).tolist())
-            for i, (g, pb, pa) in enumerate(flat):
-                lines.append(','.join([str(t), str(b), str(i), repr(lr),
-                                       repr(mom), repr(g), repr(pb),
-                                       repr(pa)]))
+        after = flat([p.detach() for p in params])
+        assert min(abs(v) for v in after) > 0.05, 'a parameter came near 0'
+        lines.append(','.join([str(t), repr(lr), repr(mom)] +
+                              [repr(v) for v in flat(grads)] +
+                              [repr(v) for v in after]))
     return '\n'.join(lines) + '\n'
 
 

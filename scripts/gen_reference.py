@@ -6,7 +6,18 @@ Usage: /usr/bin/python3 scripts/gen_reference.py [OUTPUT_DIR]
 Row t holds the learning rate (and momentum, when cycled) in the optimizer
 before its (t+1)-th step: construct, record, optimizer.step(),
 scheduler.step().  The tests never need PyTorch; the tables are committed.
+
+Keras is not installable beside PyTorch 1.13 on Debian 12, so the keras_*.csv
+tables come from line-for-line transcriptions of the published algorithms
+(below), evaluated in double precision; their provenance line says so.
+
+File layout (tests/reference.hpp refuses anything else):
+    # <provenance: library version and the full constructor call>
+    # rows=N
+    step,lr[,momentum]
+    N rows, steps 0 .. N-1 in order, every value written with repr()
 """
+import math
 import inspect
 import pathlib
 import sys
@@ -76,6 +87,110 @@ CASES = [
 ]
 
 
+# Keras's CosineDecayRestarts.__call__ (keras/optimizers/schedules/
+# learning_rate_schedule.py, TF 2.x), transcribed with math for tf.math.
+def keras_cosine_decay_restarts(initial_learning_rate, first_decay_steps,
+                                t_mul=2.0, m_mul=1.0, alpha=0.0):
+    def call(step):
+        completed_fraction = step / first_decay_steps
+
+        def compute_step(completed_fraction, geometric=False):
+            if geometric:
+                i_restart = math.floor(
+                    math.log(1.0 - completed_fraction * (1.0 - t_mul)) /
+                    math.log(t_mul))
+                sum_r = (1.0 - t_mul ** i_restart) / (1.0 - t_mul)
+                completed_fraction = ((completed_fraction - sum_r) /
+                                      t_mul ** i_restart)
+            else:
+                i_restart = math.floor(completed_fraction)
+                completed_fraction -= i_restart
+            return i_restart, completed_fraction
+
+        i_restart, completed_fraction = compute_step(
+            completed_fraction, geometric=t_mul != 1.0)
+        m_fac = m_mul ** i_restart
+        cosine_decayed = 0.5 * m_fac * (
+            1.0 + math.cos(math.pi * completed_fraction))
+        decayed = (1 - alpha) * cosine_decayed + alpha
+        return initial_learning_rate * decayed
+    return call
+
+
+# bckenstler's CyclicLR callback (github.com/bckenstler/CLR, clr_callback.py),
+# the Keras implementation of Smith's paper: CyclicLR.clr(), with numpy's
+# floor / abs / maximum as math's. The rate for batch t + 1 is clr() with
+# clr_iterations = t (on_train_begin sets base_lr = clr() at 0).
+def keras_cyclic_lr(base_lr=0.001, max_lr=0.006, step_size=2000.,
+                    mode='triangular', gamma=1.):
+    if mode == 'triangular':
+        scale_fn, scale_mode = (lambda x: 1.), 'cycle'
+    elif mode == 'triangular2':
+        scale_fn, scale_mode = (lambda x: 1 / (2. ** (x - 1))), 'cycle'
+    else:
+        scale_fn, scale_mode = (lambda x: gamma ** (x)), 'iterations'
+
+    def clr(clr_iterations):
+        cycle = math.floor(1 + clr_iterations / (2 * step_size))
+        x = abs(clr_iterations / step_size - 2 * cycle + 1)
+        if scale_mode == 'cycle':
+            return base_lr + (max_lr - base_lr) * max(0, (1 - x)) * \
+                scale_fn(cycle)
+        return base_lr + (max_lr - base_lr) * max(0, (1 - x)) * \
+            scale_fn(clr_iterations)
+    return clr
+
+
+KERAS_CDR = 'keras CosineDecayRestarts algorithm, transcribed'
+KERAS_CLR = 'keras CyclicLR callback (bckenstler/CLR clr_callback.py) ' \
+    'algorithm, transcribed'
+
+# file, function, rows, arguments.
+KERAS_CASES = [
+    dict(file='keras_cosine_restarts_mmul.csv', what=KERAS_CDR,
+         fn=keras_cosine_decay_restarts, rows=3100,
+         args=dict(initial_learning_rate=0.1, first_decay_steps=100,
+                   t_mul=2.0, m_mul=0.5, alpha=0.0)),
+    dict(file='keras_cosine_restarts_tmul1_mmul.csv', what=KERAS_CDR,
+         fn=keras_cosine_decay_restarts, rows=1000,
+         args=dict(initial_learning_rate=0.05, first_decay_steps=70,
+                   t_mul=1.0, m_mul=0.8, alpha=0.0)),
+    dict(file='keras_cosine_restarts_tmul3_alpha.csv', what=KERAS_CDR,
+         fn=keras_cosine_decay_restarts, rows=2000,
+         args=dict(initial_learning_rate=0.2, first_decay_steps=10,
+                   t_mul=3.0, m_mul=1.0, alpha=0.05)),
+    dict(file='keras_cosine_restarts_mmul_alpha.csv', what=KERAS_CDR,
+         fn=keras_cosine_decay_restarts, rows=700,
+         args=dict(initial_learning_rate=0.1, first_decay_steps=100,
+                   t_mul=2.0, m_mul=0.5, alpha=0.1)),
+    dict(file='keras_cyclic_triangular.csv', what=KERAS_CLR,
+         fn=keras_cyclic_lr, rows=10000,
+         args=dict(base_lr=0.001, max_lr=0.006, step_size=2000.,
+                   mode='triangular')),
+    dict(file='keras_cyclic_triangular2.csv', what=KERAS_CLR,
+         fn=keras_cyclic_lr, rows=4000,
+         args=dict(base_lr=0.01, max_lr=0.1, step_size=250.,
+                   mode='triangular2')),
+    dict(file='keras_cyclic_exp_range.csv', what=KERAS_CLR,
+         fn=keras_cyclic_lr, rows=3000,
+         args=dict(base_lr=0.001, max_lr=0.01, step_size=100.,
+                   mode='exp_range', gamma=0.9995)),
+]
+
+
+def generate_keras(case):
+    """Return the CSV text of one transcribed-Keras case."""
+    fn = case['fn'](**case['args'])
+    call = '%s(%s)' % (case['fn'].__name__, ', '.join(
+        '%s=%r' % kv for kv in case['args'].items()))
+    lines = ['# %s (python %s, double precision): %s' % (
+        case['what'], sys.version.split()[0], call),
+             '# rows=%d' % case['rows'], 'step,lr']
+    for t in range(case['rows']):
+        lines.append('%d,%r' % (t, float(fn(t))))
+    return '\n'.join(lines) + '\n'
+
+
 def full_call(case, opt_text):
     """The constructor call with every default spelled out."""
     bound = inspect.signature(case['sched']).bind(None, **case['args'])
@@ -96,6 +211,7 @@ def generate(case):
     scheduler = case['sched'](optimizer, **case['args'])
     opt_text = 'SGD(%s)' % ', '.join('%s=%r' % kv for kv in opt_args.items())
     lines = ['# torch %s: %s' % (torch.__version__, full_call(case, opt_text)),
+             '# rows=%d' % case['rows'],
              'step,lr,momentum' if momentum else 'step,lr']
     for t in range(case['rows']):
         group = optimizer.param_groups[0]
@@ -117,6 +233,9 @@ def main():
     for case in CASES:
         text = generate(case)
         (out_dir / case['file']).write_text(text, newline='\n')
+        print('%-42s %6d rows' % (case['file'], case['rows']))
+    for case in KERAS_CASES:
+        (out_dir / case['file']).write_text(generate_keras(case), newline='\n')
         print('%-42s %6d rows' % (case['file'], case['rows']))
 
 

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -63,6 +64,9 @@ private:
 constexpr std::size_t n_blocks = 2;
 constexpr std::array<Eigen::Index, n_blocks> block_sizes{12, 5};  // 3x4 matrix, 5-vector
 constexpr Eigen::Index n_values = 17;
+// Updates per reference run (scripts/gen_optim_reference.py's STEPS); every
+// one of them is checked.
+constexpr std::size_t optim_steps = 300;
 
 struct optim_reference {
     std::map<std::string, std::string> options;
@@ -71,53 +75,77 @@ struct optim_reference {
     // [t][k]: k runs over block 0 (row-major, as PyTorch stores it), then block 1.
     std::vector<std::vector<double>> grad, before, after;
 
-    double number(const std::string& key) const { return std::strtod(options.at(key).c_str(), nullptr); }
+    double number(const std::string& key) const { return parse_double(options.at(key), "case option " + key); }
     bool cycled() const { return options.at("cycled") == "momentum"; }
 };
 
-inline optim_reference load_optim_reference(const std::string& name) {
-    const std::string path = std::string(CLR_TEST_DATA_DIR) + "/" + name;
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot open " + path);
+// Reads the layout scripts/gen_optim_reference.py writes (see there): the
+// case line, the initial parameters, then exactly `steps` rows for updates
+// 0 .. steps - 1 in order, every cell a finite number. expected_steps, when
+// given, is what the test itself expects the table to cover.
+inline optim_reference load_optim_reference_file(const std::string& path, std::size_t expected_steps = 0) {
+    const std::vector<std::string> lines = table_lines(read_table_text(path));
+    if (lines.size() < 4 || lines[0].compare(0, 2, "# ") != 0) throw std::runtime_error(path + ": no provenance line");
     optim_reference ref;
-    std::string line;
-    std::getline(in, line);  // provenance
-    std::getline(in, line);
     const std::string tag = "# case: ";
-    if (line.compare(0, tag.size(), tag) != 0) throw std::runtime_error(path + ": no case line");
-    std::istringstream fields(line.substr(tag.size()));
+    if (lines[1].compare(0, tag.size(), tag) != 0) throw std::runtime_error(path + ": no case line");
+    std::istringstream fields(lines[1].substr(tag.size()));
     for (std::string kv; fields >> kv;) {
         const auto eq = kv.find('=');
-        ref.options[kv.substr(0, eq)] = kv.substr(eq + 1);
+        if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+            throw std::runtime_error(path + ": bad case field '" + kv + "'");
+        if (!ref.options.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second)
+            throw std::runtime_error(path + ": case field given twice: " + kv);
     }
+    for (const char* key : {"optimizer", "cycled", "shapes", "steps"})
+        if (ref.options.count(key) == 0) throw std::runtime_error(path + ": the case line lacks " + key);
     if (ref.options.at("shapes") != "3x4,5") throw std::runtime_error(path + ": unexpected shapes");
-    ref.steps = std::stoul(ref.options.at("steps"));
-    std::getline(in, line);
-    if (line != "t,block,index,lr,momentum,grad,param_before,param_after")
-        throw std::runtime_error(path + ": unexpected header " + line);
-    ref.lr.assign(ref.steps, 0.0);
-    ref.momentum.assign(ref.steps, 0.0);
-    for (auto* v : {&ref.grad, &ref.before, &ref.after}) v->assign(ref.steps, std::vector<double>(n_values));
-    std::size_t rows = 0;
-    while (std::getline(in, line)) {
-        std::istringstream row(line);
-        std::array<std::string, 8> c;
-        for (auto& cell : c) std::getline(row, cell, ',');
-        const std::size_t t = std::stoul(c[0]), b = std::stoul(c[1]);
-        const auto i = static_cast<Eigen::Index>(std::stol(c[2]));
-        if (t >= ref.steps || b >= n_blocks || i >= block_sizes[b])
-            // NOLINTNEXTLINE(performance-inefficient-string-concatenation): error path, runs once
-            throw std::runtime_error(path + ": bad row " + line);
-        const auto k = static_cast<std::size_t>(b == 0 ? i : block_sizes[0] + i);
-        ref.lr[t] = std::strtod(c[3].c_str(), nullptr);
-        ref.momentum[t] = std::strtod(c[4].c_str(), nullptr);
-        ref.grad[t][k] = std::strtod(c[5].c_str(), nullptr);
-        ref.before[t][k] = std::strtod(c[6].c_str(), nullptr);
-        ref.after[t][k] = std::strtod(c[7].c_str(), nullptr);
-        ++rows;
+    ref.steps = parse_count(ref.options.at("steps"), path + ": steps");
+    if (ref.steps == 0) throw std::runtime_error(path + ": steps=0");
+    if (expected_steps != 0 && ref.steps != expected_steps)
+        throw std::runtime_error(path + ": " + std::to_string(ref.steps) + " steps, the test expects " +
+                                 std::to_string(expected_steps));
+
+    const std::string init_tag = "# initial=";
+    if (lines[2].compare(0, init_tag.size(), init_tag) != 0) throw std::runtime_error(path + ": no initial line");
+    const std::vector<std::string> init = split(lines[2].substr(init_tag.size()), ',');
+    if (init.size() != std::size_t(n_values)) throw std::runtime_error(path + ": the initial line needs 17 values");
+    std::vector<double> start;
+    for (const auto& cell : init) start.push_back(parse_double(cell, path + ":3"));
+
+    std::string header = "t,lr,momentum";
+    for (Eigen::Index k = 0; k < n_values; ++k) header += ",g" + std::to_string(k);
+    for (Eigen::Index k = 0; k < n_values; ++k) header += ",p" + std::to_string(k);
+    if (lines[3] != header) throw std::runtime_error(path + ": unexpected header " + lines[3]);
+    if (lines.size() - 4 != ref.steps)
+        throw std::runtime_error(path + ": steps=" + std::to_string(ref.steps) + " but the file has " +
+                                 std::to_string(lines.size() - 4) + " rows");
+
+    const std::size_t columns = 3 + 2 * std::size_t(n_values);
+    for (std::size_t t = 0; t < ref.steps; ++t) {
+        const std::string where = path + ":" + std::to_string(t + 5);
+        const std::vector<std::string> c = split(lines[t + 4], ',');
+        if (c.size() != columns)
+            throw std::runtime_error(where + ": " + std::to_string(c.size()) + " cells, expected " +
+                                     std::to_string(columns));
+        if (parse_count(c[0], where) != t)
+            throw std::runtime_error(where + ": update " + c[0] + " where update " + std::to_string(t) + " belongs");
+        ref.lr.push_back(parse_double(c[1], where));
+        ref.momentum.push_back(parse_double(c[2], where));
+        std::vector<double> g, p;
+        for (std::size_t k = 0; k < std::size_t(n_values); ++k) {
+            g.push_back(parse_double(c[3 + k], where));
+            p.push_back(parse_double(c[3 + std::size_t(n_values) + k], where));
+        }
+        ref.before.push_back(t == 0 ? start : ref.after.back());
+        ref.grad.push_back(std::move(g));
+        ref.after.push_back(std::move(p));
     }
-    if (rows != ref.steps * n_values) throw std::runtime_error(path + ": wrong number of rows");
     return ref;
+}
+
+inline optim_reference load_optim_reference(const std::string& name, std::size_t expected_steps = 0) {
+    return load_optim_reference_file(std::string(CLR_TEST_DATA_DIR) + "/" + name, expected_steps);
 }
 
 template <class T>
@@ -183,23 +211,30 @@ trajectory run_tiled(const optim_reference& ref, Make make, std::size_t copies =
 // trajectory); element k of `got` is compared with element k mod 17.
 inline double worst_error(const trajectory& got, const trajectory& want) {
     REQUIRE(got.size() == want.size());
+    REQUIRE(!got.empty());
     double worst = 0.0;
     for (std::size_t t = 0; t < got.size(); ++t)
         for (std::size_t k = 0; k < got[t].size(); ++k)
-            worst = std::max(worst, relative_error(got[t][k], want[t][k % want[t].size()]));
+            worst = worse(worst, relative_error(got[t][k], want[t][k % want[t].size()]));
     return worst;
 }
 
 // For float against double: the error relative to the parameters' scale
 // (they are of order 1), since an update that nearly cancels a parameter
 // leaves a small value carrying the absolute rounding error of a large one.
-inline double worst_scaled_error(const trajectory& got, const trajectory& want) {
+// `updates` limits the comparison to the first few updates.
+inline double worst_scaled_error(const trajectory& got, const trajectory& want,
+                                 std::size_t updates = std::numeric_limits<std::size_t>::max()) {
     REQUIRE(got.size() == want.size());
+    REQUIRE(!got.empty());
     double worst = 0.0;
-    for (std::size_t t = 0; t < got.size(); ++t)
+    for (std::size_t t = 0; t < std::min(updates, got.size()); ++t)
         for (std::size_t k = 0; k < got[t].size(); ++k) {
             const double w = want[t][k % want[t].size()];
-            worst = std::max(worst, std::abs(got[t][k] - w) / std::max(std::abs(w), 1.0));
+            const double g = got[t][k];
+            // A value that is not finite is infinitely wrong (relative_error's rule).
+            worst = worse(worst, std::isfinite(g) && std::isfinite(w) ? std::abs(g - w) / std::max(std::abs(w), 1.0)
+                                                                       : std::numeric_limits<double>::infinity());
         }
     return worst;
 }

@@ -67,8 +67,9 @@ trajectory run_case(const optim_reference& ref, bool tiled) {
 TEST_CASE("adam and adamw match torch.optim.Adam / AdamW update for update", "[optim][adam]") {
     for (const char* file : adam_cases) {
         INFO(file);
-        const optim_reference ref = load_optim_reference(file);
-        CHECK(worst_error(run_case<double>(ref, false), ref.after) <= 1e-12);
+        const optim_reference ref = load_optim_reference(file, optim_steps);
+        const double worst = worst_error(run_case<double>(ref, false), ref.after);
+        CHECK(worst <= 1e-12);  // measured over 300 updates: at most 1.2e-15
         CHECK(worst_error(run_case<double>(ref, true), ref.after) <= 1e-12);
         CHECK(worst_error(ref.before, ref.after) > 1e-3);
     }
@@ -77,13 +78,24 @@ TEST_CASE("adam and adamw match torch.optim.Adam / AdamW update for update", "[o
 TEST_CASE("adam in float agrees with double to float precision", "[optim][adam]") {
     for (const char* file : adam_cases) {
         INFO(file);
-        const optim_reference ref = load_optim_reference(file);
+        const optim_reference ref = load_optim_reference(file, optim_steps);
         const trajectory d = run_case<double>(ref, false);
-        const double tol = 4 * std::numeric_limits<float>::epsilon();
-        const double f = worst_scaled_error(run_case<float>(ref, false), d);
-        CHECK(f <= tol);
-        CHECK(f > 0.0);
-        CHECK(worst_scaled_error(run_case<float>(ref, true), d) <= tol);
+        // Float rounds every update, and the table's gradients do not depend
+        // on the float run's parameters, so nothing pulls its rounding errors
+        // back: over the run they add up like a random walk, about
+        // sqrt(300) = 17 times one update's. The first 8 updates must stay
+        // within 4 float epsilons, all 300 within 16. Measured worst scaled
+        // errors, Adam: 1.6, 1.6, 2.9 eps over the first 8 and
+        // 9.0, 5.2, 11.7 eps over all 300 for weight decay, cycled beta1, AdamW.
+        const double eps = std::numeric_limits<float>::epsilon();
+        const trajectory f = run_case<float>(ref, false);
+        const double first8 = worst_scaled_error(f, d, 8), all = worst_scaled_error(f, d);
+        CHECK(first8 <= 4 * eps);
+        CHECK(all <= 16 * eps);
+        CHECK(all > 0.0);  // it did run in float
+        const trajectory tiled = run_case<float>(ref, true);
+        CHECK(worst_scaled_error(tiled, d, 8) <= 4 * eps);
+        CHECK(worst_scaled_error(tiled, d) <= 16 * eps);
     }
 }
 

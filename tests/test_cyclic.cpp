@@ -10,6 +10,7 @@
 #include <limits>
 
 using clr_test::load_reference;
+using clr_test::readme_worst_error;
 using clr_test::worst_relative_error;
 
 namespace {
@@ -84,11 +85,13 @@ TEST_CASE("windows: Welch and Hann against their definitions", "[cyclic]") {
     auto wa = w.with_step_size_down(4);
     auto ha = h.with_step_size_down(4);
     double worst = 0.0;
+    using clr_test::relative_error;
+    using clr_test::worse;  // keeps a NaN, as std::max would not
     for (clr::step_t t = 0; t < 5000; ++t) {
-        worst = std::max(worst, clr_test::relative_error(w(t), base + (peak - base) * welch(position(t, 9, 9))));
-        worst = std::max(worst, clr_test::relative_error(h(t), base + (peak - base) * hann(position(t, 9, 9))));
-        worst = std::max(worst, clr_test::relative_error(wa(t), base + (peak - base) * welch(position(t, 9, 4))));
-        worst = std::max(worst, clr_test::relative_error(ha(t), base + (peak - base) * hann(position(t, 9, 4))));
+        worst = worse(worst, relative_error(w(t), base + (peak - base) * welch(position(t, 9, 9))));
+        worst = worse(worst, relative_error(h(t), base + (peak - base) * hann(position(t, 9, 9))));
+        worst = worse(worst, relative_error(wa(t), base + (peak - base) * welch(position(t, 9, 4))));
+        worst = worse(worst, relative_error(ha(t), base + (peak - base) * hann(position(t, 9, 4))));
     }
     CHECK(worst < 1e-14);
     // The shapes differ where they should: Welch above linear, Hann below it
@@ -122,23 +125,42 @@ TEST_CASE("user scale on the cycle number and on the step", "[cyclic]") {
 TEST_CASE("matches PyTorch's CyclicLR", "[cyclic][reference]") {
     SECTION("triangular, symmetric, 10000 steps") {
         clr::triangular<double> s(0.001, 0.006, 2000);
-        CHECK(worst_relative_error(s, load_reference("cyclic_triangular.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("cyclic_triangular.csv", 10000)) <= readme_worst_error);
     }
     SECTION("triangular, 300 up / 200 down, momentum 0.8-0.9") {
         auto s = clr::triangular<double>(0.001, 0.006, 300).with_step_size_down(200).with_momentum(0.8, 0.9);
-        CHECK(worst_relative_error(s, load_reference("cyclic_triangular_asym_momentum.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("cyclic_triangular_asym_momentum.csv", 3000)) <= readme_worst_error);
     }
     SECTION("triangular2, 250 up / 150 down, momentum 0.85-0.95") {
         auto s = clr::triangular2<double>(0.01, 0.1, 250).with_step_size_down(150).with_momentum(0.85, 0.95);
-        CHECK(worst_relative_error(s, load_reference("cyclic_triangular2_asym_momentum.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("cyclic_triangular2_asym_momentum.csv", 4000)) <= readme_worst_error);
     }
     SECTION("exp_range, gamma 0.9995, 100 up / 150 down, momentum 0.8-0.9") {
         auto s = clr::exp_range<double>(0.001, 0.01, 100, 0.9995).with_step_size_down(150).with_momentum(0.8, 0.9);
-        CHECK(worst_relative_error(s, load_reference("cyclic_exp_range_momentum.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("cyclic_exp_range_momentum.csv", 3000)) <= readme_worst_error);
     }
     SECTION("exp_range, gamma 0.99, step 7") {
         clr::exp_range<double> s(0.001, 0.006, 7, 0.99);
-        CHECK(worst_relative_error(s, load_reference("cyclic_exp_range_sym.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("cyclic_exp_range_sym.csv", 200)) <= readme_worst_error);
+    }
+}
+
+// The keras_cyclic_*.csv tables come from a transcription of bckenstler's
+// CyclicLR callback (the Keras implementation of Smith's paper), by
+// scripts/gen_reference.py: Keras is not installable beside PyTorch here.
+// Measured worst relative errors: 2.1e-15, 1.0e-15, 6.0e-15.
+TEST_CASE("matches Keras's CyclicLR callback", "[cyclic][reference][keras]") {
+    SECTION("triangular, the README's CyclicLR(0.001, 0.006, 2000)") {
+        clr::triangular<double> s(0.001, 0.006, 2000);
+        CHECK(worst_relative_error(s, load_reference("keras_cyclic_triangular.csv", 10000)) <= readme_worst_error);
+    }
+    SECTION("triangular2, step_size 250") {
+        clr::triangular2<double> s(0.01, 0.1, 250);
+        CHECK(worst_relative_error(s, load_reference("keras_cyclic_triangular2.csv", 4000)) <= readme_worst_error);
+    }
+    SECTION("exp_range, gamma 0.9995, step_size 100") {
+        clr::exp_range<double> s(0.001, 0.01, 100, 0.9995);
+        CHECK(worst_relative_error(s, load_reference("keras_cyclic_exp_range.csv", 3000)) <= readme_worst_error);
     }
 }
 

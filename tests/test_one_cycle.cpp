@@ -9,6 +9,7 @@
 #include <limits>
 
 using clr_test::load_reference;
+using clr_test::readme_worst_error;
 using clr_test::worst_relative_error;
 
 namespace {
@@ -60,7 +61,7 @@ TEST_CASE("one_cycle: momentum runs inverse", "[one_cycle]") {
 TEST_CASE("matches PyTorch's OneCycleLR", "[one_cycle][reference]") {
     SECTION("cos, two phases, momentum") {
         auto s = clr::one_cycle<double>(0.1, 1000).with_momentum(0.85, 0.95);
-        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_momentum.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_momentum.csv", 1000)) <= readme_worst_error);
     }
     SECTION("linear, two phases, momentum") {
         auto s = clr::one_cycle<double>(0.01, 777)
@@ -69,11 +70,11 @@ TEST_CASE("matches PyTorch's OneCycleLR", "[one_cycle][reference]") {
                      .with_final_div_factor(100)
                      .with_anneal(clr::anneal::linear)
                      .with_momentum(0.8, 0.9);
-        CHECK(worst_relative_error(s, load_reference("one_cycle_linear_momentum.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("one_cycle_linear_momentum.csv", 777)) <= readme_worst_error);
     }
     SECTION("cos, three phases, momentum") {
         auto s = clr::one_cycle<double>(0.5, 1200).with_three_phase().with_momentum(0.85, 0.95);
-        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_three_phase_momentum.csv")) <= 1e-12);
+        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_three_phase_momentum.csv", 1200)) <= readme_worst_error);
     }
     SECTION("linear, three phases") {
         auto s = clr::one_cycle<double>(0.02, 999)
@@ -82,7 +83,10 @@ TEST_CASE("matches PyTorch's OneCycleLR", "[one_cycle][reference]") {
                      .with_final_div_factor(1000)
                      .with_anneal(clr::anneal::linear)
                      .with_three_phase();
-        CHECK(worst_relative_error(s, load_reference("one_cycle_linear_three_phase.csv")) <= 1e-12);
+        // The README's largest error over all twelve tables is this one: 8.4e-14.
+        const double worst = worst_relative_error(s, load_reference("one_cycle_linear_three_phase.csv", 999));
+        CHECK(worst <= readme_worst_error);
+        CHECK(worst >= clr_test::readme_worst_error_low);
     }
 }
 

@@ -48,9 +48,10 @@ const char* const sgd_cases[] = {"optim_sgd_plain.csv", "optim_sgd_momentum.csv"
 TEST_CASE("sgd matches torch.optim.SGD update for update", "[optim][sgd]") {
     for (const char* file : sgd_cases) {
         INFO(file);
-        const optim_reference ref = load_optim_reference(file);
+        const optim_reference ref = load_optim_reference(file, optim_steps);
         const auto o = sgd_options_of(ref);
-        CHECK(worst_error(run_blocks<double>(ref, make_sgd<double>(o)), ref.after) <= 1e-12);
+        const double worst = worst_error(run_blocks<double>(ref, make_sgd<double>(o)), ref.after);
+        CHECK(worst <= 1e-12);  // measured over 300 updates: at most 1.2e-15
         CHECK(worst_error(run_tiled<double>(ref, make_sgd<double>(o)), ref.after) <= 1e-12);
         // The updates are not trivially small: a wrong rule would show.
         CHECK(worst_error(ref.before, ref.after) > 1e-3);
@@ -60,14 +61,25 @@ TEST_CASE("sgd matches torch.optim.SGD update for update", "[optim][sgd]") {
 TEST_CASE("sgd in float agrees with double to float precision", "[optim][sgd]") {
     for (const char* file : sgd_cases) {
         INFO(file);
-        const optim_reference ref = load_optim_reference(file);
+        const optim_reference ref = load_optim_reference(file, optim_steps);
         const auto o = sgd_options_of(ref);
         const trajectory d = run_blocks<double>(ref, make_sgd<double>(o));
-        const double tol = 4 * std::numeric_limits<float>::epsilon();
-        const double f = worst_scaled_error(run_blocks<float>(ref, make_sgd<float>(o)), d);
-        CHECK(f <= tol);
-        CHECK(f > 0.0);  // it did run in float
-        CHECK(worst_scaled_error(run_tiled<float>(ref, make_sgd<float>(o)), d) <= tol);
+        // Float rounds every update, and the table's gradients do not depend
+        // on the float run's parameters, so nothing pulls its rounding errors
+        // back: over the run they add up like a random walk, about
+        // sqrt(300) = 17 times one update's. The first 8 updates must stay
+        // within 4 float epsilons, all 300 within 16. Measured worst scaled
+        // errors, SGD: 1.0, 0.7, 1.8 eps over the first 8 and 7.4,
+        // 6.7, 7.3 eps over all 300 for plain, momentum, nesterov-cycled.
+        const double eps = std::numeric_limits<float>::epsilon();
+        const trajectory f = run_blocks<float>(ref, make_sgd<float>(o));
+        const double first8 = worst_scaled_error(f, d, 8), all = worst_scaled_error(f, d);
+        CHECK(first8 <= 4 * eps);
+        CHECK(all <= 16 * eps);
+        CHECK(all > 0.0);  // it did run in float
+        const trajectory tiled = run_tiled<float>(ref, make_sgd<float>(o));
+        CHECK(worst_scaled_error(tiled, d, 8) <= 4 * eps);
+        CHECK(worst_scaled_error(tiled, d) <= 16 * eps);
     }
 }
 
