@@ -1,0 +1,227 @@
+// README.md: schedules "never allocate"; the optimizers "update parameter
+// blocks in place and allocate nothing per step". This program holds the
+// library to both. It is its own executable because it replaces the global
+// operator new and delete (every form) with counting ones, and builds Eigen
+// with EIGEN_RUNTIME_NO_MALLOC and an eigen_assert that records instead of
+// aborting, so an Eigen temporary (Eigen allocates with malloc, not new)
+// counts too, in Release as in Debug. It first checks that both counters see
+// an allocation, then runs every schedule's lr(t) and momentum(t) and every
+// optimizer's step() in a loop and requires zero allocations there.
+// Exit status 0 when all checks pass, 1 otherwise.
+#include <atomic>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+namespace clr_no_alloc {
+std::atomic<long> eigen_failures{0};
+inline void eigen_assert_failed(const char* what) {
+    eigen_failures.fetch_add(1);
+    std::fprintf(stderr, "eigen_assert failed: %s\n", what);
+}
+}  // namespace clr_no_alloc
+
+#define EIGEN_RUNTIME_NO_MALLOC
+#define eigen_assert(x) ((x) ? static_cast<void>(0) : ::clr_no_alloc::eigen_assert_failed(#x))
+
+#include <clr/clr.hpp>
+#include <clr/optim/adam.hpp>
+#include <clr/optim/sgd.hpp>
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+// ---------------------------------------------------------------------------
+// Counting replacements of the global allocation functions.
+
+namespace {
+std::atomic<long> news{0};
+
+void* counted(std::size_t size) {
+    news.fetch_add(1);
+    return std::malloc(size == 0 ? 1 : size);
+}
+
+void* counted_aligned(std::size_t size, std::align_val_t al) {
+    news.fetch_add(1);
+    const auto a = static_cast<std::size_t>(al);
+    const std::size_t rounded = (size + a - 1) / a * a;
+    return std::aligned_alloc(a, rounded == 0 ? a : rounded);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (void* p = counted(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+    if (void* p = counted(n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
+void* operator new(std::size_t n, std::align_val_t a) {
+    if (void* p = counted_aligned(n, a)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+    if (void* p = counted_aligned(n, a)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_aligned(n, a);
+}
+// GCC takes the free() in a replacement operator delete for a mismatch; here
+// it is the match of the malloc() above.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// ---------------------------------------------------------------------------
+
+namespace {
+
+int failures = 0;
+
+// Allocations (by new, or by Eigen) while f runs.
+template <class F>
+long allocations_in(F&& f) {
+    const long n0 = news.load(), e0 = clr_no_alloc::eigen_failures.load();
+    Eigen::internal::set_is_malloc_allowed(false);
+    f();
+    Eigen::internal::set_is_malloc_allowed(true);
+    return (news.load() - n0) + (clr_no_alloc::eigen_failures.load() - e0);
+}
+
+void expect(bool ok, const std::string& what) {
+    std::printf("%s: %s\n", ok ? "ok  " : "FAIL", what.c_str());
+    if (!ok) ++failures;
+}
+
+void expect_none(const std::string& what, long n) {
+    expect(n == 0, what + " allocates " + std::to_string(n) + " time(s) (must be 0)");
+}
+
+volatile double sink = 0.0;
+
+// Every step a trainer would ask for, and some it never would.
+template <class S>
+void schedule_loop(const std::string& name, const S& s) {
+    const long n = allocations_in([&] {
+        for (clr::step_t t = 0; t < 20000; ++t) {
+            sink = sink + static_cast<double>(s.lr(t)) + static_cast<double>(s(t));
+            if (const auto m = s.momentum(t)) sink = sink + static_cast<double>(*m);
+        }
+        for (clr::step_t t : {clr::step_t(1) << 40, clr::step_t(1) << 62, ~clr::step_t(0)})
+            sink = sink + static_cast<double>(s.lr(t));
+    });
+    expect_none(name + ": lr(t) and momentum(t) over 20003 steps", n);
+}
+
+// step() over many updates, on a matrix, a vector Map and a block larger than
+// the optimizers' internal chunk; the gradients change between steps without
+// allocating.
+template <class T, class Make>
+void optimizer_loop(const std::string& name, Make make) {
+    using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+    matrix w = matrix::Constant(7, 9, T(0.5)), dw = matrix::Zero(7, 9);
+    vector b = vector::Constant(5000, T(-0.25)), db = vector::Zero(5000);
+    std::vector<T> raw(13, T(1)), draw(13, T(0));
+    auto opt = make();
+    opt.add(w, dw);
+    opt.add(b, db);
+    opt.add(Eigen::Map<vector>(raw.data(), 13), Eigen::Map<vector>(draw.data(), 13));
+    const long n = allocations_in([&] {
+        for (int k = 0; k < 500; ++k) {
+            dw.array() = w.array() * T(0.5) - T(0.1);
+            db.array() = b.array() * T(0.25) + T(0.05);
+            for (std::size_t i = 0; i < raw.size(); ++i) draw[i] = raw[i] - T(0.5);
+            opt.step();
+        }
+    });
+    expect_none(name + ": step() over 500 updates", n);
+    expect(std::isfinite(static_cast<double>(w(3, 4))) && opt.steps() == 500, name + ": ran 500 finite updates");
+}
+
+}  // namespace
+
+int main() {
+    // The counters must see what they are meant to catch.
+    expect(allocations_in([] {
+               std::vector<int> v(100);
+               sink = sink + v[7];
+           }) >= 1,
+           "a std::vector inside the loop is counted");
+    expect(allocations_in([] {
+               Eigen::VectorXd x = Eigen::VectorXd::Constant(100, 1.0);
+               sink = sink + x(5);
+           }) >= 1,
+           "an Eigen heap temporary inside the loop is counted");
+    expect(allocations_in([] { sink = sink + 1.0; }) == 0, "arithmetic alone is not counted");
+
+    schedule_loop("triangular", clr::triangular<double>(0.001, 0.006, 2000));
+    schedule_loop("triangular2 (float, asymmetric)", clr::triangular2<float>(0.001f, 0.006f, 300).with_step_size_down(200));
+    schedule_loop("exp_range with momentum", clr::exp_range<double>(0.001, 0.01, 100, 0.9995).with_momentum(0.8, 0.9));
+    schedule_loop("welch", clr::welch<double>(0.001, 0.006, 9));
+    schedule_loop("hann (float)", clr::hann<float>(0.001f, 0.006f, 9));
+    schedule_loop("cyclic with a user scale",
+                  clr::make_cyclic(0.0, 1.0, 10, clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); })));
+    schedule_loop("cosine_restarts T_mult 1", clr::cosine_restarts<double>(0.1, 100).with_eta_min(1e-4));
+    schedule_loop("cosine_restarts T_mult 2, m_mul", clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_m_mul(0.5));
+    schedule_loop("cosine_restarts T_mult 3", clr::cosine_restarts<double>(0.1, 7).with_t_mult(3));
+    schedule_loop("cosine_restarts T_mult 1.5", clr::cosine_restarts<float>(1.0f, 10).with_t_mult(1.5f));
+    schedule_loop("one_cycle cos with momentum", clr::one_cycle<double>(0.1, 10000).with_momentum(0.85, 0.95));
+    schedule_loop("one_cycle linear three-phase",
+                  clr::one_cycle<float>(0.02f, 999).with_anneal(clr::anneal::linear).with_three_phase());
+    schedule_loop("constant", clr::constant<double>(0.003));
+    schedule_loop("warmup", clr::warmup(clr::triangular<double>(0.001, 0.006, 2000), 100, 0.0));
+    schedule_loop("sequence",
+                  clr::sequence(clr::constant<double>(0.01), 500, clr::one_cycle<double>(0.1, 1000).with_momentum()));
+
+    clr::optim::sgd_options plain, momentum, nesterov;
+    momentum.momentum = 0.9;
+    momentum.dampening = 0.1;
+    momentum.weight_decay = 0.01;
+    nesterov.momentum = 0.9;
+    nesterov.nesterov = true;
+    nesterov.weight_decay = 0.005;
+    const auto tri = clr::triangular<double>(0.001, 0.006, 50);
+    const auto trif = clr::triangular<float>(0.001f, 0.006f, 50);
+    optimizer_loop<double>("sgd", [&] { return clr::optim::sgd(tri, plain); });
+    optimizer_loop<double>("sgd, momentum, dampening, weight decay", [&] { return clr::optim::sgd(tri, momentum); });
+    optimizer_loop<float>("sgd nesterov (float)", [&] { return clr::optim::sgd(trif, nesterov); });
+    optimizer_loop<double>("sgd, cycled momentum",
+                           [&] { return clr::optim::sgd(clr::one_cycle<double>(0.1, 400).with_momentum(), plain); });
+    clr::optim::adam_options ao;
+    ao.weight_decay = 0.02;
+    optimizer_loop<double>("adam, L2 weight decay", [&] { return clr::optim::adam(tri, ao); });
+    optimizer_loop<float>("adam, cycled beta1 (float)",
+                          [&] { return clr::optim::adam(clr::one_cycle<float>(0.01f, 400).with_momentum(0.85f, 0.95f)); });
+    optimizer_loop<double>("adamw", [&] { return clr::optim::adamw(clr::cosine_restarts<double>(0.01, 40).with_t_mult(2)); });
+    optimizer_loop<float>("adamw (float)", [&] { return clr::optim::adamw(trif); });
+
+    std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
+    return failures == 0 ? 0 : 1;
+}
