@@ -28,12 +28,16 @@ TEST_CASE("warmup ramps linearly into the schedule", "[compose]") {
     CHECK(s(0) == 0.0);
     CHECK(s(50) == Approx(0.0005).epsilon(1e-15));
     CHECK(s(99) == Approx(0.00099).epsilon(1e-15));
-    CHECK(s(100) == tri(0));
+    CHECK(s(100) == 0.001);                             // tri(0), by hand
+    CHECK(s(1100) == Approx(0.0035).epsilon(1e-15));    // tri(1000): half way up
+    CHECK(s(2100) == 0.006);                            // tri(2000): the peak
+    CHECK(s(4100) == 0.001);                            // tri(4000): back down
+    CHECK(s(4600) == Approx(0.00225).epsilon(1e-15));   // tri(4500): a quarter up
     for (clr::step_t t = 100; t < 5000; t += 37) CHECK(s(t) == tri(t - 100));
     CHECK(s(last_step) == tri(last_step - 100));
     // Continuous into the schedule: the last ramp step is one increment short.
     CHECK(s(100) - s(99) == Approx(0.001 / 100).epsilon(1e-12));
-    CHECK(clr::warmup(tri, 0, 0.5)(0) == tri(0));
+    CHECK(clr::warmup(tri, 0, 0.5)(0) == 0.001);  // no ramp: tri(0) at once
     CHECK(s.bounds().lo == 0.0);
     CHECK(s.bounds().hi == 0.006);
 }
@@ -58,7 +62,8 @@ TEST_CASE("sequence joins schedules at a boundary", "[compose]") {
                                 clr::constant<double>(0.0001));
     CHECK(nested(0) == 0.0);
     CHECK(nested(15) == 0.006);
-    CHECK(nested(44) == clr::triangular<double>(0.001, 0.006, 10)(39));
+    // Step 44 is the triangle's step 39: 9 of 10 steps down its falling side.
+    CHECK(nested(44) == Approx(0.001 + 0.005 * 0.1).epsilon(1e-14));
     CHECK(nested(45) == 0.0001);
     // Momentum comes from whichever part is active.
     auto m = clr::sequence(clr::triangular<double>(0.001, 0.006, 10).with_momentum(0.8, 0.9), 20,

@@ -26,6 +26,7 @@ TEST_CASE("triangular: Keras's CyclicLR(0.001, 0.006, 2000) by hand", "[cyclic]"
     CHECK(s(3000) == Approx(0.0035).epsilon(1e-15));
     CHECK(s(4000) == 0.001);
     CHECK(s(500) == Approx(0.001 + 0.005 * 0.25).epsilon(1e-15));
+    CHECK(s(1234) == Approx(0.001 + 0.005 * 1234.0 / 2000.0).epsilon(1e-15));
     CHECK(s.lr(1234) == s(1234));
     CHECK(s.cycle_length() == 4000);
     CHECK_FALSE(s.momentum(0).has_value());

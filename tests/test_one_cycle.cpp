@@ -18,11 +18,12 @@ constexpr clr::step_t last_step = std::numeric_limits<clr::step_t>::max();
 
 TEST_CASE("one_cycle: values by hand", "[one_cycle]") {
     clr::one_cycle<double> s(0.1, 1000);  // pct 0.3, div 25, final_div 1e4
-    CHECK(s(0) == s.initial_lr());  // exactly: the ends of a phase are its values
+    CHECK(s(0) == 0.1 / 25.0);  // exactly max_lr / div_factor: the ends of a phase are its values
     CHECK(s(299) == Approx(0.1).epsilon(1e-15));  // peak at pct * T - 1
     CHECK(s(999) == Approx(4e-7).epsilon(1e-12));
-    CHECK(s(5000) == s(999));
-    CHECK(s(last_step) == s(999));
+    CHECK(s(999) == 0.1 / 25.0 / 1e4);  // exactly initial / final_div_factor
+    CHECK(s(5000) == 0.1 / 25.0 / 1e4);  // and held past the end
+    CHECK(s(last_step) == 0.1 / 25.0 / 1e4);
     // Inside the climb, x = 149 / 299 of the way up the cosine.
     CHECK(s(149) == Approx(0.1 + (0.004 - 0.1) * (1 + std::cos(std::acos(-1.0) * 149 / 299)) / 2).epsilon(1e-14));
     CHECK(s.initial_lr() == Approx(0.004).epsilon(1e-15));

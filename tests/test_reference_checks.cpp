@@ -9,6 +9,10 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <filesystem>
+#include <iterator>
+#include <random>
+#include <system_error>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -48,9 +52,31 @@ reference_table flat_table(std::size_t n, double lr) {
     return t;
 }
 
-// Writes text to a scratch file next to the build's working directory.
+// A directory of this process's own under the system's temporary directory,
+// removed with everything in it when the program ends.
+class scratch_dir {
+public:
+    scratch_dir()
+        : path_(std::filesystem::temp_directory_path() /
+                ("clr_reference_checks_" + std::to_string(std::random_device{}()))) {
+        std::filesystem::create_directories(path_);
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// Writes text to a scratch file and returns its path.
 std::string scratch(const std::string& name, const std::string& text) {
-    const std::string path = "reference_checks_" + name;
+    static const scratch_dir dir;
+    const std::string path = (dir.path() / name).string();
     std::ofstream(path, std::ios::binary) << text;
     return path;
 }
