@@ -79,7 +79,7 @@ mnist::run_result run(Optimizer& opt, mnist::mlp<float>& net, mnist::gradients<f
 
 }  // namespace
 
-TEST_CASE("training with a cyclical rate lowers the loss and learns the digits", "[train][slow]") {
+TEST_CASE("training with a cyclical rate lowers the loss and learns the digits", "[train][mnist][slow]") {
     const auto subset = real_subset();
     if (!subset) return;
     const mnist::float_data& data = *subset;
@@ -204,7 +204,7 @@ TEST_CASE("training refuses an empty run", "[train]") {
     REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o, 0.0), Contains("batch"));
 }
 
-TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train][range_test][slow]") {
+TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train][range_test][mnist][slow]") {
     const auto subset = real_subset();
     if (!subset) return;
     const mnist::float_data& data = *subset;
