@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the examples' bash tests: counting checks, and what to do when an
 # input a check needs (gnuplot, /dev/full, ...) is missing. Source it, then
 # end the script with `finish NAME`.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # make_idx DIR TRAIN TEST: the four MNIST files of a small data set in DIR,
 # TRAIN and TEST images of 28x28 random pixels with random labels, the same
 # on every call (perl's srand). For tests of the command line, which need

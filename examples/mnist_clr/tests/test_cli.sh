@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # mnist_clr's command line, on small IDX files written here (no MNIST needed):
 #   cli   bad flags, values and data files: exit status 2, a one-line message
 #         naming the flag or file on stderr, nothing on stdout, no file

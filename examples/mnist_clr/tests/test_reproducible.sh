@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # "The same --seed and --threads give the same numbers", across processes:
 # mnist_clr is run twice, in two processes, with the same flags, and the two
 # --log files (no timing in them) must be equal byte for byte, as must the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The command-line contract of schedule_plot, in three parts:
 #   cli        CSV layout and values for every schedule, every rejected input
 #              (exit 2, a one-line message naming the flag, no file left
