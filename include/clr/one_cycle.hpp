@@ -138,11 +138,11 @@ private:
                          ("makes max_lr / div_factor / final_div_factor overflow (max_lr / div_factor = " +
                           detail::to_text(initial()) + ")").c_str());
         const T steps = static_cast<T>(total_);
-        const T peak = pct_ * steps - T(1);
+        const T peak = detail::rounded_product(pct_, steps) - T(1);
         const T last = steps - T(1);
         if (three_phase_) {
             phases_ = {{{peak, initial(), max_lr_, max_m_, base_m_},
-                        {T(2) * pct_ * steps - T(2), max_lr_, initial(), base_m_, max_m_},
+                        {detail::rounded_product(T(2) * pct_, steps) - T(2), max_lr_, initial(), base_m_, max_m_},
                         {last, initial(), minimum(), max_m_, max_m_}}};
             count_ = 3;
         } else {

@@ -125,6 +125,18 @@ T lerp(T a, T b, T w) noexcept {
     return a <= b ? (v < b ? v : b) : (v > b ? v : b);
 }
 
+// a * b rounded to T on its own, as PyTorch's Python floats round it. Where
+// such a product places a phase boundary, a compiler allowed to fuse
+// a * b - c into one FMA (GCC's default for GNU C++ on a CPU with FMA, clang's
+// within an expression) would move the boundary by the product's rounding
+// error, enough to empty a phase or to open one; the volatile store rules the
+// fusion out. For constructors: it costs a trip through memory.
+template <class T>
+T rounded_product(T a, T b) noexcept {
+    volatile T p = a * b;
+    return p;
+}
+
 // The floating type's pi without relying on M_PI (not standard C++).
 template <class T>
 inline constexpr T pi = T(3.141592653589793238462643383279502884L);
