@@ -6,6 +6,7 @@
 #   JOBS             parallel compile and test jobs (default: 2)
 #   BENCHMARKS       OFF to leave out the benchmarks (default: ON; one cheap smoke run)
 #   EXCLUDE_LABELS   ctest -LE regex of tests to skip (default: slow; empty runs all)
+#   CXX              the compiler (default: g++)
 #   CMAKE_EXTRA_ARGS extra arguments for the configure step (word-split)
 #   CTEST_EXTRA_ARGS extra arguments for ctest, e.g. "-R sgd" (word-split)
 set -euo pipefail
@@ -18,20 +19,25 @@ exclude_labels=${EXCLUDE_LABELS-slow}
 read -r -a extra_args <<<"${CMAKE_EXTRA_ARGS:-}"
 read -r -a ctest_extra_args <<<"${CTEST_EXTRA_ARGS:-}"
 
-scripts/setup.sh
+cxx=${CXX:-g++}
+# clang needs its sanitizer runtimes and its own OpenMP runtime besides.
+case $(basename "$cxx") in
+  clang++*) scripts/setup.sh clang libclang-rt-dev libomp-dev ;;
+  *) scripts/setup.sh ;;
+esac
 
 # cmake/clrSanitize.cmake writes this on every configure that applies the flags.
 marker=$build_dir/clr-sanitize-flags.txt
 rm -f "$marker"
 
-# g++ explicitly: the flags and the GCC-only warning exception in
-# cmake/clrSanitize.cmake are written for it. CXX can still override.
+# g++ unless CXX names another compiler (scripts/test.sh uses clang++, so
+# that the suite is compiled and run by both compilers).
 # Plain Debug (-O0, assertions on): -O1 would speed up the Eigen-heavy tests,
 # but it makes each instrumented file two to four times slower to compile,
 # and compiling is most of this run. Tests too slow for -O0 carry the label
 # `slow` and are skipped here by default.
 cmake -S . -B "$build_dir" \
-  -DCMAKE_CXX_COMPILER="${CXX:-g++}" \
+  -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=Debug \
   -DCLR_SANITIZE=ON \
   -DCLR_BUILD_TESTS=ON -DCLR_BUILD_EXAMPLES=ON -DCLR_BUILD_BENCHMARKS="$benchmarks" \
