@@ -446,7 +446,7 @@ void compare(const program_options& p, const mnist::float_data& data) {
         std::printf("| %s | %s | %ld | %d | %.1f | %.2f%% |\n", row.name.c_str(), describe_run(c).c_str(),
                     static_cast<long>(c.train.batch), c.train.epochs, r.train_seconds, 100.0 * r.test_error());
     }
-    std::printf("\nSeed %llu, %d threads. %s\n", static_cast<unsigned long long>(p.run.train.seed), p.threads,
+    std::printf("\nSeed %llu, threads %d. %s\n", static_cast<unsigned long long>(p.run.train.seed), p.threads,
                 reproducibility_note);
 }
 

@@ -162,6 +162,20 @@ else
 fi
 pass
 
+# --compare: its table, then what the numbers depend on (one epoch on the
+# small set: a fraction of a second).
+d=$(fresh_dir)
+run_in "$d" --data "$good" --epochs 1 --threads 1 --seed 3 --compare
+if [[ $rc -ne 0 ]]; then
+  fail "--compare: exit $rc: $(cat "$tmp/err")"
+else
+  [[ $(grep -c '^| .* | [0-9.]*% |$' "$tmp/out") -eq 3 ]] || fail "--compare: not a table of 3 runs: $(cat "$tmp/out")"
+  [[ $(tail -n 1 "$tmp/out") == "Seed 3, threads 1. The same seed and threads give the same numbers on the same CPU and BLAS." ]] ||
+    fail "--compare: the table is not followed by what its numbers depend on: '$(tail -n 1 "$tmp/out")'"
+  [[ -z $(ls -A "$d") ]] || fail "--compare: left $(ls -A "$d" | tr '\n' ' ')"
+fi
+pass
+
 # Bad data with --log: the earlier log stays as it was.
 d=$(fresh_dir)
 echo old >"$d/run.csv"
@@ -227,7 +241,7 @@ for sig in TERM HUP; do
     [[ -n $(ls -A "$scratch") ]] || fail "SIG$sig: no gnuplot script in TMPDIR while gnuplot runs"
     kill -"$sig" "$pid"
     rc=0
-    wait "$pid" || rc=$?
+    wait "$pid" 2>/dev/null || rc=$?  # no "Hangup" notice from the shell
     kill "$gp_pid" 2>/dev/null || true
     want_rc=$((128 + $(kill -l "$sig")))
     [[ $rc -eq $want_rc ]] || fail "SIG$sig: exit $rc, expected $want_rc ($(cat "$tmp/err"))"
