@@ -87,15 +87,15 @@ TEST_CASE("cosine_restarts: m_mul lowers each restart's peak", "[cosine_restarts
 TEST_CASE("matches PyTorch's CosineAnnealingWarmRestarts", "[cosine_restarts][reference]") {
     SECTION("T_mult 1") {
         auto s = clr::cosine_restarts<double>(0.1, 100).with_eta_min(1e-4);
-        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult1.csv", 1000)) == 0.0);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult1.csv", 1000)) <= clr_test::cosine_restarts_worst_error);
     }
     SECTION("T_mult 2") {
         auto s = clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_eta_min(0.001);
-        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult2.csv", 5000)) == 0.0);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult2.csv", 5000)) <= clr_test::cosine_restarts_worst_error);
     }
     SECTION("T_mult 3, eta_min 0") {
         auto s = clr::cosine_restarts<double>(0.1, 7).with_t_mult(3);
-        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult3.csv", 6000)) == 0.0);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult3.csv", 6000)) <= clr_test::cosine_restarts_worst_error);
     }
 }
 
