@@ -148,10 +148,12 @@ constexpr double readme_worst_error_low = 8.35e-14;
 // steps differ from PyTorch in the last place: measured 2.2e-16 with
 // -march=x86-64-v4 (GCC 12 and clang 14), one unit in the last place.
 #if defined(__FMA__) || defined(__FP_FAST_FMA) || defined(__ARM_FEATURE_FMA)
-constexpr double cosine_restarts_worst_error = std::numeric_limits<double>::epsilon();  // one ulp
+constexpr bool may_fuse_multiply_add = true;
 #else
-constexpr double cosine_restarts_worst_error = 0.0;  // bit for bit
+constexpr bool may_fuse_multiply_add = false;
 #endif
+constexpr double cosine_restarts_worst_error =
+    may_fuse_multiply_add ? std::numeric_limits<double>::epsilon() : 0.0;  // one ulp, or bit for bit
 
 // ---------------------------------------------------------------------------
 // Error measures. A value that is not finite is infinitely wrong, and the
