@@ -97,6 +97,7 @@ class Report:
             ("Eigen", info.get("pkg_libeigen3-dev")),
             ("OpenBLAS (Eigen's GEMM backend in the example)",
              f"{info.get('pkg_libopenblas0-pthread')} (used: {info.get('blas', '?')})"),
+            ("GEMM kernel and SIMD, as mnist_clr reports them", info.get("gemm")),
             ("Google Benchmark", info.get("pkg_libbenchmark-dev")),
             ("PyTorch", info.get("pkg_python3-torch")),
             ("repetitions / whole runs / threads",

@@ -73,6 +73,8 @@ done
   echo "compiler=$(g++ --version | head -n 1)"
   echo "release_flags=$(sed -n 's/^CMAKE_CXX_FLAGS_RELEASE:STRING=//p' "$build_dir/CMakeCache.txt")"
   echo "blas=$(sed -n 's/^CLR_MNIST_BLAS:BOOL=//p' "$build_dir/CMakeCache.txt")"
+  # The kernel a DYNAMIC_ARCH OpenBLAS chose, and Eigen's SIMD, as the example reports them.
+  echo "gemm=$(sed -n 's/^CPU: .*; GEMM: //p' "$out/mnist_clr.1.log" | head -n 1)"
   for pkg in libeigen3-dev libopenblas0-pthread libbenchmark-dev python3-torch; do
     echo "pkg_$pkg=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo none)"
   done
