@@ -165,15 +165,9 @@ inline std::string schedule_list(const char* sep) {
     return s;
 }
 
-// The library reports "<who>: <param> = <value> <problem>"; the param names
-// the flag.
-inline std::string flag_for_library_error(std::string_view what) {
-    const auto colon = what.find(": ");
-    if (colon == std::string_view::npos) return {};
-    const auto rest = what.substr(colon + 2);
-    const auto eq = rest.find(" = ");
-    if (eq == std::string_view::npos) return {};
-    const auto param = rest.substr(0, eq);
+// The flag that sets the library parameter `param` (clr::invalid_parameter's
+// param()), or "" when no flag does.
+inline std::string flag_for_param(std::string_view param) {
     for (const auto& f : flag_table)
         for (const char* p : f.params)
             if (p != nullptr && param == p) return f.flag;
@@ -199,8 +193,8 @@ inline bool given(const schedule_options& o, std::string_view flag) {
     throw std::logic_error("schedule_cli: unknown flag " + std::string(flag));
 }
 
-// Turns a library std::invalid_argument raised while building into an
-// option_error naming the flag. A flag left at its default can still be the
+// Turns a clr::invalid_parameter raised while building into an option_error
+// naming the flag. A flag left at its default can still be the
 // one blamed (--base-lr 0.01 against the default --max-lr 0.006), and then
 // the message says so. Only construction runs inside: exceptions from the
 // caller's own code pass untouched.
@@ -210,8 +204,8 @@ auto build(const schedule_options& o, Make&& make) -> decltype(make()) {
         return make();
     } catch (const option_error&) {
         throw;
-    } catch (const std::invalid_argument& e) {
-        const std::string flag = flag_for_library_error(e.what());
+    } catch (const clr::invalid_parameter& e) {
+        const std::string flag = flag_for_param(e.param());
         throw option_error(flag, e.what(), !flag.empty() && !given(o, flag) ? "(default)" : "");
     }
 }

@@ -288,14 +288,14 @@ clr::range_test<float> make_range_test(const range_options& r, clr::step_t per_e
         return clr::range_test<float>(static_cast<float>(r.min_lr), static_cast<float>(r.max_lr),
                                       r.steps.value_or(per_epoch))
             .with_smoothing(static_cast<float>(r.smoothing));
-    } catch (const std::invalid_argument& e) {
-        const std::string what = e.what();
-        const char* flag = what.find("min_lr") != std::string::npos   ? "--range-min"
-                           : what.find("max_lr") != std::string::npos ? "--range-max"
-                           : what.find("beta") != std::string::npos || what.find("smooth") != std::string::npos
-                               ? "--range-smoothing"
-                               : "--range-steps";
-        throw option_error(flag, what);
+    } catch (const clr::invalid_parameter& e) {
+        const std::string& p = e.param();
+        const char* flag = p == "min_lr" ? "--range-min"
+                           : p == "max_lr" ? "--range-max"
+                           : p == "beta"   ? "--range-smoothing"
+                           : p == "steps"  ? "--range-steps"
+                                           : "";
+        throw option_error(flag, e.what());
     }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -38,6 +39,37 @@ struct range {
     constexpr bool contains(T v) const noexcept { return lo <= v && v <= hi; }
 };
 
+// What every schedule constructor and with_* option, and every optimizer
+// option, throws for a bad argument. what() reads
+//     "<who>: <param> = <value> <problem>"
+// e.g. "clr::triangular: step_size = 0 must be at least 1"; who(), param() and
+// value() give its parts ("clr::triangular", "step_size", "0"), so a program
+// can tell which of its own settings to blame without reading the message.
+// A std::invalid_argument, so existing handlers keep catching it.
+class invalid_parameter : public std::invalid_argument {
+public:
+    invalid_parameter(std::string who, std::string param, std::string value, const std::string& problem)
+        : std::invalid_argument(who + ": " + param + " = " + value + " " + problem),
+          parts_(std::make_shared<const parts>(parts{std::move(who), std::move(param), std::move(value)})) {}
+
+    // The class or function that refused the argument: "clr::one_cycle".
+    const std::string& who() const noexcept { return parts_->who; }
+    // The parameter's name as the library spells it: "pct_start".
+    const std::string& param() const noexcept { return parts_->param; }
+    // The refused value in its shortest round-trip form: "0.6", "nan", "-inf".
+    const std::string& value() const noexcept { return parts_->value; }
+
+private:
+    // Shared, so that copying the exception (as throwing and catching may)
+    // cannot throw.
+    struct parts {
+        std::string who;
+        std::string param;
+        std::string value;
+    };
+    std::shared_ptr<const parts> parts_;
+};
+
 namespace detail {
 
 // Error messages are built only when a constructor rejects its input, never on
@@ -59,7 +91,7 @@ std::string to_text(V v) {
 
 [[noreturn]] inline void fail(const char* who, const char* param, const std::string& value,
                               const char* problem) {
-    throw std::invalid_argument(std::string(who) + ": " + param + " = " + value + " " + problem);
+    throw invalid_parameter(who, param, value, problem);
 }
 
 template <class T>

@@ -176,7 +176,7 @@ namespace clr::optim {
 template <class Schedule>
 class adam : public clr::detail::adam_common<adam<Schedule>, Schedule, false> {
 public:
-    // Throws std::invalid_argument naming the first bad option.
+    // Throws clr::invalid_parameter (a std::invalid_argument) naming the first bad option.
     explicit adam(Schedule schedule, const adam_options& options = {})
         : clr::detail::adam_common<adam<Schedule>, Schedule, false>(std::move(schedule), options) {}
 };
@@ -185,7 +185,7 @@ public:
 template <class Schedule>
 class adamw : public clr::detail::adam_common<adamw<Schedule>, Schedule, true> {
 public:
-    // Throws std::invalid_argument naming the first bad option.
+    // Throws clr::invalid_parameter (a std::invalid_argument) naming the first bad option.
     explicit adamw(Schedule schedule, const adamw_options& options = {})
         : clr::detail::adam_common<adamw<Schedule>, Schedule, true>(std::move(schedule), options) {}
 };

@@ -75,7 +75,7 @@ public:
 
     static constexpr const char* name = "clr::optim::sgd";
 
-    // Throws std::invalid_argument naming the first bad option.
+    // Throws clr::invalid_parameter (a std::invalid_argument) naming the first bad option.
     explicit sgd(Schedule schedule, const sgd_options& options = {})
         : base(std::move(schedule)), opts_(checked(options, this->schedule())) {}
 
