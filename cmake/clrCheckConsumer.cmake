@@ -2,18 +2,30 @@
 #   MODE=find_package      install this source tree into a scratch prefix and
 #                          find it there with find_package(clr CONFIG)
 #   MODE=add_subdirectory  pull the source tree in with add_subdirectory()
-# Usage: cmake -D MODE=... -D CLR_SOURCE_DIR=... -D CONSUMER_DIR=... -D WORK_DIR=...
+# and what they use of it:
+#   COMPONENT=schedules    clr::clr alone, with find_package(Eigen3) disabled
+#                          for clr's own configure and the consumer's, so the
+#                          check fails if the schedules need Eigen anywhere; in
+#                          find_package mode it also checks that asking for
+#                          COMPONENTS optim then fails, naming Eigen
+#   COMPONENT=optim        COMPONENTS optim and clr::optim, with Eigen
+# EXPECTED_VERSION is the version the package and <clr/version.hpp> must report.
+# Usage: cmake -D MODE=... -D COMPONENT=... -D EXPECTED_VERSION=...
+#              -D CLR_SOURCE_DIR=... -D CONSUMER_DIR=... -D WORK_DIR=...
 #              [-D GENERATOR=...] [-D CXX_COMPILER=...] [-D BUILD_TYPE=...]
 #              -P clrCheckConsumer.cmake
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var IN ITEMS MODE CLR_SOURCE_DIR CONSUMER_DIR WORK_DIR)
+foreach(var IN ITEMS MODE COMPONENT EXPECTED_VERSION CLR_SOURCE_DIR CONSUMER_DIR WORK_DIR)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "clrCheckConsumer: -D ${var}=... is required")
   endif()
 endforeach()
 if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
   message(FATAL_ERROR "clrCheckConsumer: MODE = '${MODE}' must be find_package or add_subdirectory")
+endif()
+if(NOT COMPONENT MATCHES "^(schedules|optim)$")
+  message(FATAL_ERROR "clrCheckConsumer: COMPONENT = '${COMPONENT}' must be schedules or optim")
 endif()
 if(NOT BUILD_TYPE)
   set(BUILD_TYPE Release)
@@ -44,7 +56,17 @@ endfunction()
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-set(consumer_args -DCLR_CONSUMER_MODE=${MODE})
+set(consumer_args -DCLR_CONSUMER_MODE=${MODE} "-DCLR_CONSUMER_EXPECTED_VERSION=${EXPECTED_VERSION}")
+# What hides Eigen from a configure: find_package(Eigen3) finds nothing.
+set(no_eigen -DCMAKE_DISABLE_FIND_PACKAGE_Eigen3=ON)
+if(COMPONENT STREQUAL "optim")
+  list(APPEND consumer_args -DCLR_CONSUMER_OPTIM=ON)
+  set(clr_args "")
+else()
+  list(APPEND consumer_args -DCLR_CONSUMER_OPTIM=OFF ${no_eigen})
+  # The library alone must configure, build and install without Eigen.
+  set(clr_args ${no_eigen})
+endif()
 
 if(MODE STREQUAL "find_package")
   set(prefix "${WORK_DIR}/prefix")
@@ -53,7 +75,7 @@ if(MODE STREQUAL "find_package")
   run("configure clr" "${CMAKE_COMMAND}" -S "${CLR_SOURCE_DIR}" -B "${WORK_DIR}/clr-build"
       ${common_args}
       -DCLR_BUILD_TESTS=OFF -DCLR_BUILD_EXAMPLES=OFF -DCLR_BUILD_BENCHMARKS=OFF
-      "-DCMAKE_INSTALL_PREFIX=${prefix}")
+      "-DCMAKE_INSTALL_PREFIX=${prefix}" ${clr_args})
   run("build clr" "${CMAKE_COMMAND}" --build "${WORK_DIR}/clr-build" --config ${BUILD_TYPE})
   run("install clr" "${CMAKE_COMMAND}" --install "${WORK_DIR}/clr-build" --config ${BUILD_TYPE})
 
@@ -62,9 +84,11 @@ if(MODE STREQUAL "find_package")
   if(NOT config_files OR NOT version_files)
     message(FATAL_ERROR "install did not produce clrConfig.cmake and clrConfigVersion.cmake under ${prefix}")
   endif()
-  if(NOT EXISTS "${prefix}/include/clr/clr.hpp")
-    message(FATAL_ERROR "install did not put include/clr/clr.hpp under ${prefix}")
-  endif()
+  foreach(header IN ITEMS clr.hpp version.hpp optim/sgd.hpp)
+    if(NOT EXISTS "${prefix}/include/clr/${header}")
+      message(FATAL_ERROR "install did not put include/clr/${header} under ${prefix}")
+    endif()
+  endforeach()
 
   # Only the scratch prefix may satisfy find_package: no user or system
   # package registry entry may stand in for it.
@@ -94,4 +118,22 @@ endif()
 run("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" --config ${BUILD_TYPE})
 run("run consumer" "${CMAKE_CTEST_COMMAND}" --test-dir "${consumer_build}" -C ${BUILD_TYPE}
     --output-on-failure --no-tests=error)
-message(STATUS "consumer built and ran via ${MODE}")
+
+if(MODE STREQUAL "find_package" AND COMPONENT STREQUAL "schedules")
+  # The same package without Eigen: COMPONENTS optim must fail, and say why.
+  set(optim_build "${WORK_DIR}/consumer-optim-without-eigen")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${optim_build}"
+                    ${common_args} ${consumer_args} -DCLR_CONSUMER_OPTIM=ON
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "find_package(clr COMPONENTS optim) succeeded with Eigen hidden:\n${out}")
+  endif()
+  string(REGEX REPLACE "[ \t\r\n]+" " " flat "${out}")
+  if(NOT flat MATCHES "optim component .*needs Eigen 3\\.4")
+    message(FATAL_ERROR "find_package(clr COMPONENTS optim) without Eigen failed without saying Eigen "
+                        "is what is missing:\n${out}")
+  endif()
+  message(STATUS "without Eigen, COMPONENTS optim fails and names Eigen, as it should")
+endif()
+
+message(STATUS "${COMPONENT} consumer built and ran via ${MODE}")

@@ -3,6 +3,7 @@
 #include <clr/clr.hpp>
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
+#include <clr/version.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -169,4 +170,16 @@ TEST_CASE("invalid_parameter is still caught as std::invalid_argument", "[errors
     REQUIRE_THROWS_AS(clr::optim::adam(clr::constant<float>(0.1f), ao), std::invalid_argument);
     REQUIRE_THROWS_WITH(clr::optim::adam(clr::constant<float>(0.1f), ao),
                         "clr::optim::adam: beta1 = -0.5 must lie in [0, 1)");
+}
+
+TEST_CASE("version macros agree with each other", "[version]") {
+    STATIC_REQUIRE(CLR_VERSION == CLR_VERSION_MAJOR * 10000 + CLR_VERSION_MINOR * 100 + CLR_VERSION_PATCH);
+    STATIC_REQUIRE(CLR_VERSION_MINOR < 100 && CLR_VERSION_PATCH < 100);
+    const std::string text = std::to_string(CLR_VERSION_MAJOR) + "." + std::to_string(CLR_VERSION_MINOR) + "." +
+                             std::to_string(CLR_VERSION_PATCH);
+    CHECK(text == CLR_VERSION_STRING);
+#ifdef CLR_TEST_PROJECT_VERSION
+    // project(VERSION) as CMake read it from <clr/version.hpp>.
+    CHECK(std::string(CLR_TEST_PROJECT_VERSION) == CLR_VERSION_STRING);
+#endif
 }

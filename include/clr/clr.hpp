@@ -12,9 +12,6 @@
 #include "one_cycle.hpp"
 #include "range_test.hpp"
 #include "schedule.hpp"
-
-#define CLR_VERSION_MAJOR 0
-#define CLR_VERSION_MINOR 1
-#define CLR_VERSION_PATCH 0
+#include "version.hpp"
 
 #endif  // CLR_CLR_HPP

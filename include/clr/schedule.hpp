@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "version.hpp"
+
 #if defined(__GNUC__) || defined(__clang__)
 #define CLR_DETAIL_NOINLINE __attribute__((noinline))
 #elif defined(_MSC_VER)

@@ -1,8 +1,14 @@
 // Built against an installed or embedded clr; exits non-zero when the schedule
-// does not hit its two ends exactly.
+// does not hit its two ends exactly, or when the header's version is not the
+// one the package reported.
 #include <clr/clr.hpp>
 
 #include <cstdio>
+#include <cstring>
+
+#if defined(CLR_CONSUMER_NO_EIGEN) && __has_include(<Eigen/Core>)
+#error "Eigen is on the include path of the schedules-only consumer, which must show that clr::clr needs no Eigen"
+#endif
 
 int main() {
     clr::triangular<double> s(0.001, 0.006, 2000);
@@ -11,6 +17,22 @@ int main() {
                     "expected 0.001 and 0.006\n", s(0), s(2000));
         return 1;
     }
-    std::printf("clr consumer: ok\n");
+    if (std::strcmp(CLR_VERSION_STRING, CLR_CONSUMER_EXPECTED_VERSION) != 0 ||
+        std::strcmp(CLR_VERSION_STRING, CLR_CONSUMER_PACKAGE_VERSION) != 0) {
+        std::printf("<clr/version.hpp> says %s; the package says %s and %s was expected\n", CLR_VERSION_STRING,
+                    CLR_CONSUMER_PACKAGE_VERSION, CLR_CONSUMER_EXPECTED_VERSION);
+        return 1;
+    }
+    try {
+        clr::triangular<double> bad(0.001, 0.006, 0);
+        std::printf("clr::triangular with step_size 0 was accepted (lr(0) = %g)\n", bad(0));
+        return 1;
+    } catch (const clr::invalid_parameter& e) {
+        if (e.param() != "step_size") {
+            std::printf("invalid_parameter names '%s', not step_size: %s\n", e.param().c_str(), e.what());
+            return 1;
+        }
+    }
+    std::printf("clr %s consumer: ok (CLR_VERSION %d)\n", CLR_VERSION_STRING, CLR_VERSION);
     return 0;
 }
