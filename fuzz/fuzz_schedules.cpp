@@ -11,6 +11,9 @@
 //   inside [base_momentum, max_momentum]. A violation aborts with the details.
 //
 // The byte layout is in fuzz/README.md; fuzz/make_seeds.py writes seeds in it.
+// Kinds 12 to 19 came later; the inputs saved before them had their first
+// byte rewritten to the kind it named then (k, or 0x80 | k for float), so
+// that each still tests what it was saved for.
 #include <clr/clr.hpp>
 
 #include <cstddef>
@@ -282,6 +285,91 @@ built<clr::constant<T>> make_constant(input& in) {
     return {clr::constant<T>(in.real<T>()), fixed<T>(std::nullopt), {}};
 }
 
+// ---- the everyday decays ----------------------------------------------------------
+
+template <class T>
+built<clr::cosine<T>> make_cosine_decay(input& in) {
+    const T lr = in.real<T>();
+    const step_t total = in.step();
+    clr::cosine<T> s(lr, total);
+    for (int i = 0; i < max_setters; ++i) {
+        if (in.byte() == 0) break;
+        s = s.with_eta_min(in.real<T>());
+    }
+    return {s, fixed<T>(std::nullopt), {total - 1, total, total + 1, total / 2}};
+}
+
+template <class T>
+built<clr::linear<T>> make_linear(input& in) {
+    const T start = in.real<T>();
+    const T end = in.real<T>();
+    const step_t total = in.step();
+    return {clr::linear<T>(start, end, total), fixed<T>(std::nullopt), {total - 1, total, total + 1, total / 2}};
+}
+
+template <class T>
+built<clr::polynomial<T>> make_polynomial(input& in) {
+    const T lr = in.real<T>();
+    const T end = in.real<T>();
+    const step_t total = in.step();
+    const T power = in.real<T>();
+    return {clr::polynomial<T>(lr, end, total, power), fixed<T>(std::nullopt), {total - 1, total, total + 1, total / 2}};
+}
+
+template <class T>
+built<clr::exponential<T>> make_exponential(input& in) {
+    const T lr = in.real<T>();
+    const T gamma = in.real<T>();
+    return {clr::exponential<T>(lr, gamma), fixed<T>(std::nullopt), {2, 1000, step_t{1} << 32}};
+}
+
+template <class T>
+built<clr::step_decay<T>> make_step_decay(input& in) {
+    const T lr = in.real<T>();
+    const step_t n = in.step();
+    const T gamma = in.real<T>();
+    return {clr::step_decay<T>(lr, n, gamma), fixed<T>(std::nullopt), {n - 1, n, 2 * n, 3 * n - 1}};
+}
+
+// A count byte (% 20, so that lists longer than multistep takes are tried),
+// that many steps, then gamma.
+template <class T>
+built<clr::multistep<T>> make_multistep(input& in) {
+    const T lr = in.real<T>();
+    std::vector<step_t> milestones(in.byte() % 20);
+    for (step_t& m : milestones) m = in.step();
+    const T gamma = in.real<T>();
+    std::vector<step_t> marks;
+    for (const step_t m : milestones) {
+        marks.push_back(m - 1);
+        marks.push_back(m);
+    }
+    return {clr::multistep<T>(lr, milestones, gamma), fixed<T>(std::nullopt), marks};
+}
+
+// Calls f with the decay the input picks (kind 0 to 5).
+template <class T, class F>
+void with_decay(input& in, unsigned kind, F&& f) {
+    switch (kind % 6) {
+        case 0: f(make_cosine_decay<T>(in)); break;
+        case 1: f(make_linear<T>(in)); break;
+        case 2: f(make_polynomial<T>(in)); break;
+        case 3: f(make_exponential<T>(in)); break;
+        case 4: f(make_step_decay<T>(in)); break;
+        default: f(make_multistep<T>(in));
+    }
+}
+
+// The last piece of a sequence of three: fewer kinds again, for the build.
+template <class T, class F>
+void with_end(input& in, unsigned kind, F&& f) {
+    switch (kind % 3) {
+        case 0: f(make_cosine_decay<T>(in)); break;
+        case 1: f(make_polynomial<T>(in)); break;
+        default: f(make_constant<T>(in));
+    }
+}
+
 // Calls f with the leaf schedule the input picks (kind 0 to 9).
 template <class T, class F>
 void with_leaf(input& in, unsigned kind, F&& f) {
@@ -338,9 +426,38 @@ void evaluate(const built<S>& b, input& in) {
 
 template <class T>
 void run(input& in, std::uint8_t head) {
-    const unsigned kind = (head & 0x7F) % 12;
+    const unsigned kind = (head & 0x7F) % 20;
     if (kind < 10) {
         with_leaf<T>(in, kind, [&](auto b) { evaluate(b, in); });
+    } else if (kind >= 12 && kind < 18) {
+        with_decay<T>(in, kind - 12, [&](auto b) { evaluate(b, in); });
+    } else if (kind == 18) {
+        with_decay<T>(in, in.byte(), [&](auto first) {
+            with_tail<T>(in, in.byte(), [&](auto second) {
+                with_end<T>(in, in.byte(), [&](auto third) {
+                    const step_t n1 = in.step();
+                    const step_t n2 = in.step();
+                    const auto s = clr::sequence(first.s, n1, second.s, n2, third.s);
+                    auto m = [ma = first.momentum, mb = second.momentum, mc = third.momentum, n1, n2](step_t t) {
+                        return t < n1 ? ma(t) : t - n1 < n2 ? mb(t - n1) : mc(t - n1 - n2);
+                    };
+                    std::vector<step_t> marks{n1 - 1, n1, n1 + n2 - 1, n1 + n2, n1 + n2 + 1};
+                    for (const step_t t : first.landmarks) marks.push_back(t);
+                    for (const step_t t : second.landmarks) marks.push_back(t + n1);
+                    for (const step_t t : third.landmarks) marks.push_back(t + n1 + n2);
+                    evaluate(built<std::decay_t<decltype(s)>>{s, m, marks}, in);
+                });
+            });
+        });
+    } else if (kind == 19) {
+        with_decay<T>(in, in.byte(), [&](auto inner) {
+            const step_t n = in.step();
+            const T start = in.real<T>();
+            const auto s = clr::warmup(inner.s, n, start);
+            std::vector<step_t> marks{n - 1, n, n + 1};
+            for (const step_t t : inner.landmarks) marks.push_back(t + n);
+            evaluate(built<std::decay_t<decltype(s)>>{s, fixed<T>(std::nullopt), marks}, in);
+        });
     } else if (kind == 10) {
         with_leaf<T>(in, in.byte(), [&](auto inner) {
             const step_t n = in.step();

@@ -78,6 +78,33 @@ def constant(v, f32=False):
     return real(v, f32)
 
 
+def cosine_decay(lr, total, f32=False, eta_min=None):
+    out = real(lr, f32) + step(total)
+    if eta_min is not None:
+        out += b"\x01" + real(eta_min, f32)
+    return out + END
+
+
+def linear(start, end, total, f32=False):
+    return real(start, f32) + real(end, f32) + step(total)
+
+
+def polynomial(lr, end, total, power, f32=False):
+    return real(lr, f32) + real(end, f32) + step(total) + real(power, f32)
+
+
+def exponential(lr, gamma, f32=False):
+    return real(lr, f32) + real(gamma, f32)
+
+
+def step_decay(lr, step_size, gamma, f32=False):
+    return real(lr, f32) + step(step_size) + real(gamma, f32)
+
+
+def multistep(lr, milestones, gamma, f32=False):
+    return real(lr, f32) + bytes([len(milestones)]) + steps(*milestones) + real(gamma, f32)
+
+
 SCHEDULE_SEEDS = {
     "triangular": head(0, False) + cyclic(0.001, 0.006, 2000, down=1000, momentum=(0.8, 0.9))
     + steps(0, 1000, 2000, 3000, 1 << 63),
@@ -102,6 +129,25 @@ SCHEDULE_SEEDS = {
     # triangular2, cosine, one cycle, constant) and parameters, the boundary.
     "sequence-constant-one-cycle": head(11, False) + bytes([9]) + constant(0.01)
     + bytes([2]) + one_cycle(0.1, 1000) + step(500) + steps(0, 499, 500, 799),
+    # The everyday decays: kinds 12 to 17.
+    "cosine-decay": head(12, False) + cosine_decay(0.1, 100, eta_min=0.001) + steps(0, 50, 99, 100, 101),
+    "linear-float": head(13, True) + linear(0.0, 0.1, 1000, f32=True) + steps(0, 500, 999, 1000, (1 << 64) - 1),
+    "polynomial": head(14, False) + polynomial(0.1, 0.0, 300, 2.0) + steps(0, 150, 299, 300, 1 << 62),
+    "exponential": head(15, False) + exponential(0.1, 0.99) + steps(0, 1, 100, 1 << 40),
+    "step-decay-float": head(16, True) + step_decay(0.05, 7, 0.5, f32=True) + steps(6, 7, 14, 10**9),
+    "multistep": head(17, False) + multistep(0.1, [30, 80, 120], 0.1) + steps(0, 29, 30, 80, 120, 10**6),
+    # sequence of three: kind 18, a decay kind byte (0 to 5) and fields, a
+    # second kind byte (as for sequence) and fields, a last kind byte (0 cosine,
+    # 1 polynomial, 2 constant) and fields, then both boundaries.
+    "sequence-linear-constant-cosine": head(18, False) + bytes([1]) + linear(0.0, 0.1, 100)
+    + bytes([3]) + constant(0.1) + bytes([0]) + cosine_decay(0.1, 1000) + step(100) + step(400)
+    + steps(0, 99, 100, 499, 500, 1500),
+    # warmup of a decay: kind 19, a decay kind byte and fields, steps, start_lr.
+    "warmup-exponential": head(19, False) + bytes([3]) + exponential(0.1, 0.999) + step(100) + real(0.0)
+    + steps(0, 50, 100, 1000),
+    "refused-gamma": head(15, False) + exponential(0.1, 1.5),
+    "refused-milestones-order": head(17, False) + multistep(0.1, [80, 30], 0.1),
+    "refused-milestones-count": head(17, True) + multistep(0.1, list(range(1, 18)), 0.5, f32=True),
     # Refused: base_lr above max_lr, NaN, pct_start 1, and T_mult below 1.
     "refused-order": head(0, False) + cyclic(0.5, 0.1, 10),
     "refused-nan-float": head(9, True) + constant(float("nan"), True),

@@ -7,6 +7,15 @@ Row t holds the learning rate (and momentum, when cycled) in the optimizer
 before its (t+1)-th step: construct, record, optimizer.step(),
 scheduler.step().  The tests never need PyTorch; the tables are committed.
 
+CosineAnnealingLR tables stop at T_max, where the library and PyTorch part
+ways on purpose: PyTorch's rate rises again past T_max, the library's holds
+eta_min; cosine_annealing_past_tmax.csv runs on, to show where.
+
+The sequence_*.csv tables come from SequentialLR, which starts each later
+scheduler with step(0), its closed form at epoch 0, and steps it on from
+there: each piece runs from its own step 0, as clr::sequence does. The script
+checks that against the pieces run on their own (see generate_sequence).
+
 Keras is not installable beside PyTorch 1.13 on Debian 12, so the keras_*.csv
 tables come from line-for-line transcriptions of the published algorithms
 (below), evaluated in double precision; their provenance line says so.
@@ -25,8 +34,11 @@ import warnings
 
 import torch
 from torch.optim import SGD
-from torch.optim.lr_scheduler import (CosineAnnealingWarmRestarts, CyclicLR,
-                                      OneCycleLR)
+from torch.optim.lr_scheduler import (CosineAnnealingLR,
+                                      CosineAnnealingWarmRestarts, CyclicLR,
+                                      ExponentialLR, LinearLR, MultiStepLR,
+                                      OneCycleLR, PolynomialLR, SequentialLR,
+                                      StepLR)
 
 CYCLIC, SGDR, ONE_CYCLE = CyclicLR, CosineAnnealingWarmRestarts, OneCycleLR
 MOM = dict(cycle_momentum=True)
@@ -84,6 +96,46 @@ CASES = [
          args=dict(max_lr=0.02, total_steps=999, pct_start=0.4,
                    div_factor=20.0, final_div_factor=1000.0,
                    anneal_strategy='linear', three_phase=True, **NO_MOM)),
+    # The everyday decays (clr/decay.hpp).
+    dict(file='cosine_annealing.csv', sched=CosineAnnealingLR, lr=0.1,
+         rows=501, args=dict(T_max=500, eta_min=1e-4)),
+    dict(file='cosine_annealing_eta0.csv', sched=CosineAnnealingLR, lr=0.05,
+         rows=78, args=dict(T_max=77, eta_min=0.0)),
+    dict(file='cosine_annealing_past_tmax.csv', sched=CosineAnnealingLR,
+         lr=0.01, rows=151, args=dict(T_max=50, eta_min=0.001)),
+    dict(file='linear_decay.csv', sched=LinearLR, lr=0.1, rows=300,
+         args=dict(start_factor=1.0, end_factor=0.05, total_iters=200)),
+    dict(file='linear_warmup.csv', sched=LinearLR, lr=0.01, rows=120,
+         args=dict(start_factor=0.25, end_factor=1.0, total_iters=80)),
+    dict(file='polynomial_power1.csv', sched=PolynomialLR, lr=0.1, rows=260,
+         args=dict(total_iters=250, power=1.0)),
+    dict(file='polynomial_power2.csv', sched=PolynomialLR, lr=0.1, rows=400,
+         args=dict(total_iters=300, power=2.0)),
+    dict(file='polynomial_power_half.csv', sched=PolynomialLR, lr=0.02,
+         rows=120, args=dict(total_iters=97, power=0.5)),
+    dict(file='exponential.csv', sched=ExponentialLR, lr=0.1, rows=1000,
+         args=dict(gamma=0.99)),
+    dict(file='exponential_slow.csv', sched=ExponentialLR, lr=0.01,
+         rows=3000, args=dict(gamma=0.9995)),
+    dict(file='step.csv', sched=StepLR, lr=0.1, rows=200,
+         args=dict(step_size=30, gamma=0.1)),
+    dict(file='step_half.csv', sched=StepLR, lr=0.05, rows=400,
+         args=dict(step_size=7, gamma=0.5)),
+    dict(file='multistep.csv', sched=MultiStepLR, lr=0.1, rows=200,
+         args=dict(milestones=[30, 80, 120], gamma=0.1)),
+    dict(file='multistep_from_zero.csv', sched=MultiStepLR, lr=1.0, rows=100,
+         args=dict(milestones=[0, 1, 2, 50], gamma=0.5)),
+]
+
+# SequentialLR over schedulers of one optimizer: file, optimizer lr, rows,
+# the pieces (scheduler, arguments) and the milestones (absolute steps).
+SEQUENCE_CASES = [
+    dict(file='sequence_3way.csv', lr=0.1, rows=451,
+         pieces=[(LinearLR, dict(start_factor=0.1, end_factor=1.0,
+                                 total_iters=50)),
+                 (StepLR, dict(step_size=25, gamma=0.5)),
+                 (CosineAnnealingLR, dict(T_max=300, eta_min=1e-4))],
+         milestones=[50, 150]),
 ]
 
 
@@ -193,12 +245,7 @@ def generate_keras(case):
 
 def full_call(case, opt_text):
     """The constructor call with every default spelled out."""
-    bound = inspect.signature(case['sched']).bind(None, **case['args'])
-    bound.apply_defaults()
-    params = ['optimizer=' + opt_text]
-    params += ['%s=%r' % kv for kv in bound.arguments.items()
-               if kv[0] != 'optimizer']
-    return '%s(%s)' % (case['sched'].__name__, ', '.join(params))
+    return call_text(case['sched'], case['args'], opt_text)
 
 
 def generate(case):
@@ -224,6 +271,67 @@ def generate(case):
     return '\n'.join(lines) + '\n'
 
 
+def call_text(sched, args, opt_text):
+    """A constructor call with every default spelled out."""
+    bound = inspect.signature(sched).bind(None, **args)
+    bound.apply_defaults()
+    params = ['optimizer=' + opt_text]
+    params += ['%s=%r' % kv for kv in bound.arguments.items()
+               if kv[0] != 'optimizer']
+    return '%s(%s)' % (sched.__name__, ', '.join(params))
+
+
+def run_alone(sched, args, lr, rows):
+    """The rates of one scheduler on a fresh optimizer, steps 0 .. rows-1."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = SGD([param], lr=lr)
+    scheduler = sched(optimizer, **args)
+    out = []
+    for _ in range(rows):
+        out.append(float(optimizer.param_groups[0]['lr']))
+        optimizer.step()
+        scheduler.step()
+    return out
+
+
+def generate_sequence(case):
+    """Return the CSV text of one SequentialLR case.
+
+    Before writing it, checks that SequentialLR gives what each piece gives on
+    its own from its own step 0: a piece that SequentialLR started differently
+    would make the table a reference for something else."""
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = SGD([param], lr=case['lr'])
+    schedulers = [sched(optimizer, **args) for sched, args in case['pieces']]
+    scheduler = SequentialLR(optimizer, schedulers=schedulers,
+                             milestones=case['milestones'])
+    values = []
+    for _ in range(case['rows']):
+        values.append(float(optimizer.param_groups[0]['lr']))
+        optimizer.step()
+        scheduler.step()
+    starts = [0] + case['milestones'] + [case['rows']]
+    worst = 0.0
+    for (sched, args), begin, end in zip(case['pieces'], starts, starts[1:]):
+        alone = run_alone(sched, args, case['lr'], end - begin)
+        for got, want in zip(values[begin:end], alone):
+            worst = max(worst, abs(got - want) / max(abs(want), 1e-300))
+    if worst > 1e-15:
+        sys.exit('%s: SequentialLR differs from its pieces run alone by %g'
+                 % (case['file'], worst))
+    opt_text = 'SGD(lr=%r)' % case['lr']
+    inner = ', '.join(call_text(sched, args, 'optimizer')
+                      for sched, args in case['pieces'])
+    lines = ['# torch %s: SequentialLR(optimizer=%s, schedulers=[%s], '
+             'milestones=%r) (each piece equals itself run alone from its '
+             'own step 0, to %g)' % (torch.__version__, opt_text, inner,
+                                     case['milestones'], worst),
+             '# rows=%d' % case['rows'], 'step,lr']
+    for t, v in enumerate(values):
+        lines.append('%d,%r' % (t, v))
+    return '\n'.join(lines) + '\n'
+
+
 def main():
     repo = pathlib.Path(__file__).resolve().parent.parent
     out_dir = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 \
@@ -233,6 +341,10 @@ def main():
     for case in CASES:
         text = generate(case)
         (out_dir / case['file']).write_text(text, newline='\n')
+        print('%-42s %6d rows' % (case['file'], case['rows']))
+    for case in SEQUENCE_CASES:
+        (out_dir / case['file']).write_text(generate_sequence(case),
+                                            newline='\n')
         print('%-42s %6d rows' % (case['file'], case['rows']))
     for case in KERAS_CASES:
         (out_dir / case['file']).write_text(generate_keras(case), newline='\n')

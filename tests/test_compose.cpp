@@ -1,10 +1,13 @@
 // constant, warmup and sequence.
 #include <clr/clr.hpp>
 
+#include "reference.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace {
 constexpr clr::step_t last_step = std::numeric_limits<clr::step_t>::max();
@@ -72,10 +75,97 @@ TEST_CASE("sequence joins schedules at a boundary", "[compose]") {
     CHECK_FALSE(m.momentum(20).has_value());
 }
 
+TEST_CASE("sequence joins any number of schedules, each from its own step 0", "[compose]") {
+    // Warmup, a hold and a decay in one expression.
+    const auto w = clr::sequence(clr::linear<double>(0.0, 0.1, 100), 100, clr::constant<double>(0.1), 400,
+                                 clr::cosine<double>(0.1, 1000));
+    STATIC_REQUIRE(std::is_trivially_copyable_v<std::decay_t<decltype(w)>>);
+    CHECK(w(0) == 0.0);
+    CHECK(w(50) == 0.05);
+    CHECK(w(99) == Approx(0.099).epsilon(1e-15));
+    CHECK(w(100) == 0.1);   // the hold, from its step 0
+    CHECK(w(499) == 0.1);
+    CHECK(w(500) == 0.1);   // the cosine's step 0
+    CHECK(w(1000) == Approx(0.05).epsilon(1e-15));  // its step 500 of 1000
+    CHECK(w(1500) == 0.0);  // its end, held
+    CHECK(w(last_step) == 0.0);
+    CHECK(w.bounds().lo == 0.0);
+    CHECK(w.bounds().hi == 0.1);
+
+    // Four pieces, against the piecewise definition at every step of each
+    // piece and across each boundary.
+    const clr::triangular<double> a(0.001, 0.006, 10);
+    const clr::exponential<double> b(0.05, 0.9);
+    const clr::step_decay<double> c(0.02, 3, 0.5);
+    const clr::polynomial<double> d(0.01, 0.0, 40, 2.0);
+    const auto four = clr::sequence(a, 25, b, 7, c, 12, d);
+    for (clr::step_t t = 0; t < 200; ++t) {
+        CAPTURE(t);
+        const double want = t < 25 ? a(t) : t < 32 ? b(t - 25) : t < 44 ? c(t - 32) : d(t - 44);
+        CHECK(four(t) == want);
+    }
+    CHECK(four(44) == 0.01);  // d's step 0
+    CHECK(four(84) == 0.0);   // d's end
+    CHECK(four.bounds().lo == 0.0);
+    CHECK(four.bounds().hi == 0.05);
+
+    // A piece of length 0 never runs and leaves the bounds alone.
+    const auto skip = clr::sequence(clr::constant<double>(0.2), 5, clr::constant<double>(9.0), 0,
+                                    clr::constant<double>(0.1));
+    CHECK(skip(4) == 0.2);
+    CHECK(skip(5) == 0.1);
+    CHECK(skip.bounds().lo == 0.1);
+    CHECK(skip.bounds().hi == 0.2);
+
+    // Boundaries add up past 2^63 without overflow: each counts its own piece.
+    const clr::step_t big = clr::step_t(1) << 62;
+    const auto far = clr::sequence(clr::constant<double>(0.3), big, clr::constant<double>(0.2), big,
+                                   clr::linear<double>(0.1, 0.0, 4));
+    CHECK(far(big - 1) == 0.3);
+    CHECK(far(big) == 0.2);
+    CHECK(far(2 * big - 1) == 0.2);
+    CHECK(far(2 * big) == 0.1);
+    CHECK(far(2 * big + 2) == 0.05);
+    CHECK(far(last_step) == 0.0);
+}
+
+TEST_CASE("sequence: momentum comes from the active piece, among any number", "[compose]") {
+    const auto m = clr::sequence(clr::triangular<double>(0.001, 0.006, 10).with_momentum(0.8, 0.9), 20,
+                                 clr::constant<double>(0.001), 10,
+                                 clr::one_cycle<double>(0.1, 1000).with_momentum(0.85, 0.95), 1000,
+                                 clr::cosine<double>(0.01, 100));
+    CHECK(*m.momentum(0) == Approx(0.9).epsilon(1e-15));
+    CHECK(*m.momentum(10) == Approx(0.8).epsilon(1e-15));
+    CHECK_FALSE(m.momentum(20).has_value());
+    CHECK_FALSE(m.momentum(29).has_value());
+    CHECK(*m.momentum(30) == Approx(0.95).epsilon(1e-15));   // one_cycle's step 0
+    CHECK(*m.momentum(329) == Approx(0.85).epsilon(1e-15));  // its peak, step 299
+    CHECK_FALSE(m.momentum(1030).has_value());
+    CHECK_FALSE(m.momentum(last_step).has_value());
+    CHECK(m(1030) == 0.01);
+}
+
+TEST_CASE("sequence of three matches PyTorch's SequentialLR", "[compose][reference]") {
+    // SequentialLR(LinearLR(0.1 -> 1, 50 steps), StepLR(25, 0.5), CosineAnnealingLR(300, 1e-4),
+    // milestones [50, 150]) on lr 0.1: a warmup, a step decay for 100 steps, then
+    // the cosine from its own step 0.
+    const auto s = clr::sequence(clr::linear<double>(0.1 * 0.1, 0.1 * 1.0, 50), 50, clr::step_decay<double>(0.1, 25, 0.5),
+                                 100, clr::cosine<double>(0.1, 300).with_eta_min(1e-4));
+    const auto table = clr_test::load_reference("sequence_3way.csv", 451);
+    CHECK(clr_test::worst_relative_error(s, table) <= 1e-14);  // measured: 2.0e-15
+    CHECK(table.lr[149] == Approx(0.0125).epsilon(1e-12));  // StepLR's step 99: three halvings
+    CHECK(table.lr[150] == Approx(0.1).epsilon(1e-15));      // the cosine's step 0
+}
+
 TEST_CASE("compose: step counts that look negative are refused", "[compose][validation]") {
     using Catch::Matchers::Contains;
     clr::constant<double> c(0.1);
     REQUIRE_THROWS_WITH(clr::warmup(c, static_cast<clr::step_t>(-1), 0.0), Contains("clr::warmup") && Contains("steps"));
     REQUIRE_THROWS_WITH(clr::warmup(c, 10, -0.5), Contains("start_lr = -0.5"));
     REQUIRE_THROWS_WITH(clr::sequence(c, static_cast<clr::step_t>(-100), c), Contains("clr::sequence") && Contains("boundary"));
+    REQUIRE_THROWS_WITH(clr::sequence(c, 10, c, static_cast<clr::step_t>(-1), c),
+                        Contains("clr::sequence") && Contains("boundary = 18446744073709551615"));
+    const int negative = -3;
+    REQUIRE_THROWS_WITH(clr::sequence(c, 10, c, 20, c, negative, c), Contains("clr::sequence") && Contains("boundary"));
+    REQUIRE_THROWS_WITH(clr::sequence(c, static_cast<clr::step_t>(-7), c, 20, c), Contains("boundary"));
 }

@@ -414,6 +414,119 @@ sample<clr::sequence_schedule<A, B>> any_sequence(rng_t& r, const sample<A>& a, 
     return {s, "sequence boundary=" + std::to_string(n) + " of (" + a.what + ") then (" + b.what + ")", m, marks};
 }
 
+// ---- the everyday decays ------------------------------------------------------------
+
+// A polynomial power: whole and fractional, tiny and huge.
+template <class T>
+T any_power(rng_t& r) {
+    using lim = std::numeric_limits<T>;
+    switch (below(r, 7)) {
+        case 0: return T(1);
+        case 1: return T(2);
+        case 2: return T(0.5);
+        case 3: return lim::denorm_min();
+        case 4: return lim::max();
+        case 5: return std::pow(T(10), T(-3) + T(6) * unit<T>(r));
+        default: return T(0.1) + T(4) * unit<T>(r);
+    }
+}
+
+template <class T>
+sample<clr::cosine<T>> any_cosine_decay(rng_t& r) {
+    const auto [lo, hi] = ordered_rates<T>(r);
+    const step_t total = any_length(r);
+    const auto s = clr::cosine<T>(hi, total).with_eta_min(lo);
+    return {s, params("cosine ")("lr", hi)("eta_min", lo)("total_steps", total).str(), fixed_momentum<T>(std::nullopt),
+            {0, 1, total / 2, total - 1, total, total + 1, last_step}};
+}
+
+template <class T>
+sample<clr::linear<T>> any_linear(rng_t& r) {
+    const T a = any_rate<T>(r);
+    const T b = chance(r, 10) ? a : any_rate<T>(r);
+    const step_t total = any_length(r);
+    return {clr::linear<T>(a, b, total), params("linear ")("start_lr", a)("end_lr", b)("total_steps", total).str(),
+            fixed_momentum<T>(std::nullopt), {0, 1, total / 2, total - 1, total, total + 1, last_step}};
+}
+
+template <class T>
+sample<clr::polynomial<T>> any_polynomial(rng_t& r) {
+    const T a = any_rate<T>(r);
+    const T b = chance(r, 30) ? T(0) : any_rate<T>(r);
+    const step_t total = any_length(r);
+    const T power = any_power<T>(r);
+    return {clr::polynomial<T>(a, b, total, power),
+            params("polynomial ")("lr", a)("end_lr", b)("total_steps", total)("power", power).str(),
+            fixed_momentum<T>(std::nullopt), {0, 1, total / 2, total - 1, total, total + 1, last_step}};
+}
+
+template <class T>
+sample<clr::exponential<T>> any_exponential(rng_t& r) {
+    const T lr = any_rate<T>(r);
+    const T gamma = any_decay<T>(r);
+    return {clr::exponential<T>(lr, gamma), params("exponential ")("lr", lr)("gamma", gamma).str(),
+            fixed_momentum<T>(std::nullopt), {0, 1, 2, 1000, step_t(1) << 40, last_step}};
+}
+
+template <class T>
+sample<clr::step_decay<T>> any_step_decay(rng_t& r) {
+    const T lr = any_rate<T>(r);
+    const step_t n = any_length(r);
+    const T gamma = any_decay<T>(r);
+    std::vector<step_t> marks{0, n - 1, n, last_step};
+    push_shifted(marks, n, n);
+    return {clr::step_decay<T>(lr, n, gamma), params("step_decay ")("lr", lr)("step_size", n)("gamma", gamma).str(),
+            fixed_momentum<T>(std::nullopt), marks};
+}
+
+// Up to the most milestones multistep holds, strictly increasing, in [0, 2^62].
+template <class T>
+sample<clr::multistep<T>> any_multistep(rng_t& r) {
+    const T lr = any_rate<T>(r);
+    const T gamma = any_decay<T>(r);
+    std::vector<step_t> m;
+    const auto n = below(r, clr::multistep<T>::max_milestones + 1);
+    const bool short_run = chance(r, 50);
+    for (std::uint64_t i = 0; i < n; ++i) m.push_back(short_run ? below(r, 5000) : below(r, max_length + 1));
+    std::sort(m.begin(), m.end());
+    m.erase(std::unique(m.begin(), m.end()), m.end());
+    params p("multistep ");
+    p("lr", lr)("gamma", gamma);
+    std::ostringstream list;
+    for (const step_t x : m) list << x << ' ';
+    p("milestones", list.str());
+    std::vector<step_t> marks{0, last_step};
+    for (const step_t x : m) {
+        marks.push_back(x);
+        if (x > 0) marks.push_back(x - 1);
+    }
+    return {clr::multistep<T>(lr, m, gamma), p.str(), fixed_momentum<T>(std::nullopt), marks};
+}
+
+// sequence(a, n1, b, n2, c), with what its momentum must be and its landmarks.
+template <class A, class B, class C>
+auto any_sequence3(rng_t& r, const sample<A>& a, const sample<B>& b, const sample<C>& c) {
+    const step_t n1 = chance(r, 10) ? 0 : any_length(r);
+    const step_t n2 = chance(r, 10) ? 0 : any_length(r);
+    const auto s = clr::sequence(a.s, n1, b.s, n2, c.s);
+    auto m = [ma = a.momentum, mb = b.momentum, mc = c.momentum, n1, n2](step_t t) {
+        return t < n1 ? ma(t) : t - n1 < n2 ? mb(t - n1) : mc(t - n1 - n2);
+    };
+    std::vector<step_t> marks{0, n1, n1 + n2, n1 + n2 + 1, last_step};
+    if (n1 > 0) marks.push_back(n1 - 1);
+    if (n1 + n2 > 0) marks.push_back(n1 + n2 - 1);
+    for (const step_t t : a.landmarks)
+        if (t < n1) marks.push_back(t);
+    for (const step_t t : b.landmarks)
+        if (t < n2) push_shifted(marks, t, n1);
+    for (const step_t t : c.landmarks) push_shifted(marks, t, n1 + n2);
+    using S = std::decay_t<decltype(s)>;
+    return sample<S>{s,
+                     "sequence n1=" + std::to_string(n1) + " n2=" + std::to_string(n2) + " of (" + a.what + ") then (" +
+                         b.what + ") then (" + c.what + ")",
+                     m, marks};
+}
+
 // ---- the bounds property -------------------------------------------------------
 
 template <class S>
@@ -528,6 +641,23 @@ TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentu
             auto inner = any_warmup(r, any_cyclic<T, clr::welch_window>(r, clr::no_scale{}, params()("policy", "welch").str()));
             const T v = any_rate<T>(r);
             return any_sequence(r, inner, sample<clr::constant<T>>{clr::constant<T>(v), "constant " + exact(v), fixed_momentum<T>(std::nullopt), {0}});
+        });
+    }
+    SECTION("everyday decays") {
+        bounds_cases(r, 2 * bounds_sets, [&] { return any_cosine_decay<T>(r); });
+        bounds_cases(r, 2 * bounds_sets, [&] { return any_linear<T>(r); });
+        bounds_cases(r, 2 * bounds_sets, [&] { return any_polynomial<T>(r); });
+        bounds_cases(r, 2 * bounds_sets, [&] { return any_exponential<T>(r); });
+        bounds_cases(r, 2 * bounds_sets, [&] { return any_step_decay<T>(r); });
+        bounds_cases(r, 2 * bounds_sets, [&] { return any_multistep<T>(r); });
+    }
+    SECTION("sequences of three") {
+        bounds_cases(r, 2 * bounds_sets, [&] {
+            return any_sequence3(r, any_linear<T>(r), any_multistep<T>(r), any_cosine_decay<T>(r));
+        });
+        bounds_cases(r, 2 * bounds_sets, [&] {
+            return any_sequence3(r, one_cycle_sample(any_one_cycle_params<T>(r, false)), any_polynomial<T>(r),
+                                 any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{}, params()("policy", "triangular2").str()));
         });
     }
 }
@@ -851,6 +981,99 @@ TEMPLATE_TEST_CASE("property: one cycle starts at initial, peaks at max_lr near 
     }
 }
 
+// ---- the everyday decays ------------------------------------------------------------
+
+namespace {
+
+// A decay starts at `start`, moves only towards `end` and, from step `hold`
+// on (if any), stays there exactly.
+template <class S>
+void check_decay(rng_t& r, const sample<S>& c, typename S::value_type start, typename S::value_type end,
+                 std::optional<step_t> hold) {
+    using T = typename S::value_type;
+    ++tally().sets;
+    CAPTURE(c.what);
+    CLR_PROPERTY(c.s(0) == start, exact(c.s(0)), exact(start));
+    const bool falls = end <= start;
+    std::vector<step_t> ts = c.landmarks;
+    for (int j = 0; j < 24; ++j) ts.push_back(j % 2 == 0 || !hold ? any_step(r) : below(r, *hold + 1));
+    std::sort(ts.begin(), ts.end());
+    T prev = c.s(ts.front());
+    for (std::size_t j = 1; j < ts.size(); ++j) {
+        const T v = c.s(ts[j]);
+        CLR_PROPERTY(falls ? v <= prev : v >= prev, ts[j - 1], ts[j], exact(prev), exact(v));
+        CLR_PROPERTY(falls ? end <= v && v <= start : start <= v && v <= end, ts[j], exact(v));
+        if (hold && ts[j] >= *hold) CLR_PROPERTY(v == end, ts[j], exact(v), exact(end));
+        prev = v;
+    }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("property: decays start at their rate, move only towards their end and hold it", "[property]",
+                   float, double) {
+    using T = TestType;
+    rng_t r = stream(std::is_same_v<T, float> ? "decays/float" : "decays/double");
+    for (int i = 0; i < 400; ++i) {
+        CAPTURE(run_seed(), i);
+        {
+            const auto c = any_cosine_decay<T>(r);
+            check_decay(r, c, c.s.initial_lr(), c.s.eta_min(), c.s.total_steps());
+        }
+        {
+            const auto c = any_linear<T>(r);
+            check_decay(r, c, c.s.start_lr(), c.s.end_lr(), c.s.total_steps());
+        }
+        {
+            const auto c = any_polynomial<T>(r);
+            check_decay(r, c, c.s.initial_lr(), c.s.end_lr(), c.s.total_steps());
+        }
+        {
+            // gamma^t reaches 0 for every gamma below 1 long before 2^64 steps
+            // in float and double alike: 2^64 (1 - gamma) exceeds 2^10 there.
+            const auto c = any_exponential<T>(r);
+            const T g = c.s.gamma();
+            check_decay(r, c, c.s.initial_lr(), g == T(1) ? c.s.initial_lr() : T(0), std::nullopt);
+            if (g < T(1)) CLR_PROPERTY(c.s(last_step) == T(0), c.what, exact(c.s(last_step)));
+        }
+        {
+            const auto c = any_step_decay<T>(r);
+            const T g = c.s.gamma();
+            check_decay(r, c, c.s.initial_lr(), g == T(1) ? c.s.initial_lr() : T(0), std::nullopt);
+            // Constant between drops, and one factor of gamma at each.
+            const step_t n = c.s.step_size();
+            const step_t k = below(r, last_step / n);
+            CLR_PROPERTY(c.s(k * n) == c.s(k * n + n - 1), c.what, k);
+            // (Where gamma^k itself underflows, the rate may go to 0 before
+            // PyTorch's product of k factors does; that is allowed.)
+            if (k < 16 && std::pow(g, static_cast<T>(k)) >= std::numeric_limits<T>::min()) {
+                T want = c.s.initial_lr();
+                for (step_t j = 0; j < k; ++j) want *= g;
+                const T slack = T(k + 1);
+                CLR_PROPERTY(std::abs(c.s(k * n) - want) <= T(4) * slack * std::numeric_limits<T>::epsilon() * want +
+                                                               slack * std::numeric_limits<T>::denorm_min(),
+                             c.what, k, exact(c.s(k * n)), exact(want));
+            }
+        }
+        {
+            // Exactly one factor of gamma per milestone passed, rounded as
+            // PyTorch rounds it; the last holds from the last milestone on.
+            const auto c = any_multistep<T>(r);
+            const step_t count = c.s.milestone_count();
+            T want = c.s.initial_lr();
+            for (step_t j = 0; j < count; ++j) {
+                const step_t m = c.s.milestone(j);
+                if (m > 0) CLR_PROPERTY(c.s(m - 1) == want, c.what, m, exact(c.s(m - 1)), exact(want));
+                want *= c.s.gamma();
+                CLR_PROPERTY(c.s(m) == want, c.what, m, exact(c.s(m)), exact(want));
+            }
+            CLR_PROPERTY(c.s.bounds().lo == want, c.what, exact(c.s.bounds().lo));
+            check_decay(r, c, count > 0 && c.s.milestone(0) == 0 ? c.s.initial_lr() * c.s.gamma() : c.s.initial_lr(), want,
+                        count > 0 ? std::optional<step_t>(c.s.milestone(count - 1)) : std::optional<step_t>(0));
+        }
+    }
+}
+
 // ---- float against double -------------------------------------------------------------
 
 namespace {
@@ -980,6 +1203,34 @@ TEST_CASE("property: float and double schedules agree to float precision", "[pro
     }
 }
 
+TEST_CASE("property: float and double decays agree to float precision", "[property]") {
+    rng_t r = stream("float-double/decays");
+    for (int i = 0; i < 1000; ++i) {
+        CAPTURE(run_seed(), i);
+        const shared_params p = any_shared(r);
+        // A power of at least 1: below it the slope at the end is unbounded,
+        // and float's coarser position there moves the rate by more than float's precision.
+        const float power = 1.0f + 3.0f * unit<float>(r);
+        std::vector<step_t> milestones;
+        for (step_t j = 0; j < 4; ++j) milestones.push_back(j * (p.up / 4));
+        milestones.erase(std::unique(milestones.begin(), milestones.end()), milestones.end());
+        CAPTURE(describe(p), power);
+        tally().sets += 6;
+        check_agree("cosine", clr::cosine<float>(p.max, p.total).with_eta_min(p.base),
+                    clr::cosine<double>(p.max, p.total).with_eta_min(p.base), r, {0, p.total / 2, p.total - 1, p.total});
+        check_agree("linear", clr::linear<float>(p.start, p.max, p.total), clr::linear<double>(p.start, p.max, p.total), r,
+                    {0, p.total / 3, p.total - 1, p.total});
+        check_agree("polynomial", clr::polynomial<float>(p.max, p.base, p.total, power),
+                    clr::polynomial<double>(p.max, p.base, p.total, power), r, {0, p.total / 3, p.total - 1, p.total});
+        check_agree("exponential", clr::exponential<float>(p.max, p.gamma), clr::exponential<double>(p.max, p.gamma), r,
+                    {0, 1, 100, p.up});
+        check_agree("step_decay", clr::step_decay<float>(p.max, p.up, p.gamma),
+                    clr::step_decay<double>(p.max, p.up, p.gamma), r, {0, p.up - 1, p.up, 3 * p.up});
+        check_agree("multistep", clr::multistep<float>(p.max, milestones, p.gamma),
+                    clr::multistep<double>(p.max, milestones, p.gamma), r, {0, p.up - 1, p.up, 3 * p.up});
+    }
+}
+
 // ---- composition -----------------------------------------------------------------------
 
 namespace {
@@ -1058,5 +1309,31 @@ TEMPLATE_TEST_CASE("property: warmup ramps into its schedule, sequence switches 
         check_sequence(r, any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("gamma", g).str()), any_cosine<T>(r));
         check_sequence(r, one_cycle_sample(any_one_cycle_params<T>(r, false)),
                        any_warmup(r, any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str())));
+    }
+}
+
+TEMPLATE_TEST_CASE("property: a sequence of three runs each piece from its own step 0", "[property]", float, double) {
+    using T = TestType;
+    rng_t r = stream(std::is_same_v<T, float> ? "sequence3/float" : "sequence3/double");
+    for (int i = 0; i < 300; ++i) {
+        CAPTURE(run_seed(), i);
+        const auto a = any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str());
+        const auto b = any_step_decay<T>(r);
+        const auto c = one_cycle_sample(any_one_cycle_params<T>(r, false));
+        const auto q = any_sequence3(r, a, b, c);
+        ++tally().sets;
+        CAPTURE(q.what);
+        // The boundaries, read back from where the pieces switch.
+        const auto& outer = q.s;
+        const step_t n1 = outer.boundary();
+        const step_t n2 = outer.second().boundary();
+        std::vector<step_t> ts = q.landmarks;
+        for (int j = 0; j < 16; ++j) ts.push_back(any_step(r));
+        for (const step_t t : ts) {
+            const T want = t < n1 ? a.s(t) : t - n1 < n2 ? b.s(t - n1) : c.s(t - n1 - n2);
+            const auto want_m = t < n1 ? a.s.momentum(t) : t - n1 < n2 ? b.s.momentum(t - n1) : c.s.momentum(t - n1 - n2);
+            CLR_PROPERTY(q.s(t) == want, t, exact(q.s(t)), exact(want));
+            CLR_PROPERTY(q.s.momentum(t) == want_m, t);
+        }
     }
 }

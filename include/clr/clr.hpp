@@ -9,6 +9,7 @@
 #include "compose.hpp"
 #include "cosine_restarts.hpp"
 #include "cyclic.hpp"
+#include "decay.hpp"
 #include "one_cycle.hpp"
 #include "range_test.hpp"
 #include "schedule.hpp"

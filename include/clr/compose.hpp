@@ -8,11 +8,17 @@
 //     warmup(s, n, start_lr):   start_lr + (s(0) - start_lr) * t / n   for t < n
 //                               s(t - n)                               after
 //     sequence(a, n, b):        a(t) for t < n, then b(t - n)
+//     sequence(a, n1, b, n2, c, ...):  a for n1 steps, then b for n2 steps,
+//                               then c, ..., each from its own step 0
 //
 //     auto s = clr::warmup(clr::triangular<double>(0.001, 0.006, 2000), 100, 0.0);
 //     s(0) == 0.0, s(50) == 0.0005, s(100) == 0.001, s(2100) == 0.006
 //     auto q = clr::sequence(clr::constant<double>(0.01), 500, clr::one_cycle<double>(0.1, 1000));
 //     q(499) == 0.01, q(500) == 0.004
+//     // Warmup, a hold and a decay in one expression (decay.hpp):
+//     auto w = clr::sequence(clr::linear<double>(0.0, 0.1, 100), 100, clr::constant<double>(0.1), 400,
+//                            clr::cosine<double>(0.1, 1000));
+//     w(50) == 0.05, w(100) == 0.1, w(499) == 0.1, w(1000) == 0.05, w(1500) == 0.0
 #ifndef CLR_COMPOSE_HPP
 #define CLR_COMPOSE_HPP
 
@@ -121,6 +127,36 @@ private:
 template <class A, class B>
 sequence_schedule<A, B> sequence(A first, step_t boundary, B second) {
     return {std::move(first), boundary, std::move(second)};
+}
+
+namespace detail {
+template <class S>
+S join(S last) {
+    return last;
+}
+
+// a for n steps, then the rest joined: the sequence nests to the right, so
+// every piece starts at its own step 0 and momentum follows the active piece.
+template <class A, class N, class B, class... Rest>
+auto join(A first, N boundary, B next, Rest... rest) {
+    static_assert(std::is_integral_v<N>, "clr::sequence: boundaries are step counts, between the schedules");
+    auto tail = join(std::move(next), std::move(rest)...);
+    // A negative count converts to a step past 2^62, which the boundary check refuses.
+    return sequence_schedule<A, decltype(tail)>(std::move(first), static_cast<step_t>(boundary), std::move(tail));
+}
+}  // namespace detail
+
+// Any number of schedules: sequence(a, n1, b, n2, c) runs a for n1 steps,
+// then b for n2 steps, then c, each from its own step 0 (optax's
+// join_schedules, whose boundaries count from step 0 of the whole: here each
+// counts the steps of its own piece). It is sequence(a, n1, sequence(b, n2, c)):
+// bounds() spans every piece that runs at least one step, and momentum comes
+// from whichever piece is active.
+template <class A, class B, class C, class... Rest>
+auto sequence(A first, step_t boundary, B second, step_t boundary2, C third, Rest... rest) {
+    static_assert(sizeof...(Rest) % 2 == 0, "clr::sequence takes schedule, steps, schedule, ..., schedule");
+    return detail::join(std::move(first), boundary, std::move(second), boundary2, std::move(third),
+                        std::move(rest)...);
 }
 
 }  // namespace clr

@@ -199,6 +199,15 @@ int main() {
     schedule_loop("warmup", clr::warmup(clr::triangular<double>(0.001, 0.006, 2000), 100, 0.0));
     schedule_loop("sequence",
                   clr::sequence(clr::constant<double>(0.01), 500, clr::one_cycle<double>(0.1, 1000).with_momentum()));
+    schedule_loop("cosine", clr::cosine<double>(0.1, 5000).with_eta_min(1e-4));
+    schedule_loop("linear (float)", clr::linear<float>(0.1f, 0.001f, 5000));
+    schedule_loop("polynomial", clr::polynomial<double>(0.1, 0.0, 5000, 0.5));
+    schedule_loop("exponential", clr::exponential<double>(0.1, 0.999));
+    schedule_loop("step_decay", clr::step_decay<double>(0.1, 300, 0.5));
+    schedule_loop("multistep", clr::multistep<double>(0.1, {100, 1000, 5000, 10000}, 0.1));
+    schedule_loop("sequence of three",
+                  clr::sequence(clr::linear<double>(0.0, 0.1, 100), 100, clr::constant<double>(0.1), 900,
+                                clr::cosine<double>(0.1, 10000)));
 
     clr::optim::sgd_options plain, momentum, nesterov;
     momentum.momentum = 0.9;
