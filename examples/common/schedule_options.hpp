@@ -2,17 +2,19 @@
 // the examples so that every program takes the same names and the same flags:
 //
 //     --schedule NAME   constant triangular triangular2 exp_range welch hann
-//                       cosine_restarts one_cycle
+//                       cosine_restarts one_cycle cosine linear polynomial
+//                       exponential step_decay multistep
 //     --base-lr --max-lr --step-size --step-size-down --gamma --t-mult --m-mul
 //     --total-steps --pct-start --div-factor --final-div-factor --anneal
-//     --three-phase --base-momentum --max-momentum
+//     --three-phase --base-momentum --max-momentum --start-lr --end-lr --power
+//     --milestones
 //
 // Usage:
 //     schedule_cli::schedule_options opts;
 //     CLI::App app{"..."};
 //     schedule_cli::add_schedule_options(app, opts);
 //     app.parse(argc, argv);                  // CLI::ParseError on a malformed value
-//     opts.default_total_steps = run_length;  // what one_cycle spans without --total-steps
+//     opts.default_total_steps = run_length;  // what one_cycle and the decays span without --total-steps
 //     schedule_cli::with_schedule(opts, [&](const auto& schedule) { ... });
 //
 // The schedules are distinct types, so with_schedule builds the concrete one
@@ -41,11 +43,13 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace schedule_cli {
 
-inline constexpr std::array<const char*, 8> schedule_names = {
-    "constant", "triangular", "triangular2", "exp_range", "welch", "hann", "cosine_restarts", "one_cycle"};
+inline constexpr std::array<const char*, 14> schedule_names = {
+    "constant", "triangular", "triangular2", "exp_range", "welch",       "hann",       "cosine_restarts",
+    "one_cycle", "cosine",    "linear",      "polynomial", "exponential", "step_decay", "multistep"};
 
 // Keras / PyTorch defaults, so that a bare `--schedule triangular` is the paper's
 // example and a one_cycle matches OneCycleLR's.
@@ -60,6 +64,9 @@ inline constexpr double m_mul = 1.0;
 inline constexpr double pct_start = 0.3;
 inline constexpr double div_factor = 25.0;
 inline constexpr double final_div_factor = 1e4;
+inline constexpr double end_lr = 0.0;       // polynomial
+inline constexpr double power = 1.0;        // polynomial
+inline constexpr double step_gamma = 0.1;   // step_decay and multistep, as StepLR and MultiStepLR
 }  // namespace defaults
 
 // A bad schedule option. what() is "<flag>: <problem>", so a program prints it
@@ -84,9 +91,9 @@ private:
 struct schedule_options {
     std::string name;  // one of schedule_names; preset it to make --schedule optional
 
-    std::optional<double> base_lr;  // lower bound; eta_min for cosine_restarts; the rate for constant
-    std::optional<double> max_lr;   // peak; eta_max for cosine_restarts
-    std::optional<clr::step_t> step_size;  // half cycle; T_0 for cosine_restarts
+    std::optional<double> base_lr;  // lower bound; eta_min for cosine_restarts and cosine; the rate for constant
+    std::optional<double> max_lr;   // peak; eta_max for cosine_restarts; the starting rate of the decays
+    std::optional<clr::step_t> step_size;  // half cycle; T_0 for cosine_restarts; step_decay's step_size
     std::optional<clr::step_t> step_size_down;
     std::optional<double> gamma;
     std::optional<double> t_mult;
@@ -99,8 +106,12 @@ struct schedule_options {
     std::optional<bool> three_phase;
     std::optional<double> base_momentum;
     std::optional<double> max_momentum;
+    std::optional<double> start_lr;  // linear
+    std::optional<double> end_lr;    // linear, polynomial
+    std::optional<double> power;     // polynomial
+    std::optional<std::vector<clr::step_t>> milestones;  // multistep
 
-    // What one_cycle spans when --total-steps is not given: the caller's run
+    // What one_cycle and the decays span when --total-steps is not given: the caller's run
     // length (schedule_plot's --steps, the trainer's epochs x batches). Without
     // it --total-steps is required.
     std::optional<clr::step_t> default_total_steps;
@@ -118,15 +129,17 @@ struct flag_info {
     std::array<const char*, 3> params;  // the library's parameter names for it
 };
 
-inline constexpr std::array<flag_info, 15> flag_table = {{
-    {"--base-lr", "constant triangular triangular2 exp_range welch hann cosine_restarts", {"base_lr", "eta_min", "lr"}},
-    {"--max-lr", "triangular triangular2 exp_range welch hann cosine_restarts one_cycle", {"max_lr", "eta_max", nullptr}},
-    {"--step-size", "triangular triangular2 exp_range welch hann cosine_restarts", {"step_size", "T_0", nullptr}},
+inline constexpr std::array<flag_info, 19> flag_table = {{
+    // --max-lr before --base-lr: for cosine, `lr` is --max-lr and eta_min --base-lr.
+    {"--max-lr", "triangular triangular2 exp_range welch hann cosine_restarts one_cycle cosine polynomial exponential step_decay multistep",
+     {"max_lr", "eta_max", "lr"}},
+    {"--base-lr", "constant triangular triangular2 exp_range welch hann cosine_restarts cosine", {"base_lr", "eta_min", "lr"}},
+    {"--step-size", "triangular triangular2 exp_range welch hann cosine_restarts step_decay", {"step_size", "T_0", nullptr}},
     {"--step-size-down", "triangular triangular2 exp_range welch hann", {"step_size_down", nullptr, nullptr}},
-    {"--gamma", "exp_range", {"gamma", nullptr, nullptr}},
+    {"--gamma", "exp_range exponential step_decay multistep", {"gamma", nullptr, nullptr}},
     {"--t-mult", "cosine_restarts", {"T_mult", nullptr, nullptr}},
     {"--m-mul", "cosine_restarts", {"m_mul", nullptr, nullptr}},
-    {"--total-steps", "one_cycle", {"total_steps", nullptr, nullptr}},
+    {"--total-steps", "one_cycle cosine linear polynomial", {"total_steps", nullptr, nullptr}},
     {"--pct-start", "one_cycle", {"pct_start", nullptr, nullptr}},
     {"--div-factor", "one_cycle", {"div_factor", nullptr, nullptr}},
     {"--final-div-factor", "one_cycle", {"final_div_factor", nullptr, nullptr}},
@@ -134,6 +147,10 @@ inline constexpr std::array<flag_info, 15> flag_table = {{
     {"--three-phase", "one_cycle", {nullptr, nullptr, nullptr}},
     {"--base-momentum", "triangular triangular2 exp_range welch hann one_cycle", {"base_momentum", nullptr, nullptr}},
     {"--max-momentum", "triangular triangular2 exp_range welch hann one_cycle", {"max_momentum", nullptr, nullptr}},
+    {"--start-lr", "linear", {"start_lr", nullptr, nullptr}},
+    {"--end-lr", "linear polynomial", {"end_lr", nullptr, nullptr}},
+    {"--power", "polynomial", {"power", nullptr, nullptr}},
+    {"--milestones", "multistep", {"milestones", nullptr, nullptr}},
 }};
 
 inline bool in_list(std::string_view list, std::string_view word) {
@@ -166,11 +183,15 @@ inline std::string schedule_list(const char* sep) {
 }
 
 // The flag that sets the library parameter `param` (clr::invalid_parameter's
-// param()), or "" when no flag does.
-inline std::string flag_for_param(std::string_view param) {
-    for (const auto& f : flag_table)
+// param()), or "" when no flag does. The same name can come from different
+// flags: `lr` is --base-lr for constant and --max-lr for the decays, so a
+// schedule, when given, picks among the flags it takes.
+inline std::string flag_for_param(std::string_view param, std::string_view schedule = {}) {
+    for (const auto& f : flag_table) {
+        if (!schedule.empty() && !in_list(f.schedules, schedule)) continue;
         for (const char* p : f.params)
             if (p != nullptr && param == p) return f.flag;
+    }
     return {};
 }
 
@@ -190,6 +211,10 @@ inline bool given(const schedule_options& o, std::string_view flag) {
     if (flag == "--three-phase") return o.three_phase.has_value();
     if (flag == "--base-momentum") return o.base_momentum.has_value();
     if (flag == "--max-momentum") return o.max_momentum.has_value();
+    if (flag == "--start-lr") return o.start_lr.has_value();
+    if (flag == "--end-lr") return o.end_lr.has_value();
+    if (flag == "--power") return o.power.has_value();
+    if (flag == "--milestones") return o.milestones.has_value();
     throw std::logic_error("schedule_cli: unknown flag " + std::string(flag));
 }
 
@@ -205,7 +230,7 @@ auto build(const schedule_options& o, Make&& make) -> decltype(make()) {
     } catch (const option_error&) {
         throw;
     } catch (const clr::invalid_parameter& e) {
-        const std::string flag = flag_for_param(e.param());
+        const std::string flag = flag_for_param(e.param(), o.name);
         throw option_error(flag, e.what(), !flag.empty() && !given(o, flag) ? "(default)" : "");
     }
 }
@@ -252,6 +277,23 @@ inline std::uint64_t parse_steps(const std::string& flag, const std::string& tex
         throw CLI::ValidationError(flag, text + " must be at most " + std::to_string(hi));
     if (v < lo) throw CLI::ValidationError(flag, text + " must be at least " + std::to_string(lo));
     return v;
+}
+
+// Steps separated by commas, "30,80,120": each a whole number of steps (0
+// allowed), no blanks, no empty entries. Order and repeats are left to the
+// library, which names --milestones if they are wrong.
+inline std::vector<clr::step_t> parse_step_list(const std::string& flag, const std::string& text) {
+    std::vector<clr::step_t> out;
+    std::string::size_type start = 0;
+    while (true) {
+        const auto comma = text.find(',', start);
+        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (item.empty()) throw CLI::ValidationError(flag, "'" + text + "' has an empty entry; write steps as 30,80,120");
+        out.push_back(parse_steps(flag, item, 0));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
 }
 
 // Adds --schedule and every parameter flag to app, filling opts as they parse.
@@ -306,20 +348,25 @@ inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
     using detail::number;
 
     add_number("--base-lr", opts.base_lr,
-           "Lower bound (cyclic, default " + number(defaults::base_lr) + "); eta_min (cosine_restarts, default " +
+           "Lower bound (cyclic, default " + number(defaults::base_lr) + "); eta_min (cosine_restarts, cosine, default " +
                number(defaults::eta_min) + "); the rate (constant, required)");
     add_number("--max-lr", opts.max_lr,
            "Peak (cyclic, default " + number(defaults::max_lr) +
-               "); eta_max (cosine_restarts, required); max_lr (one_cycle, required)");
+               "); eta_max (cosine_restarts, required); max_lr (one_cycle, required); the starting rate (cosine, "
+               "polynomial, exponential, step_decay, multistep, required)");
     add_steps("--step-size", opts.step_size,
           "Half cycle in steps (cyclic, default " + std::to_string(defaults::step_size) +
-              "); T_0 (cosine_restarts, required)");
+              "); T_0 (cosine_restarts, required); steps between decays (step_decay, required)");
     add_steps("--step-size-down", opts.step_size_down, "Steps of the falling half (cyclic, default: --step-size)");
-    add_number("--gamma", opts.gamma, "Amplitude decay per step (exp_range, default " + number(defaults::gamma) + ")");
+    add_number("--gamma", opts.gamma,
+               "Amplitude decay per step (exp_range, default " + number(defaults::gamma) +
+                   "); decay per step (exponential, required), per --step-size (step_decay) or per milestone "
+                   "(multistep, default " + number(defaults::step_gamma) + ")");
     add_number("--t-mult", opts.t_mult,
            "Period growth per restart, >= 1 (cosine_restarts, default " + number(defaults::t_mult) + ")");
     add_number("--m-mul", opts.m_mul, "Peak decay per restart (cosine_restarts, default " + number(defaults::m_mul) + ")");
-    add_steps("--total-steps", opts.total_steps, "Length of the cycle (one_cycle, default: the run length)");
+    add_steps("--total-steps", opts.total_steps,
+              "Length of the cycle (one_cycle), or of the decay (cosine, linear, polynomial); default: the run length");
     add_number("--pct-start", opts.pct_start,
            "Fraction of steps spent climbing (one_cycle, default " + number(defaults::pct_start) + ")");
     add_number("--div-factor", opts.div_factor,
@@ -347,6 +394,17 @@ inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
            "Momentum at the peak rate; with --max-momentum turns momentum cycling on (cyclic, one_cycle)");
     add_number("--max-momentum", opts.max_momentum,
            "Momentum at the lowest rate; with --base-momentum turns momentum cycling on (cyclic, one_cycle)");
+    add_number("--start-lr", opts.start_lr, "The rate at step 0 (linear, required)");
+    add_number("--end-lr", opts.end_lr,
+               "The rate at --total-steps and after (linear, required; polynomial, default " +
+                   number(defaults::end_lr) + ")");
+    add_number("--power", opts.power, "Exponent of the decay (polynomial, default " + number(defaults::power) + ")");
+    app.add_option_function<std::string>(
+           "--milestones",
+           [&opts](const std::string& v) { opts.milestones = parse_step_list("--milestones", v); },
+           "Steps where the rate is multiplied by --gamma, strictly increasing, at most " +
+               std::to_string(clr::multistep<double>::max_milestones) + " (multistep, required)")
+        ->type_name("N,N,...");
 }
 
 // Which flags each schedule takes, one line per schedule: for --help.
@@ -398,10 +456,32 @@ inline void check(const schedule_options& o) {
         require("--max-lr", o.max_lr.has_value());
         require("--step-size", o.step_size.has_value());
     }
-    if (o.name == "one_cycle") {
+    if (o.name == "one_cycle" || o.name == "cosine" || o.name == "polynomial") {
         require("--max-lr", o.max_lr.has_value());
         require("--total-steps", o.total_steps.has_value() || o.default_total_steps.has_value());
     }
+    if (o.name == "linear") {
+        require("--start-lr", o.start_lr.has_value());
+        require("--end-lr", o.end_lr.has_value());
+        require("--total-steps", o.total_steps.has_value() || o.default_total_steps.has_value());
+    }
+    if (o.name == "exponential") {
+        require("--max-lr", o.max_lr.has_value());
+        require("--gamma", o.gamma.has_value());
+    }
+    if (o.name == "step_decay") {
+        require("--max-lr", o.max_lr.has_value());
+        require("--step-size", o.step_size.has_value());
+    }
+    if (o.name == "multistep") {
+        require("--max-lr", o.max_lr.has_value());
+        require("--milestones", o.milestones.has_value());
+    }
+}
+
+// --total-steps, or the run length in its place. Call after check().
+inline clr::step_t total_steps(const schedule_options& o) {
+    return o.total_steps ? *o.total_steps : *o.default_total_steps;
 }
 
 // The schedule with its effective parameters, defaults included, e.g.
@@ -425,6 +505,32 @@ inline std::string describe(const schedule_options& o) {
         add("T_0", std::to_string(*o.step_size));
         add("T_mult", number(o.t_mult.value_or(defaults::t_mult)));
         if (o.m_mul) add("m_mul", number(*o.m_mul));
+    } else if (o.name == "cosine") {
+        add("lr", number(*o.max_lr));
+        add("total_steps", std::to_string(total_steps(o)));
+        add("eta_min", number(o.base_lr.value_or(defaults::eta_min)));
+    } else if (o.name == "linear") {
+        add("start_lr", number(*o.start_lr));
+        add("end_lr", number(*o.end_lr));
+        add("total_steps", std::to_string(total_steps(o)));
+    } else if (o.name == "polynomial") {
+        add("lr", number(*o.max_lr));
+        add("end_lr", number(o.end_lr.value_or(defaults::end_lr)));
+        add("total_steps", std::to_string(total_steps(o)));
+        add("power", number(o.power.value_or(defaults::power)));
+    } else if (o.name == "exponential") {
+        add("lr", number(*o.max_lr));
+        add("gamma", number(*o.gamma));
+    } else if (o.name == "step_decay") {
+        add("lr", number(*o.max_lr));
+        add("step_size", std::to_string(*o.step_size));
+        add("gamma", number(o.gamma.value_or(defaults::step_gamma)));
+    } else if (o.name == "multistep") {
+        add("lr", number(*o.max_lr));
+        std::string list;
+        for (const clr::step_t m : *o.milestones) list += (list.empty() ? "" : ",") + std::to_string(m);
+        add("milestones", list);
+        add("gamma", number(o.gamma.value_or(defaults::step_gamma)));
     } else if (o.name == "one_cycle") {
         add("max_lr", number(*o.max_lr));
         add("total_steps", std::to_string(o.total_steps ? *o.total_steps : *o.default_total_steps));
@@ -530,6 +636,48 @@ auto with_schedule(const schedule_options& o, F&& f) {
             if (o.m_mul) c = c.with_m_mul(narrow<T>("--m-mul", *o.m_mul));
             if (o.base_lr) c = c.with_eta_min(narrow<T>("--base-lr", *o.base_lr));
             return c;
+        });
+        return std::forward<F>(f)(s);
+    }
+    if (n == "cosine") {
+        auto s = detail::build(o, [&] {
+            auto c = clr::cosine<T>(narrow<T>("--max-lr", *o.max_lr), total_steps(o));
+            if (o.base_lr) c = c.with_eta_min(narrow<T>("--base-lr", *o.base_lr));
+            return c;
+        });
+        return std::forward<F>(f)(s);
+    }
+    if (n == "linear") {
+        auto s = detail::build(o, [&] {
+            return clr::linear<T>(narrow<T>("--start-lr", *o.start_lr), narrow<T>("--end-lr", *o.end_lr), total_steps(o));
+        });
+        return std::forward<F>(f)(s);
+    }
+    if (n == "polynomial") {
+        auto s = detail::build(o, [&] {
+            return clr::polynomial<T>(narrow<T>("--max-lr", *o.max_lr),
+                                      narrow<T>("--end-lr", o.end_lr.value_or(defaults::end_lr)), total_steps(o),
+                                      narrow<T>("--power", o.power.value_or(defaults::power)));
+        });
+        return std::forward<F>(f)(s);
+    }
+    if (n == "exponential") {
+        auto s = detail::build(o, [&] {
+            return clr::exponential<T>(narrow<T>("--max-lr", *o.max_lr), narrow<T>("--gamma", *o.gamma));
+        });
+        return std::forward<F>(f)(s);
+    }
+    if (n == "step_decay") {
+        auto s = detail::build(o, [&] {
+            return clr::step_decay<T>(narrow<T>("--max-lr", *o.max_lr), *o.step_size,
+                                      narrow<T>("--gamma", o.gamma.value_or(defaults::step_gamma)));
+        });
+        return std::forward<F>(f)(s);
+    }
+    if (n == "multistep") {
+        auto s = detail::build(o, [&] {
+            return clr::multistep<T>(narrow<T>("--max-lr", *o.max_lr), *o.milestones,
+                                     narrow<T>("--gamma", o.gamma.value_or(defaults::step_gamma)));
         });
         return std::forward<F>(f)(s);
     }

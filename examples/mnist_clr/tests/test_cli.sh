@@ -126,6 +126,8 @@ expect 2 "--lr" --schedule triangular --lr 0.1 --data "$bad"
 expect 2 "--step-size" --schedule triangular --step-size 0 --data "$bad"
 expect 2 "--max-lr" --schedule triangular --base-lr 0.01 --max-lr 0.001 --data "$bad"
 expect 2 "--auto-range" --auto-range --data "$bad"
+expect 2 "--milestones" --schedule multistep --max-lr 0.1 --milestones 80,30 --data "$bad"
+expect 2 "--gamma" --schedule exponential --max-lr 0.1 --data "$bad"
 expect 2 "--auto-range" --schedule triangular --auto-range --base-lr 0.001 --data "$bad"
 expect 2 "--range-min" --range-test --range-min 0 --data "$bad"
 expect 2 "--plot" --plot "$bad/x.jpg" --data "$bad"
@@ -159,6 +161,23 @@ else
   grep -q '^CPU: .*; GEMM: .* SIMD: ' "$tmp/out" || fail "no CPU and GEMM line in the run header: $(cat "$tmp/out")"
   grep -qF "The same seed and threads give the same numbers on the same CPU and BLAS." "$tmp/out" ||
     fail "the run does not say what its numbers depend on: $(cat "$tmp/out")"
+fi
+pass
+
+# The decays train too: a cosine from 0.01 spans the run's 20 updates by
+# default, through 0.005 halfway, never rising.
+d=$(fresh_dir)
+run_in "$d" "${R[@]}" --schedule cosine --max-lr 0.01 --log cos.csv
+if [[ $rc -ne 0 ]]; then
+  fail "--schedule cosine: exit $rc: $(cat "$tmp/err")"
+else
+  check_log "$d/cos.csv" "--schedule cosine"
+  awk -F, '$1 == "update" {
+      if (n > 0 && $4 > prev) bad = 1
+      if (n == 0 && ($4 < 0.0099999 || $4 > 0.0100001)) bad = 1
+      if (n == 10 && ($4 < 0.0049999 || $4 > 0.0050001)) bad = 1
+      prev = $4; n++
+    } END { exit bad || n != 20 }' "$d/cos.csv" || fail "--schedule cosine: the logged rates are not the cosine: $(cut -d, -f1,4 "$d/cos.csv" | tr '\n' ' ')"
 fi
 pass
 

@@ -63,7 +63,15 @@ declare -A params=(
   [hann]="--base-lr 0.1 --max-lr 1 --step-size 50 --step-size-down 150"
   [cosine_restarts]="--max-lr 0.05 --base-lr 0.001 --step-size 100 --t-mult 2"
   [one_cycle]="--max-lr 0.1"
+  [cosine]="--max-lr 0.1 --base-lr 0.001 --total-steps 1000"
+  [linear]="--start-lr 0.1 --end-lr 0.01"
+  [polynomial]="--max-lr 0.1 --power 2"
+  [exponential]="--max-lr 0.1 --gamma 0.999"
+  [step_decay]="--max-lr 0.1 --step-size 300 --gamma 0.5"
+  [multistep]="--max-lr 0.1 --milestones 300,600,900"
 )
+names=(constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle
+  cosine linear polynomial exponential step_decay multistep)
 T=(--schedule triangular --steps 100)
 
 # ==== part cli (not indented: most of the file) ===================================
@@ -71,7 +79,7 @@ if want cli; then
 
 # ---- every schedule: header, row count, step column, finite values -----------
 
-for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
+for name in "${names[@]}"; do
   d=$(fresh_dir)
   # shellcheck disable=SC2086  # the parameters are words on purpose
   run_in "$d" --schedule "$name" --steps 1234 ${params[$name]} --csv out.csv
@@ -148,6 +156,68 @@ run_in "$d" --schedule constant --base-lr 0.25 --steps 10 --csv out.csv
 [[ $(cut -d, -f2 "$d/out.csv" | sort -u | tr '\n' ' ') == "0.25 lr " ]] || fail "constant: $(cut -d, -f2 "$d/out.csv" | sort -u | tr '\n' ' ')"
 pass
 
+# The decays, each against its formula.
+# cosine: 0.001 + 0.099 (1 + cos(pi t / 100)) / 2 up to step 100, then held.
+d=$(fresh_dir)
+run_in "$d" --schedule cosine --max-lr 0.1 --base-lr 0.001 --total-steps 100 --steps 151 --csv out.csv
+[[ $(cell "$d/out.csv" 0 2) == 0.10000000000000001 ]] || fail "cosine(0) = $(cell "$d/out.csv" 0 2)"
+near "$(cell "$d/out.csv" 50 2)" 0.0505 || fail "cosine(50) = $(cell "$d/out.csv" 50 2)"
+near "$(cell "$d/out.csv" 25 2)" "$(awk 'BEGIN { printf "%.17g", 0.001 + 0.099 * (1 + sqrt(0.5)) / 2 }')" 1e-17 ||
+  fail "cosine(25) = $(cell "$d/out.csv" 25 2)"
+for t in 100 101 150; do
+  [[ $(cell "$d/out.csv" "$t" 2) == 0.001 ]] || fail "cosine($t) = $(cell "$d/out.csv" "$t" 2), expected eta_min held"
+done
+pass
+
+# linear: 0.1 to 0.01 over 90 steps; without --total-steps it spans --steps.
+d=$(fresh_dir)
+run_in "$d" --schedule linear --start-lr 0.1 --end-lr 0.01 --total-steps 90 --steps 100 --csv out.csv
+near "$(cell "$d/out.csv" 30 2)" 0.07 || fail "linear(30) = $(cell "$d/out.csv" 30 2)"
+for t in 90 99; do [[ $(cell "$d/out.csv" "$t" 2) == 0.01 ]] || fail "linear($t) = $(cell "$d/out.csv" "$t" 2)"; done
+run_in "$d" --schedule linear --start-lr 0 --end-lr 0.1 --steps 5 --csv out.csv
+[[ $(wc -l <"$d/out.csv") -eq 6 && $(cell "$d/out.csv" 0 2) == 0 ]] || fail "linear ramp over --steps 5: $(cat "$d/out.csv")"
+for t in 1 2 3 4; do
+  near "$(cell "$d/out.csv" "$t" 2)" "$(awk -v t="$t" 'BEGIN { printf "%.17g", 0.02 * t }')" 1e-16 ||
+    fail "linear ramp($t) = $(cell "$d/out.csv" "$t" 2)"
+done
+pass
+
+# polynomial, power 2: 0.1 (1 - t / 100)^2.
+d=$(fresh_dir)
+run_in "$d" --schedule polynomial --max-lr 0.1 --power 2 --total-steps 100 --steps 120 --csv out.csv
+near "$(cell "$d/out.csv" 50 2)" 0.025 || fail "polynomial(50) = $(cell "$d/out.csv" 50 2)"
+near "$(cell "$d/out.csv" 90 2)" 0.001 1e-16 || fail "polynomial(90) = $(cell "$d/out.csv" 90 2)"
+for t in 100 119; do [[ $(cell "$d/out.csv" "$t" 2) == 0 ]] || fail "polynomial($t) = $(cell "$d/out.csv" "$t" 2)"; done
+pass
+
+# exponential, gamma 0.5: halving every step.
+d=$(fresh_dir)
+run_in "$d" --schedule exponential --max-lr 0.1 --gamma 0.5 --steps 4 --csv out.csv
+for t in 0 1 2 3; do
+  near "$(cell "$d/out.csv" "$t" 2)" "$(awk -v t="$t" 'BEGIN { printf "%.17g", 0.1 / 2 ^ t }')" 1e-18 ||
+    fail "exponential($t) = $(cell "$d/out.csv" "$t" 2)"
+done
+pass
+
+# step_decay: halved every 30 steps; StepLR's gamma 0.1 by default.
+d=$(fresh_dir)
+run_in "$d" --schedule step_decay --max-lr 0.1 --step-size 30 --gamma 0.5 --steps 96 --csv out.csv
+[[ $(cell "$d/out.csv" 29 2) == "$(cell "$d/out.csv" 0 2)" ]] || fail "step_decay(29) = $(cell "$d/out.csv" 29 2)"
+near "$(cell "$d/out.csv" 30 2)" 0.05 || fail "step_decay(30) = $(cell "$d/out.csv" 30 2)"
+near "$(cell "$d/out.csv" 95 2)" 0.0125 || fail "step_decay(95) = $(cell "$d/out.csv" 95 2)"
+run_in "$d" --schedule step_decay --max-lr 0.1 --step-size 10 --steps 11 --csv out.csv
+near "$(cell "$d/out.csv" 10 2)" 0.01 || fail "step_decay with the default gamma: $(cell "$d/out.csv" 10 2)"
+pass
+
+# multistep: times 0.1 at 30 and at 80 (the default gamma).
+d=$(fresh_dir)
+run_in "$d" --schedule multistep --max-lr 0.1 --milestones 30,80 --steps 100 --csv out.csv
+near "$(cell "$d/out.csv" 29 2)" 0.1 || fail "multistep(29) = $(cell "$d/out.csv" 29 2)"
+near "$(cell "$d/out.csv" 30 2)" 0.01 || fail "multistep(30) = $(cell "$d/out.csv" 30 2)"
+near "$(cell "$d/out.csv" 79 2)" 0.01 || fail "multistep(79) = $(cell "$d/out.csv" 79 2)"
+near "$(cell "$d/out.csv" 80 2)" 0.001 1e-18 || fail "multistep(80) = $(cell "$d/out.csv" 80 2)"
+pass
+
 # ---- momentum column iff both momentum flags ------------------------------------
 
 for name in triangular one_cycle; do
@@ -188,7 +258,7 @@ pass
 
 run_in "$work" --help
 [[ $rc -eq 0 ]] || fail "--help exits $rc"
-for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
+for name in "${names[@]}"; do
   grep -q "$name" <<<"$out" || fail "--help does not mention $name"
 done
 pass
@@ -270,6 +340,27 @@ expect_usage_error --base-momentum "${T[@]}" --base-momentum -0.1 --max-momentum
 expect_usage_error --max-momentum "${T[@]}" --base-momentum 0.8 --max-momentum 1 "${o[@]}"
 expect_usage_error --max-momentum "${T[@]}" --base-momentum 0.9 --max-momentum 0.8 "${o[@]}"
 
+# The decays' values and flags.
+expect_usage_error --max-lr --schedule cosine --steps 10 --max-lr 0.1 --base-lr 0.2 "${o[@]}"
+expect_usage_error --base-lr --schedule cosine --steps 10 --max-lr 0.1 --base-lr -1 "${o[@]}"
+expect_usage_error --total-steps --schedule cosine --steps 10 --max-lr 0.1 --total-steps 0 "${o[@]}"
+expect_usage_error --start-lr --schedule linear --steps 10 --start-lr -0.1 --end-lr 0.1 "${o[@]}"
+expect_usage_error --end-lr --schedule linear --steps 10 --start-lr 0.1 --end-lr -0.5 "${o[@]}"
+expect_usage_error --power --schedule polynomial --steps 10 --max-lr 0.1 --power 0 "${o[@]}"
+expect_usage_error --end-lr --schedule polynomial --steps 10 --max-lr 0.1 --end-lr -1 "${o[@]}"
+expect_usage_error --gamma --schedule exponential --steps 10 --max-lr 0.1 --gamma 1.5 "${o[@]}"
+expect_usage_error --max-lr --schedule exponential --steps 10 --max-lr -0.1 --gamma 0.5 "${o[@]}"
+expect_usage_error --gamma --schedule step_decay --steps 10 --max-lr 0.1 --step-size 5 --gamma 0 "${o[@]}"
+expect_usage_error --gamma --schedule multistep --steps 10 --max-lr 0.1 --milestones 5 --gamma 2 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 --milestones 80,30 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 --milestones 30,30 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 --milestones 30,,80 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 --milestones 30, "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 --milestones -5 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 --milestones 1.5 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 \
+  --milestones 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17 "${o[@]}"
+
 # Required flags.
 expect_usage_error --base-lr --schedule constant --steps 10 "${o[@]}"
 expect_usage_error --max-lr --schedule one_cycle --steps 10 "${o[@]}"
@@ -277,6 +368,13 @@ expect_usage_error --max-lr --schedule cosine_restarts --steps 10 --step-size 5 
 expect_usage_error --step-size --schedule cosine_restarts --steps 10 --max-lr 0.1 "${o[@]}"
 expect_usage_error --max-momentum "${T[@]}" --base-momentum 0.8 "${o[@]}"
 expect_usage_error --base-momentum "${T[@]}" --max-momentum 0.9 "${o[@]}"
+expect_usage_error --max-lr --schedule cosine --steps 10 "${o[@]}"
+expect_usage_error --start-lr --schedule linear --steps 10 --end-lr 0.1 "${o[@]}"
+expect_usage_error --end-lr --schedule linear --steps 10 --start-lr 0.1 "${o[@]}"
+expect_usage_error --max-lr --schedule polynomial --steps 10 "${o[@]}"
+expect_usage_error --gamma --schedule exponential --steps 10 --max-lr 0.1 "${o[@]}"
+expect_usage_error --step-size --schedule step_decay --steps 10 --max-lr 0.1 "${o[@]}"
+expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 "${o[@]}"
 
 # A flag the schedule does not take names the flag and the schedule.
 not_for() {
@@ -307,6 +405,16 @@ not_for --step-size one_cycle --max-lr 0.1 --step-size 5
 not_for --step-size-down cosine_restarts --max-lr 0.1 --step-size 5 --step-size-down 5
 not_for --base-momentum constant --base-lr 0.1 --base-momentum 0.8 --max-momentum 0.9
 not_for --base-momentum cosine_restarts --max-lr 0.1 --step-size 5 --base-momentum 0.8 --max-momentum 0.9
+not_for --milestones step_decay --max-lr 0.1 --step-size 5 --milestones 3
+not_for --power linear --start-lr 0.1 --end-lr 0 --power 2
+not_for --end-lr cosine --max-lr 0.1 --end-lr 0.01
+not_for --start-lr polynomial --max-lr 0.1 --start-lr 0.01
+not_for --step-size exponential --max-lr 0.1 --gamma 0.9 --step-size 5
+not_for --base-lr exponential --max-lr 0.1 --gamma 0.9 --base-lr 0.01
+not_for --base-momentum multistep --max-lr 0.1 --milestones 3 --base-momentum 0.8 --max-momentum 0.9
+not_for --max-lr linear --start-lr 0.1 --end-lr 0 --max-lr 0.2
+not_for --total-steps step_decay --max-lr 0.1 --step-size 5 --total-steps 10
+not_for --end-lr triangular --end-lr 0.1
 
 # Output paths, refused before any work.
 expect_usage_error --plot "${T[@]}" --plot out.jpg
@@ -437,7 +545,7 @@ is_png() { [[ $(head -c 8 "$1" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a 
 png_size() { od -An -j16 -N8 -tu1 "$1" | awk '{ print $1 * 16777216 + $2 * 65536 + $3 * 256 + $4 "x" $5 * 16777216 + $6 * 65536 + $7 * 256 + $8 }'; }
 
 if command -v gnuplot >/dev/null 2>&1; then
-  for name in constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle; do
+  for name in "${names[@]}"; do
     d=$(fresh_dir)
     # shellcheck disable=SC2086
     run_in "$d" --schedule "$name" --steps 1234 ${params[$name]} --plot "$name.png"
