@@ -234,7 +234,7 @@ TEST_CASE("step_decay: values by hand", "[decay][step_decay]") {
     CHECK(s(59) == 0.05);
     CHECK(s(60) == 0.025);
     CHECK(s(95) == 0.0125);
-    CHECK(s(30 * 1100) == 0.0);  // 2^-1100 underflows
+    CHECK(s(clr::step_t(30) * 1100) == 0.0);  // 2^-1100 underflows
     CHECK(s(last_step) == 0.0);
     CHECK(s.step_size() == 30);
     const clr::step_decay<double> every(1.0, 1, 0.5);  // step_size 1 is exponential
