@@ -155,6 +155,15 @@ constexpr bool may_fuse_multiply_add = false;
 constexpr double cosine_restarts_worst_error =
     may_fuse_multiply_add ? std::numeric_limits<double>::epsilon() : 0.0;  // one ulp, or bit for bit
 
+// The same closed form evaluated at two call sites: equal to the last bit,
+// unless the compiler may fuse multiply-adds, which it can do differently at
+// each place it inlines the formula; then within one ulp.
+template <class T>
+bool same_value(T a, T b) {
+    if (!may_fuse_multiply_add) return a == b;
+    return std::abs(a - b) <= std::numeric_limits<T>::epsilon() * std::max(std::abs(a), std::abs(b));
+}
+
 // ---------------------------------------------------------------------------
 // Error measures. A value that is not finite is infinitely wrong, and the
 // running worst keeps it: std::max(worst, NaN) would return worst and let a
