@@ -31,26 +31,8 @@ if(NOT BUILD_TYPE)
   set(BUILD_TYPE Release)
 endif()
 
-set(common_args -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
-if(GENERATOR)
-  list(APPEND common_args -G "${GENERATOR}")
-endif()
-if(CXX_COMPILER)
-  list(APPEND common_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
-endif()
-
-# Runs one command, echoing it, and stops the check with its output on failure.
-function(run what)
-  string(REPLACE ";" " " shown "${ARGN}")
-  message(STATUS "${what}: ${shown}")
-  execute_process(COMMAND ${ARGN}
-                  RESULT_VARIABLE rc
-                  OUTPUT_VARIABLE out
-                  ERROR_VARIABLE out)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (exit ${rc}):\n${out}")
-  endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/clrChildBuild.cmake")
+clr_child_build_args(common_args)
 
 # A leftover tree from an earlier run could mask a broken install rule.
 file(REMOVE_RECURSE "${WORK_DIR}")

@@ -50,31 +50,12 @@ endforeach()
 set(dpkg_deb "${dpkg_deb_program}")
 set(pkg_config "${pkg_config_program}")
 
-set(common_args -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
-if(GENERATOR)
-  list(APPEND common_args -G "${GENERATOR}")
-endif()
-if(CXX_COMPILER)
-  list(APPEND common_args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
-else()
+include("${CMAKE_CURRENT_LIST_DIR}/clrChildBuild.cmake")
+clr_child_build_args(common_args)
+if(NOT CXX_COMPILER)
   set(CXX_COMPILER c++)
 endif()
 set(no_eigen -DCMAKE_DISABLE_FIND_PACKAGE_Eigen3=ON)
-
-# Runs one command, echoing it, and stops the check with its output on
-# failure; the output is left in `run_output`.
-function(run what)
-  string(REPLACE ";" " " shown "${ARGN}")
-  message(STATUS "${what}: ${shown}")
-  execute_process(COMMAND ${ARGN}
-                  RESULT_VARIABLE rc
-                  OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${what} failed (exit ${rc}):\n${out}${err}")
-  endif()
-  set(run_output "${out}" PARENT_SCOPE)
-endfunction()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")

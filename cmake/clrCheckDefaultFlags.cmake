@@ -12,20 +12,12 @@ foreach(var IN ITEMS CLR_SOURCE_DIR WORK_DIR)
   endif()
 endforeach()
 
-set(args -S "${CLR_SOURCE_DIR}" -B "${WORK_DIR}" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
-if(GENERATOR)
-  list(APPEND args -G "${GENERATOR}")
-endif()
-if(CXX_COMPILER)
-  list(APPEND args "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
-endif()
-
+# No BUILD_TYPE: a user's configure chooses none.
+include("${CMAKE_CURRENT_LIST_DIR}/clrChildBuild.cmake")
+clr_child_build_args(child_args)
 file(REMOVE_RECURSE "${WORK_DIR}")
-execute_process(COMMAND "${CMAKE_COMMAND}" ${args}
-                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "a default configure of ${CLR_SOURCE_DIR} failed (exit ${rc}):\n${out}")
-endif()
+run("a default configure of ${CLR_SOURCE_DIR}" "${CMAKE_COMMAND}" -S "${CLR_SOURCE_DIR}" -B "${WORK_DIR}"
+    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON ${child_args})
 
 file(STRINGS "${WORK_DIR}/CMakeCache.txt" werror REGEX "^CLR_WERROR:")
 if(NOT werror MATCHES "=OFF$")
