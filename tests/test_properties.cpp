@@ -529,6 +529,43 @@ auto any_sequence3(rng_t& r, const sample<A>& a, const sample<B>& b, const sampl
 
 // ---- the bounds property -------------------------------------------------------
 
+// The same number, bit for bit (so -0 and +0 differ).
+template <class T>
+bool same_bits(T a, T b) {
+    return a == b && std::signbit(a) == std::signbit(b);
+}
+
+// to_string, parse_schedule and to_string again: the same text, and bit for
+// bit the same schedule at the sample's landmarks and at random steps.
+template <class S>
+void check_text_round_trip(const sample<S>& c, rng_t& r) {
+    if constexpr (clr::has_text_form_v<S>) {
+        using T = typename S::value_type;
+        const std::string text = clr::to_string(c.s);
+        std::optional<clr::any_schedule<T>> back;
+        std::string refused;
+        try {
+            back.emplace(clr::parse_schedule<T>(text));
+        } catch (const std::exception& e) {
+            refused = e.what();
+        }
+        CLR_PROPERTY(back.has_value(), text, refused);
+        if (!back) return;
+        const std::string again = clr::to_string(*back);
+        CLR_PROPERTY(again == text, text, again);
+        CLR_PROPERTY(same_bits(back->bounds().lo, c.s.bounds().lo) && same_bits(back->bounds().hi, c.s.bounds().hi),
+                     text);
+        auto at = [&](step_t t) {
+            const T want = c.s(t), got = (*back)(t);
+            CLR_PROPERTY(same_bits(got, want), text, t, exact(got), exact(want));
+            const std::optional<T> wm = c.s.momentum(t), gm = back->momentum(t);
+            CLR_PROPERTY(wm.has_value() == gm.has_value() && (!wm || same_bits(*gm, *wm)), text, t);
+        };
+        for (const step_t t : c.landmarks) at(t);
+        for (int i = 0; i < 16; ++i) at(any_step(r));
+    }
+}
+
 template <class S>
 void check_bounds(const sample<S>& c, rng_t& r) {
     using T = typename S::value_type;
@@ -546,6 +583,7 @@ void check_bounds(const sample<S>& c, rng_t& r) {
     };
     for (const step_t t : c.landmarks) at(t);
     for (int i = 0; i < 16; ++i) at(any_step(r));
+    check_text_round_trip(c, r);
 }
 
 template <class Make>
@@ -560,7 +598,8 @@ constexpr int bounds_sets = 150;  // per family and floating type
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentum inside its range",
+TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentum inside its range, and the "
+                   "text form reads back bit for bit",
                    "[property]", float, double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "bounds/float" : "bounds/double");

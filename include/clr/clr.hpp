@@ -6,6 +6,7 @@
 #ifndef CLR_CLR_HPP
 #define CLR_CLR_HPP
 
+#include "any_schedule.hpp"
 #include "compose.hpp"
 #include "cosine_restarts.hpp"
 #include "cyclic.hpp"
@@ -13,6 +14,7 @@
 #include "one_cycle.hpp"
 #include "range_test.hpp"
 #include "schedule.hpp"
+#include "text.hpp"
 #include "version.hpp"
 
 #endif  // CLR_CLR_HPP

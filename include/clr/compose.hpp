@@ -37,6 +37,8 @@ public:
     T lr_at(step_t) const noexcept { return lr_; }
     range<T> lr_range() const noexcept { return {lr_, lr_}; }
 
+    T value() const noexcept { return lr_; }
+
 private:
     T lr_;
 };
@@ -77,6 +79,7 @@ public:
 
     const S& inner() const noexcept { return inner_; }
     step_t steps() const noexcept { return n_; }
+    T start_lr() const noexcept { return start_; }
 
 private:
     S inner_;
@@ -130,6 +133,48 @@ sequence_schedule<A, B> sequence(A first, step_t boundary, B second) {
 }
 
 namespace detail {
+
+// constant(lr=0.1)
+template <class T>
+void write_text(text_writer& w, const constant<T>& s) {
+    w.name("constant");
+    w.field("lr", s.value());
+}
+
+// The text of a piece: a nested schedule is written whole, in place.
+template <class S>
+std::string text_of(const S& s) {
+    text_writer w;
+    write_text(w, s);
+    return w.finish();
+}
+
+// warmup(triangular(...), steps=100, start_lr=0)
+template <class S, class = decltype(write_text(std::declval<text_writer&>(), std::declval<const S&>()))>
+void write_text(text_writer& w, const warmup_schedule<S>& s) {
+    w.name("warmup");
+    w.positional(text_of(s.inner()));
+    w.field("steps", s.steps());
+    w.field("start_lr", s.start_lr());
+}
+
+// sequence(a, 100, b, 400, c): a sequence whose second piece is a sequence
+// is written as one, the way sequence(a, n1, b, n2, c) builds it.
+template <class A, class B,
+          class = decltype(write_text(std::declval<text_writer&>(), std::declval<const A&>())),
+          class = decltype(write_text(std::declval<text_writer&>(), std::declval<const B&>()))>
+void write_text(text_writer& w, const sequence_schedule<A, B>& s) {
+    static constexpr char nested[] = "sequence(";
+    w.name("sequence");
+    w.positional(text_of(s.first()));
+    w.positional(to_text(s.boundary()));
+    const std::string rest = text_of(s.second());
+    if (rest.compare(0, sizeof nested - 1, nested) == 0)
+        w.positional(rest.substr(sizeof nested - 1, rest.size() - sizeof nested));
+    else
+        w.positional(rest);
+}
+
 template <class S>
 S join(S last) {
     return last;

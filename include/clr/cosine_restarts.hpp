@@ -161,6 +161,22 @@ private:
     T m_mul_ = T(1);
 };
 
+namespace detail {
+
+// cosine_restarts(eta_max=0.1, T_0=100, eta_min=0.001, T_mult=2, m_mul=0.5);
+// the options only when set.
+template <class T>
+void write_text(text_writer& w, const cosine_restarts<T>& s) {
+    w.name("cosine_restarts");
+    w.field("eta_max", s.eta_max());
+    w.field("T_0", s.t_0());
+    if (s.eta_min() != T(0)) w.field("eta_min", s.eta_min());
+    if (s.t_mult() != T(1)) w.field("T_mult", s.t_mult());
+    if (s.m_mul() != T(1)) w.field("m_mul", s.m_mul());
+}
+
+}  // namespace detail
+
 }  // namespace clr
 
 #endif  // CLR_COSINE_RESTARTS_HPP

@@ -39,6 +39,7 @@ namespace clr {
 // Linear ramp: the paper's triangular policy.
 struct triangular_window {
     static constexpr const char* name = "clr::triangular";
+    static constexpr const char* text = "triangular";
     template <class T>
     static T apply(T a) noexcept { return a; }
 };
@@ -46,6 +47,7 @@ struct triangular_window {
 // Parabolic: 1 - (1 - a)^2, rising fast and flattening near the peak.
 struct welch_window {
     static constexpr const char* name = "clr::welch";
+    static constexpr const char* text = "welch";
     template <class T>
     static T apply(T a) noexcept {
         const T b = T(1) - a;
@@ -56,6 +58,7 @@ struct welch_window {
 // Sinusoidal: (1 - cos(pi a)) / 2, smooth at both ends.
 struct hann_window {
     static constexpr const char* name = "clr::hann";
+    static constexpr const char* text = "hann";
     template <class T>
     static T apply(T a) noexcept { return (T(1) - std::cos(detail::pi<T> * a)) / T(2); }
 };
@@ -65,6 +68,7 @@ struct hann_window {
 // Every cycle at full height (mode='triangular').
 struct no_scale {
     static constexpr const char* name = "clr::triangular";
+    static constexpr const char* text = "none";
     template <class T>
     T factor(step_t, step_t) const noexcept { return T(1); }
 };
@@ -102,6 +106,7 @@ T exp2_neg(step_t k) noexcept {
 // Height halves every cycle: 1 / 2^k (mode='triangular2').
 struct halving_scale {
     static constexpr const char* name = "clr::triangular2";
+    static constexpr const char* text = "halving";
     template <class T>
     T factor(step_t k, step_t) const noexcept { return detail::exp2_neg<T>(k); }
 };
@@ -111,6 +116,7 @@ struct halving_scale {
 template <class T>
 struct exp_scale {
     static constexpr const char* name = "clr::exp_range";
+    static constexpr const char* text = "exp";
     T gamma = T(1);
 
     exp_scale() = default;
@@ -218,6 +224,11 @@ public:
     step_t step_size_down() const noexcept { return down_; }
     step_t cycle_length() const noexcept { return up_ + down_; }
     const Scale& scale() const noexcept { return scale_; }
+    // The momentum range, when with_momentum cycles it.
+    std::optional<range<T>> momentum_range() const noexcept {
+        if (!cycles_momentum_) return std::nullopt;
+        return range<T>{base_m_, max_m_};
+    }
 
 private:
     // w(a) * s: where in [0, 1] between the bounds step t sits.
@@ -239,6 +250,51 @@ private:
     T max_m_ = T(0);
     bool cycles_momentum_ = false;
 };
+
+namespace detail {
+
+// The paper's policy names where one fits, else the general form:
+//     triangular(base_lr=0.001, max_lr=0.006, step_size=2000)
+//     cyclic(window=hann, scale=halving, base_lr=0.001, max_lr=0.006, step_size=500)
+// User scale functions are code, not data: those schedules have no text form.
+template <class Window, class Scale>
+inline constexpr bool writable_scale =
+    std::is_same_v<Scale, no_scale> || std::is_same_v<Scale, halving_scale> ||
+    std::is_same_v<Scale, exp_scale<float>> || std::is_same_v<Scale, exp_scale<double>> ||
+    std::is_same_v<Scale, exp_scale<long double>>;
+
+template <class Window, class Scale>
+constexpr const char* cyclic_text_name() noexcept {
+    if constexpr (std::is_same_v<Window, triangular_window>)
+        return std::is_same_v<Scale, no_scale> ? "triangular"
+               : std::is_same_v<Scale, halving_scale> ? "triangular2" : "exp_range";
+    else if constexpr (std::is_same_v<Scale, no_scale>)
+        return Window::text;
+    else
+        return "cyclic";
+}
+
+template <class T, class Window, class Scale, class = std::enable_if_t<writable_scale<Window, Scale>>>
+void write_text(text_writer& w, const cyclic<T, Window, Scale>& s) {
+    constexpr bool general = !std::is_same_v<Window, triangular_window> && !std::is_same_v<Scale, no_scale>;
+    w.name(cyclic_text_name<Window, Scale>());
+    if constexpr (general) {
+        w.word("window", Window::text);
+        w.word("scale", Scale::text);
+    }
+    w.field("base_lr", s.base_lr());
+    w.field("max_lr", s.max_lr());
+    w.field("step_size", s.step_size_up());
+    if (s.step_size_down() != s.step_size_up()) w.field("step_size_down", s.step_size_down());
+    if constexpr (!std::is_same_v<Scale, no_scale> && !std::is_same_v<Scale, halving_scale>)
+        w.field("gamma", s.scale().gamma);
+    if (const auto m = s.momentum_range()) {
+        w.field("base_momentum", m->lo);
+        w.field("max_momentum", m->hi);
+    }
+}
+
+}  // namespace detail
 
 // The paper's named policies.
 template <class T>

@@ -340,6 +340,62 @@ private:
     std::size_t count_ = 0;
 };
 
+namespace detail {
+
+// cosine(lr=0.1, total_steps=1000, eta_min=0.001); eta_min only when set.
+template <class T>
+void write_text(text_writer& w, const cosine<T>& s) {
+    w.name("cosine");
+    w.field("lr", s.initial_lr());
+    w.field("total_steps", s.total_steps());
+    if (s.eta_min() != T(0)) w.field("eta_min", s.eta_min());
+}
+
+template <class T>
+void write_text(text_writer& w, const linear<T>& s) {
+    w.name("linear");
+    w.field("start_lr", s.start_lr());
+    w.field("end_lr", s.end_lr());
+    w.field("total_steps", s.total_steps());
+}
+
+template <class T>
+void write_text(text_writer& w, const polynomial<T>& s) {
+    w.name("polynomial");
+    w.field("lr", s.initial_lr());
+    w.field("end_lr", s.end_lr());
+    w.field("total_steps", s.total_steps());
+    w.field("power", s.power());
+}
+
+template <class T>
+void write_text(text_writer& w, const exponential<T>& s) {
+    w.name("exponential");
+    w.field("lr", s.initial_lr());
+    w.field("gamma", s.gamma());
+}
+
+template <class T>
+void write_text(text_writer& w, const step_decay<T>& s) {
+    w.name("step_decay");
+    w.field("lr", s.initial_lr());
+    w.field("step_size", s.step_size());
+    w.field("gamma", s.gamma());
+}
+
+// multistep(lr=0.1, milestones=[30, 80], gamma=0.1)
+template <class T>
+void write_text(text_writer& w, const multistep<T>& s) {
+    std::array<step_t, multistep<T>::max_milestones> m{};
+    for (std::size_t i = 0; i < s.milestone_count(); ++i) m[i] = s.milestone(i);
+    w.name("multistep");
+    w.field("lr", s.initial_lr());
+    w.list("milestones", m.begin(), m.begin() + static_cast<std::ptrdiff_t>(s.milestone_count()));
+    w.field("gamma", s.gamma());
+}
+
+}  // namespace detail
+
 }  // namespace clr
 
 #endif  // CLR_DECAY_HPP

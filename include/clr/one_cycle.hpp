@@ -108,6 +108,20 @@ public:
     T pct_start() const noexcept { return pct_; }
     T initial_lr() const noexcept { return initial(); }
     T min_lr() const noexcept { return minimum(); }
+    T div_factor() const noexcept { return div_; }
+    T final_div_factor() const noexcept { return final_div_; }
+    anneal anneal_strategy() const noexcept { return anneal_; }
+    bool three_phase() const noexcept { return three_phase_; }
+    // The momentum range, when with_momentum cycles it.
+    std::optional<range<T>> momentum_range() const noexcept {
+        if (!cycles_momentum_) return std::nullopt;
+        return range<T>{base_m_, max_m_};
+    }
+
+    // PyTorch's defaults, which the text form leaves out.
+    static constexpr T default_pct_start = T(0.3);
+    static constexpr T default_div_factor = T(25);
+    static constexpr T default_final_div_factor = T(1e4);
 
 private:
     struct phase {
@@ -180,9 +194,9 @@ private:
 
     T max_lr_;
     step_t total_;
-    T pct_ = T(0.3);
-    T div_ = T(25);
-    T final_div_ = T(1e4);
+    T pct_ = default_pct_start;
+    T div_ = default_div_factor;
+    T final_div_ = default_final_div_factor;
     anneal anneal_ = anneal::cos;
     bool three_phase_ = false;
     T base_m_ = T(0.85);
@@ -191,6 +205,30 @@ private:
     std::array<phase, 3> phases_{};
     std::size_t count_ = 2;
 };
+
+namespace detail {
+
+// one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.25, anneal=linear,
+//           three_phase=true, base_momentum=0.85, max_momentum=0.95);
+// options only where they differ from PyTorch's defaults.
+template <class T>
+void write_text(text_writer& w, const one_cycle<T>& s) {
+    using S = one_cycle<T>;
+    w.name("one_cycle");
+    w.field("max_lr", s.max_lr());
+    w.field("total_steps", s.total_steps());
+    if (s.pct_start() != S::default_pct_start) w.field("pct_start", s.pct_start());
+    if (s.div_factor() != S::default_div_factor) w.field("div_factor", s.div_factor());
+    if (s.final_div_factor() != S::default_final_div_factor) w.field("final_div_factor", s.final_div_factor());
+    if (s.anneal_strategy() == anneal::linear) w.word("anneal", "linear");
+    if (s.three_phase()) w.word("three_phase", "true");
+    if (const auto m = s.momentum_range()) {
+        w.field("base_momentum", m->lo);
+        w.field("max_momentum", m->hi);
+    }
+}
+
+}  // namespace detail
 
 }  // namespace clr
 

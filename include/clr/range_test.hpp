@@ -178,6 +178,20 @@ private:
     T log_span_ = T(0);
 };
 
+namespace detail {
+
+// range_sweep(min_lr=1e-06, max_lr=1, steps=7), shape=linear when linear.
+template <class T>
+void write_text(text_writer& w, const range_sweep<T>& s) {
+    w.name("range_sweep");
+    w.field("min_lr", s.min_lr());
+    w.field("max_lr", s.max_lr());
+    w.field("steps", s.steps());
+    if (s.shape() == sweep::linear) w.word("shape", "linear");
+}
+
+}  // namespace detail
+
 // What a step function returns when it has the batch accuracy as well as the
 // loss; a step function that has only the loss returns it as a plain float or
 // double. Double whatever the test's type: a loss needs no more, and float

@@ -1,0 +1,122 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+//
+// any_schedule<T>: any schedule of value type T, chosen at run time, as
+// std::function is any callable. A trainer that reads its schedule from a
+// config file or a command line holds one of these; everything else keeps
+// the schedule's own type, which costs nothing to call.
+//
+//     clr::any_schedule<double> s = clr::triangular<double>(0.001, 0.006, 2000);
+//     s(1000) == 0.0035
+//     s = clr::cosine<double>(0.1, 1000);      // another kind, same variable
+//     s(500) == 0.05
+//     clr::to_string(s) == "cosine(lr=0.1, total_steps=1000)"   // text.hpp
+//
+// Copies share the held schedule, which never changes after construction, so
+// copying is a reference count and never throws. A call is one indirect call
+// into the held schedule's own closed form: the values are bit for bit the
+// same (bench/: schedules/any_* beside the static calls).
+#ifndef CLR_ANY_SCHEDULE_HPP
+#define CLR_ANY_SCHEDULE_HPP
+
+#include "schedule.hpp"
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace clr {
+
+template <class T>
+class any_schedule;
+
+namespace detail {
+template <class U>
+void write_text_any(text_writer& w, const any_schedule<U>& s);
+}  // namespace detail
+
+template <class T>
+class any_schedule : public schedule<any_schedule<T>, T> {
+    struct held {
+        held() = default;
+        held(const held&) = delete;
+        held& operator=(const held&) = delete;
+        virtual ~held() = default;
+        virtual T lr(step_t t) const noexcept = 0;
+        virtual std::optional<T> momentum(step_t t) const noexcept = 0;
+        virtual range<T> bounds() const noexcept = 0;
+        virtual std::string text() const = 0;
+    };
+
+    template <class S>
+    struct holder final : held {
+        explicit holder(S s) : sched(std::move(s)) {}
+        T lr(step_t t) const noexcept override { return sched.lr(t); }
+        std::optional<T> momentum(step_t t) const noexcept override { return sched.momentum(t); }
+        range<T> bounds() const noexcept override { return sched.bounds(); }
+        std::string text() const override {
+            if constexpr (has_text_form_v<S>) {
+                detail::text_writer w;
+                write_text(w, sched);
+                return w.finish();
+            } else {
+                throw std::logic_error(
+                    "clr::to_string: this schedule has no text form (a cyclic schedule with a user scale "
+                    "function: code, not data)");
+            }
+        }
+        S sched;
+    };
+
+    template <class S>
+    using enable_for = std::enable_if_t<is_schedule_v<S> && !std::is_same_v<S, any_schedule>>;
+
+public:
+    // Implicit, as std::function's is: any schedule of the same value type.
+    template <class S, class = enable_for<S>>
+    any_schedule(S s)  // NOLINT(google-explicit-constructor)
+        : held_(std::make_shared<const holder<S>>(std::move(s))) {
+        static_assert(std::is_same_v<typename S::value_type, T>,
+                      "clr::any_schedule<T> holds schedules of value type T; convert the parameters instead");
+    }
+
+    // Copies only: a moved-from any_schedule would be empty, and there is no
+    // empty any_schedule to call.
+    any_schedule(const any_schedule&) = default;
+    any_schedule& operator=(const any_schedule&) = default;
+    ~any_schedule() = default;
+
+    T lr_at(step_t t) const noexcept { return held_->lr(t); }
+    std::optional<T> momentum_at(step_t t) const noexcept { return held_->momentum(t); }
+    range<T> lr_range() const noexcept { return held_->bounds(); }
+
+private:
+    template <class U>
+    friend void detail::write_text_any(detail::text_writer& w, const any_schedule<U>& s);
+
+    std::shared_ptr<const held> held_;
+};
+
+namespace detail {
+
+// The held schedule's text in place of the holder's: to_string of an
+// any_schedule is that of what it holds. Throws std::logic_error if that has
+// no text form.
+template <class U>
+void write_text_any(text_writer& w, const any_schedule<U>& s) {
+    w.whole(s.held_->text());
+}
+
+template <class T>
+void write_text(text_writer& w, const any_schedule<T>& s) {
+    write_text_any(w, s);
+}
+
+}  // namespace detail
+
+}  // namespace clr
+
+#endif  // CLR_ANY_SCHEDULE_HPP

@@ -1,0 +1,245 @@
+// The text form of schedules: what to_string writes for each kind, that
+// parse_schedule reads it back, and how it refuses malformed text. The round
+// trip over random parameters of every kind is in test_properties.cpp.
+#include <clr/clr.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using clr::step_t;
+
+// Parses, and checks that the result writes the same text back and matches
+// `s` bit for bit over the first `steps` steps and a few far ones.
+template <class S>
+void reads_back(const S& s, const std::string& text, step_t steps = 3000) {
+    using T = typename S::value_type;
+    REQUIRE(clr::to_string(s) == text);
+    const clr::any_schedule<T> back = clr::parse_schedule<T>(text);
+    CHECK(clr::to_string(back) == text);
+    std::vector<step_t> at;
+    for (step_t t = 0; t < steps; ++t) at.push_back(t);
+    for (const step_t t : {step_t(1) << 40, (step_t(1) << 62) + 7, std::numeric_limits<step_t>::max()}) at.push_back(t);
+    for (const step_t t : at) {
+        INFO("step " << t);
+        REQUIRE(back(t) == s(t));
+        REQUIRE(back.momentum(t) == s.momentum(t));
+    }
+    CHECK(back.bounds().lo == s.bounds().lo);
+    CHECK(back.bounds().hi == s.bounds().hi);
+}
+
+// The parts of the refusal of `text`.
+struct refusal {
+    std::string who, param, value, what;
+};
+
+template <class T = double>
+refusal refuse(const std::string& text) {
+    try {
+        (void)clr::parse_schedule<T>(text);
+    } catch (const clr::invalid_parameter& e) {
+        return {e.who(), e.param(), e.value(), e.what()};
+    }
+    FAIL("accepted: " << text);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("to_string writes each kind as one line, options only when set", "[text]") {
+    reads_back(clr::triangular<double>(0.001, 0.006, 2000), "triangular(base_lr=0.001, max_lr=0.006, step_size=2000)");
+    reads_back(clr::triangular2<double>(0.001, 0.006, 20).with_step_size_down(10).with_momentum(0.8, 0.9),
+               "triangular2(base_lr=0.001, max_lr=0.006, step_size=20, step_size_down=10, base_momentum=0.8, "
+               "max_momentum=0.9)");
+    reads_back(clr::exp_range<double>(0.001, 0.006, 20, 0.999),
+               "exp_range(base_lr=0.001, max_lr=0.006, step_size=20, gamma=0.999)");
+    reads_back(clr::welch<double>(0.1, 0.2, 5), "welch(base_lr=0.1, max_lr=0.2, step_size=5)");
+    reads_back(clr::hann<double>(0.1, 0.2, 5), "hann(base_lr=0.1, max_lr=0.2, step_size=5)");
+    reads_back(clr::cyclic<double, clr::hann_window, clr::halving_scale>(0.001, 0.006, 50),
+               "cyclic(window=hann, scale=halving, base_lr=0.001, max_lr=0.006, step_size=50)");
+    reads_back(clr::cyclic<double, clr::welch_window, clr::exp_scale<double>>(0.001, 0.006, 50, 0.99),
+               "cyclic(window=welch, scale=exp, base_lr=0.001, max_lr=0.006, step_size=50, gamma=0.99)");
+    reads_back(clr::cosine_restarts<double>(0.1, 100), "cosine_restarts(eta_max=0.1, T_0=100)");
+    reads_back(clr::cosine_restarts<double>(0.1, 10).with_eta_min(0.001).with_t_mult(2).with_m_mul(0.5),
+               "cosine_restarts(eta_max=0.1, T_0=10, eta_min=0.001, T_mult=2, m_mul=0.5)");
+    reads_back(clr::one_cycle<double>(0.1, 1000), "one_cycle(max_lr=0.1, total_steps=1000)");
+    reads_back(clr::one_cycle<double>(0.1, 1000)
+                   .with_pct_start(0.25)
+                   .with_div_factor(10)
+                   .with_final_div_factor(100)
+                   .with_anneal(clr::anneal::linear)
+                   .with_three_phase()
+                   .with_momentum(),
+               "one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.25, div_factor=10, final_div_factor=100, "
+               "anneal=linear, three_phase=true, base_momentum=0.85, max_momentum=0.95)");
+    reads_back(clr::cosine<double>(0.1, 1000), "cosine(lr=0.1, total_steps=1000)");
+    reads_back(clr::cosine<double>(0.1, 1000).with_eta_min(1e-5), "cosine(lr=0.1, total_steps=1000, eta_min=1e-05)");
+    reads_back(clr::linear<double>(0, 0.1, 100), "linear(start_lr=0, end_lr=0.1, total_steps=100)");
+    reads_back(clr::polynomial<double>(0.1, 0, 1000, 2), "polynomial(lr=0.1, end_lr=0, total_steps=1000, power=2)");
+    reads_back(clr::exponential<double>(0.1, 0.99), "exponential(lr=0.1, gamma=0.99)");
+    reads_back(clr::step_decay<double>(0.1, 30, 0.5), "step_decay(lr=0.1, step_size=30, gamma=0.5)");
+    reads_back(clr::multistep<double>(0.1, {30, 80}, 0.1), "multistep(lr=0.1, milestones=[30, 80], gamma=0.1)");
+    reads_back(clr::multistep<double>(0.1, std::vector<step_t>{}, 0.1), "multistep(lr=0.1, milestones=[], gamma=0.1)");
+    reads_back(clr::constant<double>(0.01), "constant(lr=0.01)");
+    reads_back(clr::range_sweep<double>(1e-6, 1, 7), "range_sweep(min_lr=1e-06, max_lr=1, steps=7)");
+    reads_back(clr::range_sweep<double>(0, 0.1, 11, clr::sweep::linear),
+               "range_sweep(min_lr=0, max_lr=0.1, steps=11, shape=linear)");
+}
+
+TEST_CASE("to_string writes composed schedules whole; an N-way sequence as one", "[text]") {
+    reads_back(clr::warmup(clr::triangular<double>(0.001, 0.006, 20), 10, 0.0),
+               "warmup(triangular(base_lr=0.001, max_lr=0.006, step_size=20), steps=10, start_lr=0)");
+    reads_back(clr::sequence(clr::linear<double>(0, 0.1, 100), 100, clr::constant<double>(0.1), 400,
+                             clr::cosine<double>(0.1, 1000)),
+               "sequence(linear(start_lr=0, end_lr=0.1, total_steps=100), 100, constant(lr=0.1), 400, "
+               "cosine(lr=0.1, total_steps=1000))");
+    // A sequence in first place is a piece of its own.
+    reads_back(clr::sequence(clr::sequence(clr::exponential<double>(0.1, 0.99), 10, clr::constant<double>(0.05)), 20,
+                             clr::one_cycle<double>(0.1, 100).with_momentum()),
+               "sequence(sequence(exponential(lr=0.1, gamma=0.99), 10, constant(lr=0.05)), 20, "
+               "one_cycle(max_lr=0.1, total_steps=100, base_momentum=0.85, max_momentum=0.95))");
+    // An any_schedule writes what it holds, nested or not.
+    const clr::any_schedule<double> a = clr::hann<double>(0.1, 0.2, 5);
+    reads_back(clr::warmup(a, 3, 0.05), "warmup(hann(base_lr=0.1, max_lr=0.2, step_size=5), steps=3, start_lr=0.05)");
+}
+
+TEST_CASE("numbers are written shortest for their own type and read back exactly", "[text]") {
+    // 0.1f is 0.100000001490116..., written as the 0.1 that reads back as it.
+    reads_back(clr::triangular<float>(0.1f, 0.3f, 7), "triangular(base_lr=0.1, max_lr=0.3, step_size=7)");
+    reads_back(clr::constant<double>(std::numeric_limits<double>::denorm_min()), "constant(lr=5e-324)");
+    reads_back(clr::constant<float>(std::numeric_limits<float>::max()), "constant(lr=3.4028235e+38)");
+    reads_back(clr::constant<double>(0.1 + 0.2), "constant(lr=0.30000000000000004)");
+    reads_back(clr::constant<double>(-0.0), "constant(lr=-0)");
+    CHECK(std::signbit(clr::parse_schedule<double>("constant(lr=-0)")(0)));
+    reads_back(clr::cosine<long double>(0.1L, 100), "cosine(lr=0.1, total_steps=100)");
+    const step_t longest = step_t(1) << 62;
+    reads_back(clr::triangular<double>(0.1, 0.2, longest), "triangular(base_lr=0.1, max_lr=0.2, step_size=4611686018427387904)", 10);
+}
+
+TEST_CASE("parse_schedule ignores spaces and takes parameters in any order", "[text]") {
+    const auto s = clr::parse_schedule<double>("  triangular( step_size = 2000 ,max_lr=6e-3,base_lr=0.001 )  ");
+    CHECK(clr::to_string(s) == "triangular(base_lr=0.001, max_lr=0.006, step_size=2000)");
+    CHECK(s(1000) == 0.0035);
+    // The general cyclic form of a named policy reads as that policy.
+    CHECK(clr::to_string(clr::parse_schedule<double>(
+              "cyclic(window=triangular, scale=halving, base_lr=0.001, max_lr=0.006, step_size=10)")) ==
+          "triangular2(base_lr=0.001, max_lr=0.006, step_size=10)");
+    // one_cycle's momentum has PyTorch's defaults for the half not given.
+    CHECK(*clr::parse_schedule<double>("one_cycle(max_lr=0.1, total_steps=100, base_momentum=0.8)").momentum(0) ==
+          0.95);
+}
+
+TEST_CASE("parse_schedule names the bad part and its column", "[text][errors]") {
+    struct row {
+        const char* text;
+        const char* param;
+        const char* value;
+        const char* says;
+    };
+    const row rows[] = {
+        {"triangular(base_lr=0.001, max_lr=0.006)", "step_size", "(missing)", "is required by triangular (column 1)"},
+        {"triangular(base_lr=0.001, max_lr=0.006, stepsize=2000)", "stepsize", "2000",
+         "is not a parameter of triangular (it takes base_lr, max_lr, step_size, step_size_down, base_momentum, "
+         "max_momentum) (column 50)"},
+        {"triangular(base_lr=0.001, max_lr=0.006, step_size=2000) x", "text", "x", "follows the schedule (column 57)"},
+        {"triangle(lr=1)", "schedule", "triangle", "is not a schedule (known: constant, triangular"},
+        {"triangular(base_lr=0.0x1, max_lr=0.006, step_size=2000)", "base_lr", "0.0x1", "is not a number (column 20)"},
+        {"constant(lr=1e999)", "lr", "1e999", "is out of range for double (column 13)"},
+        {"constant(lr=1, lr=2)", "lr", "2", "is given twice (column 19)"},
+        {"constant(0.1)", "constant", "0.1", "takes key=value arguments only (column 10)"},
+        {"constant(lr=)", "lr", ")", "is not a value (column 13)"},
+        {"constant(lr=0.1", "text", "(end of text)", "ends before the closing ) (column 16)"},
+        {"constant lr=0.1", "schedule", "constant", "must be followed by its arguments in parentheses (column 1)"},
+        {"", "schedule", "(end of text)", "is not a schedule name (column 1)"},
+        {"warmup(steps=10, start_lr=0)", "schedule", "10", "must come first in warmup"},
+        {"warmup(constant(lr=1), steps=-1, start_lr=0)", "steps", "-1", "is not a step count"},
+        {"sequence(constant(lr=1), 5)", "sequence", "2 arguments", "are not schedule, steps, schedule"},
+        {"sequence(constant(lr=1), constant(lr=2), 5)", "sequence", "constant(lr=2)", "is not a step count"},
+        {"sequence(constant(lr=1), 5, 6)", "sequence", "6", "is not a schedule"},
+        {"multistep(lr=1, milestones=[3, a], gamma=0.1)", "milestones", "a", "is not a step count"},
+        {"multistep(lr=1, milestones=[3, 4, gamma=0.1)", "milestones", "[3, 4, gamma=0.1)", "has no closing ]"},
+        {"one_cycle(max_lr=0.1, total_steps=10, anneal=cosine)", "anneal", "cosine", "is not one of cos, linear"},
+        {"hann(base_lr=0.1, max_lr=0.2, step_size=5, base_momentum=0.8)", "max_momentum", "(missing)",
+         "is required by hann with base_momentum"},
+    };
+    for (const row& r : rows) {
+        INFO(r.text);
+        const refusal e = refuse(r.text);
+        CHECK(e.who == "clr::parse_schedule");
+        CHECK(e.param == r.param);
+        CHECK(e.value == r.value);
+        CHECK_THAT(e.what, Catch::Contains(r.says));
+    }
+}
+
+TEST_CASE("a value the schedule refuses keeps the schedule's message, with the column", "[text][errors]") {
+    const refusal e = refuse("triangular(base_lr=0.001, max_lr=0.006, step_size=0)");
+    CHECK(e.who == "clr::triangular");
+    CHECK(e.param == "step_size");
+    CHECK(e.value == "0");
+    CHECK(e.what == "clr::triangular: step_size = 0 must be at least 1 (column 51)");
+    const refusal m = refuse("multistep(lr=1, milestones=[3, 2], gamma=0.1)");
+    CHECK(m.what == "clr::multistep: milestones = [3, 2] must be strictly increasing: 2 follows 3 (column 28)");
+    const refusal n = refuse("constant(lr=nan)");
+    CHECK(n.what == "clr::constant: lr = nan must be finite (column 13)");
+}
+
+TEST_CASE("parse_schedule bounds nesting and refuses what its type cannot hold", "[text][errors]") {
+    std::string deep;
+    for (int i = 0; i < 100; ++i) deep += "warmup(";
+    const refusal e = refuse(deep);
+    CHECK(e.param == "text");
+    CHECK_THAT(e.what, Catch::Contains("nests schedules more than 64 deep"));
+    // float's range ends near 3.4e38.
+    const refusal f = refuse<float>("constant(lr=1e39)");
+    CHECK(f.what == "clr::parse_schedule: lr = 1e39 is out of range for float (column 13)");
+}
+
+TEST_CASE("any_schedule holds any schedule of its type, and copies share it", "[text][any]") {
+    clr::any_schedule<double> s = clr::triangular<double>(0.001, 0.006, 2000);
+    CHECK(s(0) == 0.001);
+    CHECK(s(1000) == 0.0035);
+    CHECK(s.lr(2000) == 0.006);
+    CHECK_FALSE(s.momentum(0));
+    CHECK(s.bounds().lo == 0.001);
+    CHECK(s.bounds().hi == 0.006);
+    const clr::any_schedule<double> copy = s;
+    s = clr::one_cycle<double>(0.1, 100).with_momentum(0.85, 0.95);
+    CHECK(copy(1000) == 0.0035);  // the copy kept the triangle
+    CHECK(s(0) == clr::one_cycle<double>(0.1, 100)(0));
+    CHECK(*s.momentum(0) == 0.95);
+    // A moved-from any_schedule is still the schedule: moving copies.
+    clr::any_schedule<double> moved = std::move(s);
+    CHECK(*s.momentum(0) == 0.95);  // NOLINT(bugprone-use-after-move)
+    CHECK(*moved.momentum(0) == 0.95);
+    // It is a schedule: composes, samples, and drives what takes one.
+    const auto seq = clr::sequence(copy, 10, clr::any_schedule<double>(clr::constant<double>(0.5)));
+    CHECK(seq(9) == clr::triangular<double>(0.001, 0.006, 2000)(9));
+    CHECK(seq(10) == 0.5);
+    CHECK(copy.sample(3) == clr::triangular<double>(0.001, 0.006, 2000).sample(3));
+}
+
+TEST_CASE("a schedule with a user scale has no text form", "[text][any]") {
+    const auto s = clr::make_cyclic<clr::hann_window>(0.001, 0.006, 5,
+                                                      clr::scale_on_cycle([](step_t c) { return 1.0 / double(c); }));
+    using user_scaled = std::remove_const_t<decltype(s)>;
+    STATIC_REQUIRE_FALSE(clr::has_text_form_v<user_scaled>);
+    STATIC_REQUIRE(clr::has_text_form_v<clr::hann<double>>);
+    STATIC_REQUIRE(clr::has_text_form_v<clr::warmup_schedule<clr::hann<double>>>);
+    STATIC_REQUIRE_FALSE(clr::has_text_form_v<clr::warmup_schedule<user_scaled>>);
+    const clr::any_schedule<double> a = s;
+    CHECK(a(5) == s(5));
+    CHECK_THROWS_WITH(clr::to_string(a), Catch::Contains("has no text form"));
+    CHECK(clr::detail::text_or_empty(a).empty());
+    CHECK(clr::detail::text_or_empty(s).empty());
+    CHECK(clr::detail::text_or_empty(clr::constant<double>(1)) == "constant(lr=1)");
+}
