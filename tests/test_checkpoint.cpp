@@ -1,6 +1,7 @@
 // Optimizer checkpoints and the parameter block files: resuming is exact, the
 // format is the documented one, and every damaged or mismatched file is
 // refused with a message saying what differs, leaving everything unchanged.
+#include <clr/clr.hpp>
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
 
@@ -11,8 +12,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <ios>
 #include <optional>
 #include <sstream>
+#include <streambuf>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -153,6 +157,36 @@ void put_u64(std::string& s, std::size_t offset, std::uint64_t v) {
     for (std::size_t i = 0; i < 8; ++i) s[offset + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
 }
 
+std::uint32_t u32_at(const std::string& s, std::size_t offset) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
+    return v;
+}
+
+void put_u32(std::string& s, std::size_t offset, std::uint32_t v) {
+    for (std::size_t i = 0; i < 4; ++i) s[offset + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+
+// A version-2 record edited on purpose: its length and checksum made right
+// again, so that load() gets past them to the field under test.
+std::string resealed(std::string s) {
+    put_u64(s, 12, s.size() - 24);
+    clr::detail::crc32c crc;
+    crc.update(s.data(), s.size() - 4);
+    put_u32(s, s.size() - 4, crc.value());
+    return s;
+}
+
+// Offsets in a version-2 record (see include/clr/optim/detail/optimizer.hpp).
+struct v2_offsets {
+    explicit v2_offsets(const std::string& s) : text(84), blocks(84 + u32_at(s, 80)) {}
+    static constexpr std::size_t scalar = 20, kind = 21, steps = 22, flags = 30, last_lr = 31, last_momentum = 39,
+                                 option_count = 47, options = 48, text_length = 80;
+    std::size_t text;
+    std::size_t blocks;  // the block count; block b's size at blocks + 8 + 24 b
+    std::size_t states(std::size_t n_blocks) const { return blocks + 8 + 24 * n_blocks; }
+};
+
 clr::optim::sgd_options momentum_options(double mu = 0.9) {
     clr::optim::sgd_options o;
     o.momentum = mu;
@@ -204,15 +238,19 @@ TEST_CASE("a checkpoint round-trips to the same bytes", "[optim][checkpoint]") {
     CHECK(saved(other) == bytes);
 
     // An sgd checkpoint with momentum buffers restores into an optimizer
-    // without momentum too (the buffers are state, the option is not).
+    // without momentum when the change is intended (the buffers are state,
+    // the option is a setting, which stays).
     clr::optim::sgd with(wavy<double>(0.01), momentum_options());
     a.attach(with);
     a.train(with, 2);
     clr::optim::sgd without(wavy<double>(0.01));
     b.attach(without);
     std::istringstream in2(saved(with));
-    without.load(in2);
-    CHECK(saved(without) == saved(with));
+    without.load(in2, clr::optim::resume::new_settings);
+    CHECK(without.options().momentum == 0.0);
+    std::string expected = saved(with);
+    put_u64(expected, v2_offsets::options, 0);  // the momentum option
+    CHECK(saved(without) == resealed(expected));
 }
 
 TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") {
@@ -220,36 +258,73 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     Eigen::Vector3d p(1, 2, 3), g(0.25, -0.5, 1.0 / 3.0);
     Eigen::Vector2d q(4, 5), h(-2, 8);
     opt.add(p, g);
-    opt.add(q, h);
+    opt.add(q, h, clr::optim::block_options().with_lr_scale(0.25).with_weight_decay(0.125));
     opt.step();  // the momentum buffers are now the first gradients
     const std::string s = saved(opt);
-    REQUIRE(s.size() == 30 + 16 + (1 + 24) + (1 + 16));
+    const v2_offsets at(s);
+    const std::size_t text = u32_at(s, at.text_length);
+    REQUIRE(s.size() == 20 + (40 + 8 * 4 + text + 24 * 2 + (1 + 24) + (1 + 16)) + 4);
     CHECK(s.substr(0, 8) == "CLROPTIM");
-    CHECK(s.substr(8, 4) == std::string("\x01\x00\x00\x00", 4));  // version 1
-    CHECK(s[12] == 8);                                              // double
-    CHECK(s[13] == 1);                                              // sgd
-    CHECK(u64_at(s, 14) == 1);                                      // steps
-    CHECK(u64_at(s, 22) == 2);                                      // blocks
-    CHECK(u64_at(s, 30) == 3);
-    CHECK(u64_at(s, 38) == 2);
-    CHECK(s[46] == 1);  // block 0 has a buffer
-    for (std::size_t i = 0; i < 3; ++i) CHECK(u64_at(s, 47 + 8 * i) == bits_of(g(Eigen::Index(i))));
-    CHECK(s[71] == 1);
-    for (std::size_t i = 0; i < 2; ++i) CHECK(u64_at(s, 72 + 8 * i) == bits_of(h(Eigen::Index(i))));
+    CHECK(s.substr(8, 4) == std::string("\x02\x00\x00\x00", 4));  // version 2
+    CHECK(u64_at(s, 12) == s.size() - 24);                         // the body's length
+    CHECK(s[at.scalar] == 8);                                      // double
+    CHECK(s[at.kind] == 1);                                        // sgd
+    CHECK(u64_at(s, at.steps) == 1);
+    CHECK(s[at.flags] == 3);  // last_lr and last_momentum set
+    CHECK(u64_at(s, at.last_lr) == bits_of(0.1));
+    CHECK(u64_at(s, at.last_momentum) == bits_of(0.5));
+    CHECK(s[at.option_count] == 4);
+    CHECK(u64_at(s, at.options) == bits_of(0.5));  // momentum, dampening, nesterov, weight_decay
+    CHECK(u64_at(s, at.options + 8) == 0);
+    CHECK(u64_at(s, at.options + 16) == 0);
+    CHECK(u64_at(s, at.options + 24) == 0);
+    CHECK(s.substr(at.text, text) == clr::detail::schedule_text(opt.schedule()));
+    CHECK(u64_at(s, at.blocks) == 2);
+    CHECK(u64_at(s, at.blocks + 8) == 3);
+    CHECK(u64_at(s, at.blocks + 16) == bits_of(1.0));  // lr_scale
+    CHECK(u64_at(s, at.blocks + 24) == 0);             // weight decay, the optimizer's
+    CHECK(u64_at(s, at.blocks + 32) == 2);
+    CHECK(u64_at(s, at.blocks + 40) == bits_of(0.25));
+    CHECK(u64_at(s, at.blocks + 48) == bits_of(0.125));
+    const std::size_t st = at.states(2);
+    CHECK(s[st] == 1);  // block 0 has a buffer
+    for (std::size_t i = 0; i < 3; ++i) CHECK(u64_at(s, st + 1 + 8 * i) == bits_of(g(Eigen::Index(i))));
+    CHECK(s[st + 25] == 1);  // block 1's buffer: its gradient plus its own weight decay
+    for (std::size_t i = 0; i < 2; ++i)
+        CHECK(u64_at(s, st + 26 + 8 * i) == bits_of(h(Eigen::Index(i)) + 0.125 * (i == 0 ? 4.0 : 5.0)));
+    clr::detail::crc32c crc;
+    crc.update(s.data(), s.size() - 4);
+    CHECK(u32_at(s, s.size() - 4) == crc.value());
 
     clr::optim::adam adam(wavy<float>(0.1f));
     Eigen::VectorXf x = Eigen::VectorXf::Ones(4), dx = Eigen::VectorXf::Ones(4);
     adam.add(x, dx);
+    const std::string fresh = saved(adam);
+    CHECK(fresh[v2_offsets::flags] == 0);  // no step yet: neither is set, both are 0
+    CHECK(u64_at(fresh, v2_offsets::last_lr) == 0);
+    CHECK(u64_at(fresh, v2_offsets::last_momentum) == 0);
     adam.step();
     adam.step();
     const std::string a = saved(adam);
-    REQUIRE(a.size() == 30 + 8 + 8 + 2 * 4 * 4);
-    CHECK(a[12] == 4);           // float
-    CHECK(a[13] == 2);           // adam
-    CHECK(u64_at(a, 38) == 2);   // block 0 has had 2 updates
+    const v2_offsets aat(a);
+    REQUIRE(a.size() == 20 + (40 + 8 * 4 + u32_at(a, v2_offsets::text_length) + 24 + 8 + 2 * 4 * 4) + 4);
+    CHECK(a[v2_offsets::scalar] == 4);  // float
+    CHECK(a[v2_offsets::kind] == 2);    // adam
+    CHECK(u64_at(a, v2_offsets::options) == bits_of(0.9));
+    CHECK(u64_at(a, v2_offsets::options + 8) == bits_of(0.999));
+    CHECK(u64_at(a, v2_offsets::options + 16) == bits_of(1e-8));
+    CHECK(u64_at(a, aat.states(1)) == 2);  // block 0 has had 2 updates
     float m0;
-    std::memcpy(&m0, a.data() + 46, 4);
+    std::memcpy(&m0, a.data() + aat.states(1) + 8, 4);
     CHECK(m0 == Approx(1 - 0.81).epsilon(1e-6));  // exp_avg after two unit gradients
+}
+
+TEST_CASE("crc32c gives the standard check value", "[optim][checkpoint]") {
+    clr::detail::crc32c crc;
+    crc.update("123456789", 9);
+    CHECK(crc.value() == 0xE3069283u);  // RFC 3720, appendix B.4
+    clr::detail::crc32c empty;
+    CHECK(empty.value() == 0u);
 }
 
 TEST_CASE("load refuses a checkpoint that does not match, naming what differs", "[optim][checkpoint][errors]") {
@@ -294,8 +369,8 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
         CHECK(load_error(adamw, saved(adam)) ==
               "clr::optim::adamw::load: checkpoint was written by clr::optim::adam, not clr::optim::adamw");
         std::string bad = good;
-        bad[13] = 9;
-        CHECK(load_error(opt, bad) == "clr::optim::sgd::load: unknown optimizer kind 9 in the checkpoint");
+        bad[v2_offsets::kind] = 9;
+        CHECK(load_error(opt, resealed(bad)) == "clr::optim::sgd::load: unknown optimizer kind 9 in the checkpoint");
     }
     SECTION("scalar type") {
         clr::optim::sgd single(wavy<float>(0.1f), momentum_options());
@@ -315,27 +390,75 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
         CHECK(load_error(opt, blocks.str()) ==
               "clr::optim::sgd::load: not a clr optimizer checkpoint (wrong magic tag, expected \"CLROPTIM\")");
         std::string bad = good;
-        bad[8] = 2;
+        bad[8] = 3;
         CHECK(load_error(opt, bad) ==
-              "clr::optim::sgd::load: checkpoint format version 2 is not supported (this build reads version 1)");
+              "clr::optim::sgd::load: checkpoint format version 3 is not supported (this build reads versions 1 "
+              "and 2)");
+        bad[8] = 0;
+        CHECK(load_error(opt, bad) ==
+              "clr::optim::sgd::load: checkpoint format version 0 is not supported (this build reads versions 1 "
+              "and 2)");
     }
-    SECTION("damaged fields") {
+    SECTION("damaged fields behind a valid checksum") {
+        const v2_offsets at(good);
         std::string bad = good;
-        bad[46] = 7;
-        CHECK(load_error(opt, bad) ==
+        bad[at.states(2)] = 7;
+        CHECK(load_error(opt, bad) == "clr::optim::sgd::load: checksum mismatch (the record says " +
+                                          clr::detail::hex32(u32_at(good, good.size() - 4)) +
+                                          ", its bytes give " + clr::detail::hex32(u32_at(resealed(bad), bad.size() - 4)) +
+                                          "): the checkpoint is damaged");
+        CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: momentum flag of block 0 is 7, not 0 or 1 (damaged file?)");
         bad = good;
-        put_u64(bad, 14, ~std::uint64_t(0));
-        CHECK(load_error(opt, bad) == "clr::optim::sgd::load: step counter 18446744073709551615 is larger than 2^62 "
-                                      "(damaged file?)");
+        put_u64(bad, v2_offsets::steps, ~std::uint64_t(0));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: step counter 18446744073709551615 is larger than 2^62 (damaged file?)");
+        bad = good;
+        bad[v2_offsets::flags] = 4;
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: last-step flags are 4, not 0 to 3 (damaged file?)");
+        bad = good;
+        put_u64(bad, v2_offsets::last_lr, bits_of(-0.5));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: last_lr = -0.5 is not a rate this optimizer applies (damaged file?)");
+        bad = good;
+        put_u64(bad, v2_offsets::last_momentum, bits_of(1.0));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: last_momentum = 1 is not a momentum in [0, 1) (damaged file?)");
+        bad = good;
+        put_u64(bad, at.blocks + 16, bits_of(-1.0));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: options of block 0 are lr_scale = -1, weight decay = 0 (damaged file?)");
+        bad = good;
+        put_u64(bad, at.states(2) + 1 + 8, bits_of(std::nan("")));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: the momentum buffer of block 0 holds nan at index 1 (damaged file?)");
+        CHECK(load_error(opt, resealed(good + "xyz")) ==
+              "clr::optim::sgd::load: record has 3 bytes after the last state (damaged file?)");
 
         clr::optim::adam adam(wavy<double>(0.1));
         Eigen::VectorXd q(4), h(4);
         adam.add(q, h);
-        std::string a = saved(adam);
-        put_u64(a, 38, std::uint64_t(1) << 63);
-        CHECK(load_error(adam, a) == "clr::optim::adam::load: update count 9223372036854775808 of block 0 is larger "
-                                     "than 2^62 (damaged file?)");
+        const std::string a = saved(adam);
+        const std::size_t st = v2_offsets(a).states(1);
+        std::string bad_a = a;
+        put_u64(bad_a, st, std::uint64_t(1) << 63);
+        CHECK(load_error(adam, resealed(bad_a)) ==
+              "clr::optim::adam::load: update count 9223372036854775808 of block 0 is larger than 2^62 (damaged "
+              "file?)");
+        bad_a = a;
+        put_u64(bad_a, st + 8 + 8 * 2, bits_of(HUGE_VAL));
+        CHECK(load_error(adam, resealed(bad_a)) ==
+              "clr::optim::adam::load: exp_avg of block 0 holds inf at index 2 (damaged file?)");
+        bad_a = a;
+        put_u64(bad_a, st + 8 + 32 + 8 * 3, bits_of(-0.25));
+        CHECK(load_error(adam, resealed(bad_a)) ==
+              "clr::optim::adam::load: exp_avg_sq of block 0 holds -0.25 at index 3, a negative second moment "
+              "(damaged file?)");
+        bad_a = a;
+        put_u64(bad_a, st + 8 + 32, bits_of(std::nan("")));
+        CHECK(load_error(adam, resealed(bad_a)) ==
+              "clr::optim::adam::load: exp_avg_sq of block 0 holds nan at index 0 (damaged file?)");
     }
     SECTION("the optimizer is untouched by a failed load") {
         // load_error checks that; here also the parameters stay put and the
@@ -347,7 +470,7 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
         std::istringstream in(good);
         twin.load(in);
         std::string bad = good;
-        bad[46] = 7;
+        bad[v2_offsets(good).states(2)] = 7;
         CHECK(load_error(opt, bad) != "(no error)");
         opt.step();
         twin.step();
@@ -370,11 +493,16 @@ TEST_CASE("load refuses a truncated checkpoint at every length", "[optim][checkp
                    Catch::StartsWith("clr::optim::sgd::load: checkpoint is truncated (reading "));
     }
     CHECK(load_error(opt, "") == "clr::optim::sgd::load: checkpoint is truncated (reading the magic tag)");
-    CHECK(load_error(opt, good.substr(0, 20)) ==
-          "clr::optim::sgd::load: checkpoint is truncated (reading the step counter)");
-    CHECK(load_error(opt, good.substr(0, 40)) ==
-          "clr::optim::sgd::load: checkpoint is truncated (reading the size of block 1)");
+    CHECK(load_error(opt, good.substr(0, 10)) ==
+          "clr::optim::sgd::load: checkpoint is truncated (reading the format version)");
+    CHECK(load_error(opt, good.substr(0, 19)) ==
+          "clr::optim::sgd::load: checkpoint is truncated (reading the record length)");
+    CHECK(load_error(opt, good.substr(0, 40)) == "clr::optim::sgd::load: checkpoint is truncated (reading the record)");
     CHECK(load_error(opt, good.substr(0, good.size() - 1)) ==
+          "clr::optim::sgd::load: checkpoint is truncated (reading the checksum)");
+    // A body cut short behind a matching length and checksum still says
+    // which field it was reading.
+    CHECK(load_error(opt, resealed(good.substr(0, good.size() - 5) + "0000")) ==
           "clr::optim::sgd::load: checkpoint is truncated (reading the momentum buffer of block 1)");
 
     clr::optim::adam adam(wavy<double>(0.1));
@@ -386,7 +514,7 @@ TEST_CASE("load refuses a truncated checkpoint at every length", "[optim][checkp
         CHECK_THAT(load_error(adam, a.substr(0, n)),
                    Catch::StartsWith("clr::optim::adam::load: checkpoint is truncated (reading "));
     }
-    CHECK(load_error(adam, a.substr(0, a.size() - 1)) ==
+    CHECK(load_error(adam, resealed(a.substr(0, a.size() - 5) + "0000")) ==
           "clr::optim::adam::load: checkpoint is truncated (reading exp_avg_sq of block 1)");
     // A checkpoint followed by other data is fine: load reads exactly its record.
     std::istringstream in(a + "trailing");
@@ -477,4 +605,346 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
                             "clr::optim::save_blocks: block 1 is not contiguous in memory (inner stride 1, outer "
                             "stride 4 for 2x2); register the whole matrix or a contiguous Map");
     }
+}
+
+namespace {
+
+std::string data_file(const std::string& name) {
+    std::ifstream in(std::string(CLR_TEST_DATA_DIR) + "/" + name, std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Every single-bit flip of a checkpoint of opt is refused, each leaving opt
+// as it was; then opt's next step is the one a twin that never saw a damaged
+// file takes.
+template <class Opt, class Vec>
+void check_bit_flips(Opt& opt, Vec& param, Opt& twin, Vec& twin_param) {
+    const std::string good = saved(opt);
+    std::size_t refused = 0;
+    for (std::size_t i = 0; i < good.size() * 8; ++i) {
+        std::string bad = good;
+        bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
+        INFO("byte " << i / 8 << ", bit " << i % 8);
+        const std::string what = load_error(opt, bad);
+        CHECK_THAT(what, Catch::StartsWith(std::string(Opt::name) + "::load: "));
+        refused += what != "(no error)" ? 1 : 0;
+    }
+    CHECK(refused == good.size() * 8);
+    REQUIRE(param == twin_param);
+    opt.step();
+    twin.step();
+    CHECK(param == twin_param);
+    CHECK(saved(opt) == saved(twin));
+}
+
+}  // namespace
+
+TEST_CASE("every single-bit flip of a checkpoint is refused, the optimizer unchanged", "[optim][checkpoint][errors]") {
+    SECTION("sgd with momentum") {
+        clr::optim::sgd opt(wavy<double>(0.1), momentum_options());
+        clr::optim::sgd twin(wavy<double>(0.1), momentum_options());
+        Eigen::VectorXd p(3), g(3), q(2), h(2);
+        p << 1, 2, 3;
+        g << 0.5, -0.25, 2;
+        q << -1, 4;
+        h << 3, 0.125;
+        Eigen::VectorXd tp = p, tq = q;
+        opt.add(p, g);
+        opt.add(q, h, clr::optim::block_options().with_lr_scale(0.5));
+        twin.add(tp, g);
+        twin.add(tq, h, clr::optim::block_options().with_lr_scale(0.5));
+        opt.step();
+        opt.step();
+        twin.step();
+        twin.step();
+        check_bit_flips(opt, p, twin, tp);
+        CHECK(q == tq);
+    }
+    SECTION("adam") {
+        clr::optim::adam opt(wavy<float>(0.01f, true));
+        clr::optim::adam twin(wavy<float>(0.01f, true));
+        Eigen::VectorXf p(3), g(3);
+        p << 1, 2, 3;
+        g << 0.5f, -0.25f, 2;
+        Eigen::VectorXf tp = p;
+        opt.add(p, g);
+        twin.add(tp, g);
+        opt.step();
+        twin.step();
+        check_bit_flips(opt, p, twin, tp);
+    }
+}
+
+TEST_CASE("a version-1 checkpoint written by clr 0.1 still loads", "[optim][checkpoint]") {
+    // tests/data/README.md says how the files were made.
+    SECTION("sgd") {
+        const std::string v1 = data_file("checkpoint_v1_sgd.bin");
+        REQUIRE(v1.size() == 88);
+        REQUIRE(v1[8] == 1);
+        Eigen::Vector3d p(1, 2, 3), g(0.25, -0.5, 1);
+        Eigen::Vector2d q(4, 5), h(-2, 8);
+        // A version-1 file records no settings, so none can be checked: a
+        // different momentum option loads too (and is the one used next).
+        for (double mu : {0.5, 0.9}) {
+            INFO("momentum option " << mu);
+            clr::optim::sgd opt(clr::constant<double>(0.5), momentum_options(mu));
+            opt.add(p, g);
+            opt.add(q, h);
+            std::istringstream in(v1);
+            opt.load(in);
+            CHECK(opt.steps() == 3);
+            CHECK_FALSE(opt.last_lr());  // not recorded in version 1
+            CHECK_FALSE(opt.last_momentum());
+            const std::string v2 = saved(opt);
+            const std::size_t st = v2_offsets(v2).states(2);
+            CHECK(v2.substr(st, v2.size() - 4 - st) == v1.substr(30 + 16));  // the same states
+        }
+        // Three steps of momentum 0.5 on constant gradients left 1.75 g in
+        // the buffers; the next step makes them 1.875 g.
+        clr::optim::sgd opt(clr::constant<double>(0.5), momentum_options(0.5));
+        opt.add(p, g);
+        opt.add(q, h);
+        std::istringstream in(v1);
+        opt.load(in);
+        opt.step();
+        CHECK(p == Eigen::Vector3d(1 - 0.5 * 1.875 * 0.25, 2 + 0.5 * 1.875 * 0.5, 3 - 0.5 * 1.875));
+        CHECK(q == Eigen::Vector2d(4 + 0.5 * 1.875 * 2, 5 - 0.5 * 1.875 * 8));
+        CHECK(opt.last_lr() == 0.5);
+    }
+    SECTION("adam, float") {
+        const std::string v1 = data_file("checkpoint_v1_adam.bin");
+        REQUIRE(v1.size() == 30 + 8 + 8 + 32);
+        clr::optim::adam opt(clr::constant<float>(0.125f));
+        Eigen::VectorXf x = Eigen::VectorXf::Ones(4), dx(4);
+        dx << 0.5f, -1.0f, 2.0f, 0.25f;
+        opt.add(x, dx);
+        std::istringstream in(v1);
+        opt.load(in);
+        CHECK(opt.steps() == 2);
+        const std::string v2 = saved(opt);
+        const std::size_t st = v2_offsets(v2).states(1);
+        CHECK(v2.substr(st, v2.size() - 4 - st) == v1.substr(30 + 8));  // update count 2, the moments
+        CHECK(u64_at(v1, 38) == 2);
+        // The moments after two equal gradients: m = (1 - 0.81) g.
+        float m0;
+        std::memcpy(&m0, v1.data() + 46, 4);
+        CHECK(m0 == Approx(0.19 * 0.5).epsilon(1e-6));
+    }
+    SECTION("a damaged version-1 file is still refused field by field") {
+        std::string bad = data_file("checkpoint_v1_sgd.bin");
+        bad[46] = 7;
+        clr::optim::sgd opt(clr::constant<double>(0.5), momentum_options(0.5));
+        Eigen::Vector3d p, g;
+        Eigen::Vector2d q, h;
+        opt.add(p, g);
+        opt.add(q, h);
+        CHECK(load_error(opt, bad) == "clr::optim::sgd::load: momentum flag of block 0 is 7, not 0 or 1 (damaged file?)");
+        const std::string v1 = data_file("checkpoint_v1_sgd.bin");
+        CHECK(load_error(opt, v1.substr(0, 50)) ==
+              "clr::optim::sgd::load: checkpoint is truncated (reading the momentum buffer of block 0)");
+        put_u64(bad = v1, 55, bits_of(HUGE_VAL));
+        CHECK(load_error(opt, bad) ==
+              "clr::optim::sgd::load: the momentum buffer of block 0 holds inf at index 1 (damaged file?)");
+    }
+}
+
+TEST_CASE("load refuses changed settings unless the change is intended", "[optim][checkpoint][errors]") {
+    const std::string hint = "; load with clr::optim::resume::new_settings if the change is intended";
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Constant(3, 0.5);
+    Eigen::VectorXd q = Eigen::VectorXd::Ones(2), h = Eigen::VectorXd::Constant(2, -0.5);
+    clr::optim::sgd_options o = momentum_options(0.9);
+    o.weight_decay = 0.01;
+    clr::optim::sgd opt(wavy<double>(0.1), o);
+    opt.add(p, g);
+    opt.add(q, h, clr::optim::block_options().with_weight_decay(0.0));
+    opt.step();
+    opt.step();
+    const std::string good = saved(opt);
+
+    // The same settings load (and round-trip to the same bytes).
+    {
+        clr::optim::sgd same(wavy<double>(0.1), o);
+        same.add(p, g);
+        same.add(q, h, clr::optim::block_options().with_weight_decay(0.0));
+        std::istringstream in(good);
+        same.load(in);
+        CHECK(saved(same) == good);
+    }
+    // Each change is refused by default, showing both values, and loads with
+    // resume::new_settings, keeping the optimizer's settings.
+    auto refused_then_new = [&](auto& other, const std::string& message) {
+        CHECK(load_error(other, good) == "clr::optim::sgd::load: " + message + hint);
+        std::istringstream in(good);
+        other.load(in, clr::optim::resume::new_settings);
+        CHECK(other.steps() == 2);
+        CHECK(other.last_lr() == opt.last_lr());
+    };
+    SECTION("an optimizer option") {
+        clr::optim::sgd other(wavy<double>(0.1), momentum_options(0.5));
+        other.add(p, g);
+        other.add(q, h, clr::optim::block_options().with_weight_decay(0.0));
+        refused_then_new(other, "momentum differs: the checkpoint's is 0.9, this optimizer's is 0.5");
+        CHECK(other.options().momentum == 0.5);
+        other.step();
+        CHECK(other.last_momentum() == 0.5);
+    }
+    SECTION("a block's lr_scale") {
+        clr::optim::sgd other(wavy<double>(0.1), o);
+        other.add(p, g);
+        other.add(q, h, clr::optim::block_options().with_weight_decay(0.0).with_lr_scale(0.5));
+        refused_then_new(other, "block 1's lr_scale differs: the checkpoint's is 1, this optimizer's is 0.5");
+        CHECK(other.options_of(1).lr_scale == 0.5);
+        CHECK(u64_at(saved(other), v2_offsets(good).blocks + 40) == bits_of(0.5));
+    }
+    SECTION("a block's weight decay, as applied") {
+        clr::optim::sgd other(wavy<double>(0.1), o);
+        other.add(p, g);
+        other.add(q, h);  // the optimizer's 0.01
+        refused_then_new(other, "block 1's weight decay differs: the checkpoint's is 0, this optimizer's is 0.01");
+        // Set to the optimizer's own value, it is the same as applied.
+        clr::optim::sgd same(wavy<double>(0.1), o);
+        same.add(p, g, clr::optim::block_options().with_weight_decay(0.01));
+        same.add(q, h, clr::optim::block_options().with_weight_decay(0.0));
+        std::istringstream in(good);
+        CHECK_NOTHROW(same.load(in));
+        CHECK(same.steps() == 2);
+    }
+    SECTION("the schedule") {
+        // The checkpoint of a schedule with a text form holds the text; a
+        // different one is refused. An empty text (a schedule without a text
+        // form) is not checked.
+        std::string other_text = good;
+        const v2_offsets at(good);
+        const std::string text = "clr::triangular<double>(0.001, 0.006, 2000)";
+        other_text.replace(at.text, u32_at(good, v2_offsets::text_length), text);
+        put_u32(other_text, v2_offsets::text_length, std::uint32_t(text.size()));
+        other_text = resealed(other_text);
+        const std::string current = clr::detail::schedule_text(opt.schedule());
+        CHECK(load_error(opt, other_text) ==
+              "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text + ", this optimizer's is " +
+                  (current.empty() ? std::string("one without a text form") : current) + hint);
+        std::istringstream in(other_text);
+        opt.load(in, clr::optim::resume::new_settings);
+        CHECK(opt.steps() == 2);
+    }
+}
+
+TEST_CASE("last_lr and last_momentum: what the last step applied, kept by checkpoints", "[optim][checkpoint]") {
+    const wavy<double> sched(0.1, true);
+    clr::optim::sgd opt(sched, momentum_options(0.5));
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Constant(3, 0.5);
+    opt.add(p, g, clr::optim::block_options().with_lr_scale(0.5));
+    CHECK_FALSE(opt.last_lr());  // no step yet
+    CHECK_FALSE(opt.last_momentum());
+    const std::string before_any = saved(opt);
+    for (int k = 0; k < 3; ++k) opt.step();
+    REQUIRE(opt.last_lr());
+    CHECK(*opt.last_lr() == sched.lr(2));  // the schedule's rate, before the block's lr_scale
+    CHECK(*opt.last_lr() != sched.lr(3));
+    CHECK(*opt.last_momentum() == *sched.momentum(2));  // cycled: the schedule's, not the option's 0.5
+    opt.set_steps(10);  // moves the schedule, applies nothing
+    CHECK(*opt.last_lr() == sched.lr(2));
+
+    clr::optim::sgd other(sched, momentum_options(0.5));
+    Eigen::VectorXd q = p;
+    other.add(q, g, clr::optim::block_options().with_lr_scale(0.5));
+    std::istringstream in(saved(opt));
+    other.load(in);
+    CHECK(other.last_lr() == opt.last_lr());
+    CHECK(other.last_momentum() == opt.last_momentum());
+    std::istringstream in0(before_any);
+    other.load(in0);
+    CHECK_FALSE(other.last_lr());
+    CHECK_FALSE(other.last_momentum());
+
+    // Without cycling, the optimizer's own momentum or beta1.
+    clr::optim::sgd plain(wavy<double>(0.1));
+    plain.step();
+    CHECK(plain.last_momentum() == 0.0);
+    clr::optim::adam adam(wavy<float>(0.1f));
+    adam.step();
+    CHECK(adam.last_lr() == wavy<float>(0.1f).lr(0));
+    CHECK(adam.last_momentum() == 0.9f);
+}
+
+TEST_CASE("a stream with exceptions enabled still gives checkpoint_error", "[optim][checkpoint][errors]") {
+    clr::optim::adam opt(wavy<double>(0.1));
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Ones(3);
+    opt.add(p, g);
+    opt.step();
+    const std::string good = saved(opt);
+    const auto all = std::ios::failbit | std::ios::badbit | std::ios::eofbit;
+
+    std::istringstream whole(good);
+    whole.exceptions(all);
+    CHECK_NOTHROW(opt.load(whole));  // reading exactly the record hits no end of file
+    std::istringstream cut(good.substr(0, 30));
+    cut.exceptions(all);
+    REQUIRE_THROWS_AS(opt.load(cut), clr::optim::checkpoint_error);
+    std::istringstream cut2(good.substr(0, 30));
+    cut2.exceptions(all);
+    REQUIRE_THROWS_WITH(opt.load(cut2), "clr::optim::adam::load: checkpoint is truncated (reading the record)");
+    std::istringstream cut3(good.substr(0, 5));
+    cut3.exceptions(all);
+    Eigen::VectorXd r(3);
+    REQUIRE_THROWS_WITH(clr::optim::load_blocks(cut3, r),
+                        "clr::optim::load_blocks: checkpoint is truncated (reading the magic tag)");
+
+    // A stream whose buffer refuses every byte.
+    struct full : std::streambuf {
+        int_type overflow(int_type) override { return traits_type::eof(); }
+    } buffer;
+    std::ostream out(&buffer);
+    out.exceptions(std::ios::failbit | std::ios::badbit);
+    REQUIRE_THROWS_AS(opt.save(out), clr::optim::checkpoint_error);
+    std::ostream out2(&buffer);
+    out2.exceptions(std::ios::failbit | std::ios::badbit);
+    REQUIRE_THROWS_WITH(clr::optim::save_blocks(out2, p), "clr::optim::save_blocks: writing the checkpoint failed");
+}
+
+TEST_CASE("save and load agree on the step limit, 2^62", "[optim][checkpoint][errors]") {
+    const clr::step_t limit = clr::step_t(1) << 62;
+    clr::optim::sgd opt(wavy<double>(0.1), momentum_options());
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Ones(3);
+    opt.add(p, g);
+    opt.set_steps(limit - 1);
+    opt.step();
+    CHECK(opt.steps() == limit);
+    const std::string at_limit = saved(opt);
+    clr::optim::sgd other(wavy<double>(0.1), momentum_options());
+    Eigen::VectorXd q = p;
+    other.add(q, g);
+    std::istringstream in(at_limit);
+    other.load(in);
+    CHECK(other.steps() == limit);
+    // One more step would make a counter no checkpoint holds: refused before any change.
+    const Eigen::VectorXd p0 = p;
+    REQUIRE_THROWS_AS(opt.step(), std::overflow_error);
+    REQUIRE_THROWS_WITH(opt.step(), "clr::optim::sgd::step: the step counter is at its limit, 2^62 (set_steps to a "
+                                    "smaller one)");
+    CHECK(opt.steps() == limit);
+    CHECK(p == p0);
+    CHECK(saved(opt) == at_limit);
+}
+
+TEST_CASE("save refuses a diverged state, which load would refuse", "[optim][checkpoint][errors]") {
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g(3);
+    g << 1, std::nan(""), 1;
+    std::ostringstream out;
+    clr::optim::sgd opt(wavy<double>(0.1), momentum_options());
+    opt.add(p, g);
+    opt.step();
+    REQUIRE_THROWS_WITH(opt.save(out), "clr::optim::sgd::save: the momentum buffer of block 0 holds nan at index 1; "
+                                       "a diverged state is not saved, load() would refuse it");
+    clr::optim::adamw adamw(wavy<double>(0.1));
+    Eigen::VectorXd q = Eigen::VectorXd::Ones(3);
+    adamw.add(q, g);
+    adamw.step();
+    REQUIRE_THROWS_AS(adamw.save(out), clr::optim::checkpoint_error);
+    REQUIRE_THROWS_WITH(adamw.save(out), "clr::optim::adamw::save: exp_avg of block 0 holds nan at index 1; "
+                                         "a diverged state is not saved, load() would refuse it");
+    CHECK(out.str().empty());  // nothing written
 }

@@ -16,7 +16,8 @@
 //     clr::optim::adam adam(sched, o);
 //
 // Per block, with k its number of updates so far including this one, lr =
-// schedule.lr(t) and beta1 = schedule.momentum(t) when the schedule cycles it:
+// schedule.lr(t) times the block's lr_scale, weight_decay the block's (see
+// block_options) and beta1 = schedule.momentum(t) when the schedule cycles it:
 //     adam:   g = g + weight_decay * p          adamw: p *= 1 - lr * weight_decay
 //     m = beta1 * m + (1 - beta1) * g
 //     v = beta2 * v + (1 - beta2) * g * g
@@ -28,6 +29,7 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -35,9 +37,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "detail/block.hpp"
-#include "detail/checkpoint.hpp"
-#include "detail/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace clr::optim {
 
@@ -71,8 +71,8 @@ struct adam_state {
 };
 
 template <class Derived, class Schedule, bool Decoupled>
-class adam_common : public optimizer_base<Derived, Schedule, adam_state<typename Schedule::value_type>> {
-    using base = optimizer_base<Derived, Schedule, adam_state<typename Schedule::value_type>>;
+class adam_common : public clr::optim::optimizer<Derived, Schedule, adam_state<typename Schedule::value_type>> {
+    using base = clr::optim::optimizer<Derived, Schedule, adam_state<typename Schedule::value_type>>;
     friend base;
 
 public:
@@ -115,17 +115,19 @@ private:
         // Scalar factors in double, as PyTorch computes them in Python floats.
         const double beta1 = cycled ? double(*cycled) : opts_.beta1;
         const double beta2 = opts_.beta2;
-        ++s.updates;
+        // Saturating at 2^62, the largest count a checkpoint holds: by then
+        // beta^k is 0 in any precision, so the update is the same.
+        if (s.updates < max_steps) ++s.updates;
         const double k = double(s.updates);
         const double bc1 = 1.0 - std::pow(beta1, k);
         const double bc2 = 1.0 - std::pow(beta2, k);
         const T step_size = T(double(lr) / bc1);
         const T bc2_sqrt = T(std::sqrt(bc2));
         const T eps = T(opts_.eps);
-        const T wd = T(opts_.weight_decay);
-        const T decay = T(1.0 - double(lr) * opts_.weight_decay);
+        const T wd = T(blk.weight_decay);
+        const T decay = T(1.0 - double(lr) * blk.weight_decay);
         const T b1 = T(beta1), b2 = T(beta2), c1 = T(1.0 - beta1), c2 = T(1.0 - beta2);
-        const bool l2 = !Decoupled && opts_.weight_decay != 0.0;
+        const bool l2 = !Decoupled && blk.weight_decay != 0.0;
 
         for_each_chunk(blk.size, [&](Eigen::Index i, Eigen::Index len) {
             map p(blk.param + i, len);
@@ -164,6 +166,26 @@ private:
         r.values(s.exp_avg_sq.data(), n, "exp_avg_sq of " + where);
         return s;
     }
+
+    // Non-finite moments, or a negative second moment, are a diverged run
+    // (or a damaged file): save() refuses them, and load() a file that holds them.
+    std::string state_problem(const state& s, Eigen::Index n, std::size_t index) const {
+        const std::string where = " of block " + std::to_string(index) + " holds ";
+        std::string bad = first_non_finite(s.exp_avg.data(), n);
+        if (!bad.empty()) return "exp_avg" + where + bad;
+        bad = first_non_finite(s.exp_avg_sq.data(), n);
+        if (!bad.empty()) return "exp_avg_sq" + where + bad;
+        for (Eigen::Index i = 0; i < n; ++i)
+            if (s.exp_avg_sq[i] < T(0)) return "exp_avg_sq" + where + to_text(s.exp_avg_sq[i]) + " at index " +
+                                               std::to_string(i) + ", a negative second moment";
+        return {};
+    }
+
+    std::array<named_option, 4> option_values() const {
+        return {{{"beta1", opts_.beta1}, {"beta2", opts_.beta2}, {"eps", opts_.eps}, {"weight_decay", opts_.weight_decay}}};
+    }
+
+    double momentum_option() const noexcept { return opts_.beta1; }
 
     options_type opts_;
 };

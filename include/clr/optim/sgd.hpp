@@ -15,7 +15,8 @@
 //     opt.add(b, db);
 //     for (...) { compute dw, db; opt.step(); }
 //
-// Per block, with g the gradient, p the parameter, lr = schedule.lr(t) and mu
+// Per block, with g the gradient, p the parameter, lr = schedule.lr(t) times
+// the block's lr_scale, weight_decay the block's (see block_options) and mu
 // the momentum (schedule.momentum(t) when the schedule cycles it):
 //     d = g + weight_decay * p
 //     mu != 0:  buf = d on the block's first such update, else
@@ -27,14 +28,13 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 
-#include "detail/block.hpp"
-#include "detail/checkpoint.hpp"
-#include "detail/optimizer.hpp"
+#include "optimizer.hpp"
 
 namespace clr::optim {
 
@@ -63,10 +63,8 @@ struct sgd_state {
 namespace clr::optim {
 
 template <class Schedule>
-class sgd : public clr::detail::optimizer_base<sgd<Schedule>, Schedule,
-                                               clr::detail::sgd_state<typename Schedule::value_type>> {
-    using base = clr::detail::optimizer_base<sgd<Schedule>, Schedule,
-                                             clr::detail::sgd_state<typename Schedule::value_type>>;
+class sgd : public optimizer<sgd<Schedule>, Schedule, clr::detail::sgd_state<typename Schedule::value_type>> {
+    using base = optimizer<sgd<Schedule>, Schedule, clr::detail::sgd_state<typename Schedule::value_type>>;
     friend base;
 
 public:
@@ -117,7 +115,7 @@ private:
         using map = Eigen::Map<array>;
         using cmap = Eigen::Map<const array>;
         const T mu = cycled ? *cycled : T(opts_.momentum);
-        const T wd = T(opts_.weight_decay);
+        const T wd = T(blk.weight_decay);
         const Eigen::Index n = blk.size;
 
         if (mu == T(0)) {
@@ -172,6 +170,24 @@ private:
         if (s.has_buffer) r.values(s.buffer.data(), n, "the momentum buffer of " + where);
         return s;
     }
+
+    // A non-finite buffer is a diverged run: save() refuses it, and load()
+    // a file that holds one.
+    std::string state_problem(const state& s, Eigen::Index n, std::size_t index) const {
+        if (!s.has_buffer) return {};
+        const std::string bad = clr::detail::first_non_finite(s.buffer.data(), n);
+        if (bad.empty()) return {};
+        return "the momentum buffer of block " + std::to_string(index) + " holds " + bad;
+    }
+
+    std::array<clr::detail::named_option, 4> option_values() const {
+        return {{{"momentum", opts_.momentum},
+                 {"dampening", opts_.dampening},
+                 {"nesterov", opts_.nesterov ? 1.0 : 0.0},
+                 {"weight_decay", opts_.weight_decay}}};
+    }
+
+    double momentum_option() const noexcept { return opts_.momentum; }
 
     sgd_options opts_;
 };

@@ -23,12 +23,16 @@ namespace clr::detail {
 
 // One registered parameter block. Pointers rather than Eigen::Map members:
 // maps are rebuilt per chunk in step(), which costs nothing and keeps the
-// block trivially copyable.
+// block trivially copyable. The block's options are resolved once, at add():
+// its rate multiplier, and the weight decay it applies (its own or the
+// optimizer's), so that step() looks nothing up.
 template <class T>
 struct param_block {
     T* param;
     const T* grad;
     Eigen::Index size;
+    double lr_scale = 1.0;
+    double weight_decay = 0.0;
 };
 
 template <class E>
@@ -98,7 +102,7 @@ param_block<T> make_block(const std::string& who, P& param, const G& grad) {
     const T* g = grad.data();
     const Eigen::Index n = param.size();
     if (overlaps<T>(p, n, g, n)) throw std::invalid_argument(who + ": param and grad share memory");
-    return {p, g, n};
+    return {p, g, n, 1.0, 0.0};
 }
 
 // Strip-mining: every update is a few coefficient-wise statements, each one

@@ -1,25 +1,13 @@
 // clr: cyclical learning-rate schedules for C++17.
 // SPDX-License-Identifier: MIT
 //
-// Binary checkpoint I/O for the optimizers, and save_blocks / load_blocks for
-// the parameters themselves (which the optimizer only borrows):
+// The byte-level side of checkpoints: little-endian readers and writers, the
+// CRC-32C of optimizer records, the fields every record starts with. Included
+// by <clr/optim/checkpoint.hpp> once clr::optim::checkpoint_error is declared;
+// the formats themselves are described there (parameter files) and in
+// detail/optimizer.hpp (optimizer records).
 //
-//     std::ofstream out("run.ckpt", std::ios::binary);
-//     clr::optim::save_blocks(out, w1, b1, w2, b2);   // parameters
-//     opt.save(out);                                  // optimizer state
-//     ...
-//     std::ifstream in("run.ckpt", std::ios::binary);
-//     clr::optim::load_blocks(in, w1, b1, w2, b2);
-//     opt.load(in);                                   // same blocks registered
-//
-// Every integer and value is stored little-endian, whatever the host. Loading
-// reads and checks the whole record before touching anything, so a bad file
-// leaves the destination unchanged.
-//
-// Parameter record (save_blocks):
-//     8 bytes "CLRBLOCK", u32 version = 1, u8 scalar size (4 or 8),
-//     u64 block count B, B x u64 block sizes, then each block's values in
-//     storage order.
+// Every integer and value is stored little-endian, whatever the host.
 #ifndef CLR_OPTIM_DETAIL_CHECKPOINT_HPP
 #define CLR_OPTIM_DETAIL_CHECKPOINT_HPP
 
@@ -27,32 +15,26 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ios>
 #include <istream>
 #include <ostream>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
+#include "../../schedule.hpp"
 #include "block.hpp"
-
-namespace clr::optim {
-
-// Thrown by every checkpoint read or write that fails: wrong file, damaged or
-// truncated file, or a file that does not match the registered blocks.
-class checkpoint_error : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-}  // namespace clr::optim
 
 namespace clr::detail {
 
-inline constexpr std::uint32_t checkpoint_version = 1;
+// Parameter files (save_blocks) never changed; optimizer records gained the
+// settings and a checksum in version 2 and still read version 1.
+inline constexpr std::uint32_t blocks_version = 1;
+inline constexpr std::uint32_t optimizer_version = 2;
 
 inline bool host_is_little_endian() noexcept {
     const std::uint16_t probe = 1;
@@ -65,13 +47,64 @@ inline const char* scalar_name(std::size_t bytes) noexcept {
     return bytes == 4 ? "float" : bytes == 8 ? "double" : "unknown";
 }
 
+inline std::string hex32(std::uint32_t v) {
+    static const char digits[] = "0123456789abcdef";
+    std::string s = "0x00000000";
+    for (std::size_t i = 0; i < 8; ++i) s[9 - i] = digits[(v >> (4 * i)) & 0xFu];
+    return s;
+}
+
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of
+// iSCSI, ext4 and Btrfs: it catches every error of up to 3 bits in records far
+// longer than a checkpoint header, and every burst of up to 32 bits. Table-driven,
+// one byte at a time: a checkpoint is written and read at disk speed anyway.
+constexpr std::array<std::uint32_t, 256> crc32c_table() noexcept {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+        std::uint32_t c = i;
+        for (int k = 0; k < 8; ++k) c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        t[i] = c;
+    }
+    return t;
+}
+
+class crc32c {
+public:
+    void update(const char* p, std::size_t n) noexcept {
+        static constexpr std::array<std::uint32_t, 256> table = crc32c_table();
+        std::uint32_t c = state_;
+        for (std::size_t i = 0; i < n; ++i)
+            c = table[(c ^ static_cast<unsigned char>(p[i])) & 0xFFu] ^ (c >> 8);
+        state_ = c;
+    }
+    std::uint32_t value() const noexcept { return ~state_; }
+
+private:
+    std::uint32_t state_ = 0xFFFFFFFFu;
+};
+
+// Writes to a stream, or (without one) only counts the bytes it would write:
+// save() counts its record first, so that the length can precede it without
+// the record ever being held in memory.
 class checkpoint_writer {
 public:
-    checkpoint_writer(std::ostream& out, std::string who) : out_(out), who_(std::move(who)) {}
+    checkpoint_writer(std::ostream& out, std::string who) : out_(&out), who_(std::move(who)) {}
+    explicit checkpoint_writer(std::string who) : who_(std::move(who)) {}
 
     void bytes(const char* p, std::size_t n) {
-        out_.write(p, static_cast<std::streamsize>(n));
-        if (!out_) throw clr::optim::checkpoint_error(who_ + ": writing the checkpoint failed");
+        count_ += n;
+        if (!out_) return;
+        crc_.update(p, n);
+        // A stream with exceptions() enabled throws ios_base::failure; the
+        // caller is promised checkpoint_error whatever the stream's settings.
+        bool ok = false;
+        try {
+            out_->write(p, static_cast<std::streamsize>(n));
+            ok = bool(*out_);
+        } catch (const std::ios_base::failure&) {
+            ok = false;
+        }
+        if (!ok) throw clr::optim::checkpoint_error(who_ + ": writing the checkpoint failed");
     }
 
     template <class U>
@@ -80,6 +113,12 @@ public:
         std::array<char, sizeof(U)> b{};
         for (std::size_t i = 0; i < sizeof(U); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFFu);
         bytes(b.data(), b.size());
+    }
+
+    void f64(double v) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, 8);
+        integer(bits);
     }
 
     template <class T>
@@ -102,14 +141,23 @@ public:
         }
     }
 
+    std::uint64_t count() const noexcept { return count_; }
+    std::uint32_t crc() const noexcept { return crc_.value(); }
+
 private:
-    std::ostream& out_;
+    std::ostream* out_ = nullptr;
     std::string who_;
+    std::uint64_t count_ = 0;
+    crc32c crc_;
 };
 
+// Reads from a stream, keeping the CRC-32C of everything read, or from
+// memory: the body of a version-2 record, read whole and checked first.
 class checkpoint_reader {
 public:
-    checkpoint_reader(std::istream& in, std::string who) : in_(in), who_(std::move(who)) {}
+    checkpoint_reader(std::istream& in, std::string who) : in_(&in), who_(std::move(who)) {}
+    checkpoint_reader(const char* data, std::size_t size, std::string who)
+        : mem_(data), left_(size), who_(std::move(who)) {}
 
     const std::string& who() const noexcept { return who_; }
 
@@ -119,9 +167,43 @@ public:
 
     // `what` names the field being read, so a truncated file says where.
     void bytes(char* p, std::size_t n, const std::string& what) {
-        in_.read(p, static_cast<std::streamsize>(n));
-        if (static_cast<std::size_t>(in_.gcount()) != n)
+        if (!in_) {
+            if (n > left_) fail("checkpoint is truncated (reading " + what + ")");
+            if (n != 0) std::memcpy(p, mem_, n);
+            mem_ += n;
+            left_ -= n;
+            return;
+        }
+        std::streamsize got = 0;
+        bool failed = false;
+        try {
+            in_->read(p, static_cast<std::streamsize>(n));
+            got = in_->gcount();
+        } catch (const std::ios_base::failure&) {
+            // exceptions() enabled: the same outcome as a short read.
+            got = in_->gcount();
+            failed = true;
+        }
+        if (static_cast<std::size_t>(got) != n) {
+            if (failed && !in_->eof()) fail("reading the checkpoint failed (reading " + what + ")");
             fail("checkpoint is truncated (reading " + what + ")");
+        }
+        crc_.update(p, n);
+    }
+
+    // n bytes into a string that grows as they arrive, so that a damaged
+    // length cannot make it allocate more than the stream holds.
+    std::string text(std::uint64_t n, const std::string& what) {
+        if (!in_ && n > left_) fail("checkpoint is truncated (reading " + what + ")");
+        constexpr std::uint64_t chunk = std::uint64_t(1) << 20;
+        std::string s;
+        while (s.size() < n) {
+            const std::size_t have = s.size();
+            const auto more = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, n - have));
+            s.resize(have + more);
+            bytes(&s[have], more, what);
+        }
+        return s;
     }
 
     template <class U>
@@ -135,6 +217,13 @@ public:
         return v;
     }
 
+    double f64(const std::string& what) {
+        const auto bits = integer<std::uint64_t>(what);
+        double v;
+        std::memcpy(&v, &bits, 8);
+        return v;
+    }
+
     template <class T>
     void values(T* p, Eigen::Index n, const std::string& what) {
         bytes(reinterpret_cast<char*>(p), static_cast<std::size_t>(n) * sizeof(T), what);
@@ -145,16 +234,24 @@ public:
             }
     }
 
-    // The fields every record starts with: magic, version and scalar size.
-    void header(const char (&magic)[9], const char* kind, std::size_t scalar_bytes) {
+    // The magic tag and format version every record starts with. Returns the
+    // version, one of 1 .. newest.
+    std::uint32_t header(const char (&magic)[9], const char* kind, std::uint32_t newest) {
         char got[8];
         bytes(got, 8, "the magic tag");
         if (std::memcmp(got, magic, 8) != 0)
             fail(std::string("not a ") + kind + " (wrong magic tag, expected \"" + magic + "\")");
         const auto version = integer<std::uint32_t>("the format version");
-        if (version != checkpoint_version)
-            fail("checkpoint format version " + std::to_string(version) +
-                 " is not supported (this build reads version " + std::to_string(checkpoint_version) + ")");
+        if (version == 0 || version > newest)
+            fail("checkpoint format version " + std::to_string(version) + " is not supported (this build reads " +
+                 (newest == 1   ? std::string("version 1")
+                  : newest == 2 ? std::string("versions 1 and 2")
+                                : "versions 1 to " + std::to_string(newest)) +
+                 ")");
+        return version;
+    }
+
+    void scalar_size(std::size_t scalar_bytes) {
         const auto size = integer<std::uint8_t>("the scalar size");
         if (size != scalar_bytes)
             fail("checkpoint holds " + std::to_string(size) + "-byte values (" + scalar_name(size) +
@@ -162,26 +259,46 @@ public:
                  scalar_name(scalar_bytes) + ")");
     }
 
-    // Block count and sizes, checked against what the caller has.
-    template <class SizeAt>
-    void block_sizes(std::size_t expected_count, SizeAt size_at) {
+    void block_count(std::size_t expected_count) {
         const auto count = integer<std::uint64_t>("the block count");
         if (count != expected_count)
             fail("checkpoint has " + std::to_string(count) + " blocks, " + std::to_string(expected_count) +
                  (expected_count == 1 ? " is" : " are") + " registered");
-        for (std::size_t b = 0; b < expected_count; ++b) {
-            const auto n = integer<std::uint64_t>("the size of block " + std::to_string(b));
-            const auto want = static_cast<std::uint64_t>(size_at(b));
-            if (n != want)
-                fail("block " + std::to_string(b) + " has " + std::to_string(want) + " values, checkpoint has " +
-                     std::to_string(n));
-        }
     }
 
+    void block_size(std::size_t b, Eigen::Index expected) {
+        const auto n = integer<std::uint64_t>("the size of block " + std::to_string(b));
+        const auto want = static_cast<std::uint64_t>(expected);
+        if (n != want)
+            fail("block " + std::to_string(b) + " has " + std::to_string(want) + " values, checkpoint has " +
+                 std::to_string(n));
+    }
+
+    // Block count and sizes, checked against what the caller has.
+    template <class SizeAt>
+    void block_sizes(std::size_t expected_count, SizeAt size_at) {
+        block_count(expected_count);
+        for (std::size_t b = 0; b < expected_count; ++b) block_size(b, size_at(b));
+    }
+
+    std::uint32_t crc() const noexcept { return crc_.value(); }
+    std::size_t remaining() const noexcept { return left_; }
+
 private:
-    std::istream& in_;
+    std::istream* in_ = nullptr;
+    const char* mem_ = nullptr;
+    std::size_t left_ = 0;
     std::string who_;
+    crc32c crc_;
 };
+
+// The first non-finite value of p[0 .. n), as "nan at index 3", or empty.
+template <class T>
+std::string first_non_finite(const T* p, Eigen::Index n) {
+    for (Eigen::Index i = 0; i < n; ++i)
+        if (!std::isfinite(p[i])) return to_text(p[i]) + " at index " + std::to_string(i);
+    return {};
+}
 
 inline constexpr char blocks_magic[9] = "CLRBLOCK";
 
@@ -198,56 +315,5 @@ block_view<T> view_of(const std::string& who, std::size_t index, E& e) {
 }
 
 }  // namespace clr::detail
-
-namespace clr::optim {
-
-// Writes the values of each block (any contiguous Eigen Matrix, Array or Map;
-// all of one scalar type, float or double) in the format described at the top
-// of this file.
-template <class First, class... Rest>
-void save_blocks(std::ostream& out, const First& first, const Rest&... rest) {
-    using T = typename First::Scalar;
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                  "clr::optim::save_blocks: blocks must hold float or double");
-    detail::check_block_type<T, const First&, false>();
-    (detail::check_block_type<T, const Rest&, false>(), ...);
-    const std::string who = "clr::optim::save_blocks";
-    std::size_t index = 0;
-    const std::vector<detail::block_view<T>> views{detail::view_of<T>(who, index++, first),
-                                                   detail::view_of<T>(who, index++, rest)...};
-    detail::checkpoint_writer w(out, who);
-    w.bytes(detail::blocks_magic, 8);
-    w.integer(detail::checkpoint_version);
-    w.integer(static_cast<std::uint8_t>(sizeof(T)));
-    w.integer(static_cast<std::uint64_t>(views.size()));
-    for (const auto& v : views) w.integer(static_cast<std::uint64_t>(v.size));
-    for (const auto& v : views) w.values(v.data, v.size);
-}
-
-// Reads what save_blocks wrote into blocks of the same sizes, in the same
-// order. Checks everything first: on any error no block is modified.
-template <class First, class... Rest>
-void load_blocks(std::istream& in, First&& first, Rest&&... rest) {
-    using T = typename detail::eigen_expr_t<First>::Scalar;
-    static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                  "clr::optim::load_blocks: blocks must hold float or double");
-    detail::check_block_type<T, First, true>();
-    (detail::check_block_type<T, Rest, true>(), ...);
-    const std::string who = "clr::optim::load_blocks";
-    std::size_t index = 0;
-    const std::vector<detail::block_view<T>> views{detail::view_of<T>(who, index++, first),
-                                                   detail::view_of<T>(who, index++, rest)...};
-    detail::checkpoint_reader r(in, who);
-    r.header(detail::blocks_magic, "clr parameter file", sizeof(T));
-    r.block_sizes(views.size(), [&](std::size_t b) { return views[b].size; });
-    std::vector<std::vector<T>> staged(views.size());
-    for (std::size_t b = 0; b < views.size(); ++b) {
-        staged[b].resize(static_cast<std::size_t>(views[b].size));
-        r.values(staged[b].data(), views[b].size, "the values of block " + std::to_string(b));
-    }
-    for (std::size_t b = 0; b < views.size(); ++b) std::copy(staged[b].begin(), staged[b].end(), views[b].data);
-}
-
-}  // namespace clr::optim
 
 #endif  // CLR_OPTIM_DETAIL_CHECKPOINT_HPP

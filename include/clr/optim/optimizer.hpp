@@ -1,0 +1,425 @@
+// clr: cyclical learning-rate schedules for C++17.
+// SPDX-License-Identifier: MIT
+//
+// What sgd, adam and adamw share (every call below works on all three):
+//
+//     clr::optim::sgd opt(schedule, options);
+//     opt.add(w, dw);                 // once per parameter block
+//     opt.add(b, db, clr::optim::block_options().with_weight_decay(0.0));
+//     opt.step();                     // lr = schedule.lr(opt.steps()), then steps() + 1
+//     opt.last_lr();                  // the rate that step applied
+//     opt.save(out);  opt.load(in);   // state and step counter, not the parameters
+//
+// clr::optim::optimizer<Derived, Schedule, State> is the CRTP base that holds
+// the schedule, the step counter, the registered blocks with their options
+// and state, the per-step checks of the schedule's output, and checkpoints.
+// An optimizer derives from it and supplies, for the base (a friend) only:
+//     static constexpr name, kind, momentum_name;
+//     State make_state(Eigen::Index n) const;   // allocated once, at add()
+//     void update(const detail::param_block<T>&, State&, T lr, std::optional<T> momentum);
+//     void write_state(detail::checkpoint_writer&, const State&, Eigen::Index n) const;
+//     State read_state(detail::checkpoint_reader&, Eigen::Index n, std::size_t index) const;
+//     std::string state_problem(const State&, Eigen::Index n, std::size_t index) const;
+//     std::array<detail::named_option, 4> option_values() const;
+//     double momentum_option() const;           // momentum or beta1
+// The checkpoint layout is described in detail/optimizer.hpp.
+#ifndef CLR_OPTIM_OPTIMIZER_HPP
+#define CLR_OPTIM_OPTIMIZER_HPP
+
+#include <Eigen/Core>
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <limits>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../schedule.hpp"
+#include "checkpoint.hpp"
+#include "detail/block.hpp"
+#include "detail/checkpoint.hpp"
+#include "detail/optimizer.hpp"
+
+namespace clr::optim {
+
+// Options of one parameter block, as PyTorch's parameter groups give them:
+//
+//     opt.add(w, dw);                                                  // the optimizer's settings
+//     opt.add(b, db, clr::optim::block_options().with_weight_decay(0.0));    // no decay on biases
+//     opt.add(head, dhead, clr::optim::block_options().with_lr_scale(10.0)); // a faster layer
+//
+// The block's rate is lr * lr_scale (computed in double, rounded once to the
+// schedule's value_type; a scale of 1 leaves the rate untouched) wherever
+// the optimizer uses lr, AdamW's decoupled decay included. weight_decay, when
+// set, replaces the optimizer's weight_decay for this block.
+struct block_options {
+    double lr_scale = 1.0;                // finite, >= 0
+    std::optional<double> weight_decay;   // finite, >= 0; empty: the optimizer's
+
+    // Each returns a copy with one option set; a bad value throws
+    // clr::invalid_parameter naming it.
+    block_options with_lr_scale(double scale) const {
+        block_options o = *this;
+        o.lr_scale = clr::detail::require_rate("clr::optim::block_options", "lr_scale", scale);
+        return o;
+    }
+    block_options with_weight_decay(double weight_decay_) const {
+        block_options o = *this;
+        o.weight_decay = clr::detail::require_rate("clr::optim::block_options", "weight_decay", weight_decay_);
+        return o;
+    }
+};
+
+// What load() does when the checkpoint's settings (schedule, optimizer
+// options, block options) differ from the optimizer's.
+enum class resume {
+    same_settings,  // refuse, with a checkpoint_error that shows both values
+    new_settings,   // the change is intended: keep the current settings, load the state
+};
+
+template <class Derived, class Schedule, class State>
+class optimizer {
+    static_assert(clr::is_schedule_v<Schedule>,
+                  "clr::optim: the optimizer's template argument must be a clr schedule (derived from clr::schedule)");
+
+public:
+    using schedule_type = Schedule;
+    using value_type = typename Schedule::value_type;
+    static_assert(std::is_same_v<value_type, float> || std::is_same_v<value_type, double>,
+                  "clr::optim: optimizers run on float or double schedules");
+
+    // Registers a parameter block and its gradient. Both must stay alive (and
+    // at the same address) for as long as the optimizer steps: it keeps views,
+    // not copies. Any contiguous Eigen Matrix, Array or Map of value_type.
+    // State buffers are allocated here, never in step(). Returns the block's
+    // index (the number used in checkpoint messages and options_of()).
+    template <class P, class G>
+    std::size_t add(P&& param, G&& grad, const block_options& options = block_options()) {
+        using T = value_type;
+        detail::check_block_type<T, P, true>();
+        detail::check_block_type<T, G, false>();
+        const std::string who = std::string(Derived::name) + "::add";
+        // Checked here too: the fields can be set without the with_* calls.
+        clr::detail::require_rate(who.c_str(), "lr_scale", options.lr_scale);
+        if (options.weight_decay) clr::detail::require_rate(who.c_str(), "weight_decay", *options.weight_decay);
+        detail::param_block<T> blk = detail::make_block<T>(who, param, grad);
+        blk.lr_scale = options.lr_scale;
+        blk.weight_decay = options.weight_decay.value_or(derived().options().weight_decay);
+        for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            const auto& o = blocks_[b];
+            // A block registered twice would be updated twice per step; a
+            // parameter aliasing another block's gradient would change that
+            // gradient halfway through a step.
+            if (detail::overlaps<T>(blk.param, blk.size, o.param, o.size))
+                throw std::invalid_argument(who + ": param overlaps the param of block " + std::to_string(b));
+            if (detail::overlaps<T>(blk.param, blk.size, o.grad, o.size))
+                throw std::invalid_argument(who + ": param overlaps the grad of block " + std::to_string(b));
+            if (detail::overlaps<T>(blk.grad, blk.size, o.param, o.size))
+                throw std::invalid_argument(who + ": grad overlaps the param of block " + std::to_string(b));
+        }
+        blocks_.reserve(blocks_.size() + 1);
+        options_.reserve(options_.size() + 1);
+        states_.reserve(states_.size() + 1);
+        State s = derived().make_state(blk.size);
+        // No reallocation after the reserves: the pushes succeed together.
+        blocks_.push_back(blk);
+        options_.push_back(options);
+        states_.push_back(std::move(s));
+        return blocks_.size() - 1;
+    }
+
+    // One update of every registered block with lr = schedule().lr(steps())
+    // (times the block's lr_scale, and with the schedule's momentum if it
+    // cycles one), then steps() + 1. The schedule's output is checked first:
+    // on an error nothing changes. Throws std::overflow_error at steps() =
+    // 2^62, the largest step counter a checkpoint holds.
+    void step() {
+        using T = value_type;
+        if (t_ >= clr::detail::max_steps)
+            throw std::overflow_error(std::string(Derived::name) +
+                                      "::step: the step counter is at its limit, 2^62 (set_steps to a smaller one)");
+        const T lr = sched_.lr(t_);
+        if (!std::isfinite(lr) || lr < T(0))
+            throw std::domain_error(std::string(Derived::name) + "::step: the schedule gives lr = " +
+                                    clr::detail::to_text(lr) + " at step " + std::to_string(t_) +
+                                    "; it must be finite and not negative");
+        const std::optional<T> m = sched_.momentum(t_);
+        if (m && !(std::isfinite(*m) && *m >= T(0) && *m < T(1)))
+            throw std::domain_error(std::string(Derived::name) + "::step: the schedule gives " +
+                                    Derived::momentum_name + " = " + clr::detail::to_text(*m) + " at step " +
+                                    std::to_string(t_) + "; it must lie in [0, 1)");
+        for (std::size_t b = 0; b < blocks_.size(); ++b)
+            if (!(std::abs(double(lr) * blocks_[b].lr_scale) <= double(std::numeric_limits<T>::max())))
+                throw std::domain_error(std::string(Derived::name) + "::step: lr = " + clr::detail::to_text(lr) +
+                                        " at step " + std::to_string(t_) + " times block " + std::to_string(b) +
+                                        "'s lr_scale = " + clr::detail::to_text(blocks_[b].lr_scale) +
+                                        " is not finite");
+        for (std::size_t b = 0; b < blocks_.size(); ++b)
+            derived().update(blocks_[b], states_[b], scaled(lr, blocks_[b].lr_scale), m);
+        last_lr_ = lr;
+        last_momentum_ = m ? *m : T(derived().momentum_option());
+        ++t_;
+    }
+
+    // Updates applied so far: the schedule position of the next step.
+    step_t steps() const noexcept { return t_; }
+
+    // Moves the schedule position, e.g. to continue a schedule with fresh
+    // optimizer state. Buffers, Adam's per-block update counts (its bias
+    // correction) and last_lr() are left as they are; load() restores those.
+    void set_steps(step_t n) {
+        if (n > clr::detail::max_steps)
+            clr::detail::fail((std::string(Derived::name) + "::set_steps").c_str(), "steps", clr::detail::to_text(n),
+                              "is larger than 2^62 (a negative number converted to unsigned?)");
+        t_ = n;
+    }
+
+    // The learning rate the next step() will use (before each block's lr_scale).
+    value_type lr() const noexcept { return sched_.lr(t_); }
+
+    // The learning rate the most recent step() applied (before each block's
+    // lr_scale), as PyTorch's scheduler.get_last_lr() reports it. Empty
+    // before the first step(): no rate has been applied yet, and any number
+    // here (0, or the next rate) would read as one that was; lr() gives the
+    // next one. Also empty after loading a version-1 checkpoint, which did
+    // not record it, until the next step().
+    std::optional<value_type> last_lr() const noexcept { return last_lr_; }
+
+    // The momentum (sgd) or beta1 (adam, adamw) the most recent step()
+    // applied: the schedule's when it cycles momentum, otherwise the
+    // optimizer's option, as PyTorch's param_groups[0]["momentum"] or
+    // ["betas"][0] reads after a step. Empty when last_lr() is.
+    std::optional<value_type> last_momentum() const noexcept { return last_momentum_; }
+
+    const Schedule& schedule() const noexcept { return sched_; }
+
+    std::size_t num_blocks() const noexcept { return blocks_.size(); }
+
+    // The options block b was registered with. Throws std::out_of_range.
+    const block_options& options_of(std::size_t b) const {
+        if (b >= options_.size())
+            throw std::out_of_range(std::string(Derived::name) + "::options_of: block " + std::to_string(b) +
+                                    ", " + std::to_string(options_.size()) + " registered");
+        return options_[b];
+    }
+
+    // Writes the step counter, last_lr() and last_momentum(), the settings
+    // (the schedule's text form, the optimizer's options, each block's
+    // options) and every block's state, not the parameters (see
+    // save_blocks), with a CRC-32C over the whole record. Throws
+    // checkpoint_error if the stream fails, or if a block's state is not
+    // finite (a diverged run), which load() would refuse.
+    void save(std::ostream& out) const {
+        const std::string who = std::string(Derived::name) + "::save";
+        for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            const std::string problem = derived().state_problem(states_[b], blocks_[b].size, b);
+            if (!problem.empty())
+                throw checkpoint_error(who + ": " + problem + "; a diverged state is not saved, load() would refuse it");
+        }
+        const std::string text = detail::schedule_text(sched_);
+        if (text.size() > std::numeric_limits<std::uint32_t>::max())
+            throw checkpoint_error(who + ": the schedule's text form is longer than 2^32 - 1 bytes");
+        detail::checkpoint_writer counter(who);
+        write_body(counter, text);
+        detail::checkpoint_writer w(out, who);
+        w.bytes(detail::optimizer_magic, 8);
+        w.integer(detail::optimizer_version);
+        w.integer(counter.count());
+        write_body(w, text);
+        w.integer(w.crc());
+    }
+
+    // Restores what save() wrote (format version 2, or version 1 of clr 0.1).
+    // The same blocks (count and sizes, in order) must be registered, and an
+    // optimizer of the same kind and scalar type. With resume::same_settings
+    // the checkpoint's settings must also be the optimizer's: the schedule's
+    // text form (unless the checkpoint has none: a schedule without a text
+    // form, or a version-1 file, cannot be checked), the optimizer's options
+    // and every block's lr_scale and weight decay as applied. With
+    // resume::new_settings they may differ, and the optimizer's stay.
+    // Everything is read and checked (checksum first) before anything is
+    // replaced: on checkpoint_error the optimizer is unchanged.
+    void load(std::istream& in, resume settings = resume::same_settings) {
+        detail::checkpoint_reader r(in, std::string(Derived::name) + "::load");
+        const auto version = r.header(detail::optimizer_magic, "clr optimizer checkpoint", detail::optimizer_version);
+        loaded l = version == 1 ? read_v1(r) : read_v2(r, settings);
+        states_.swap(l.states);
+        t_ = l.steps;
+        last_lr_ = l.last_lr;
+        last_momentum_ = l.last_momentum;
+    }
+
+protected:
+    explicit optimizer(Schedule s) : sched_(std::move(s)) {}
+
+    Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+    const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
+
+private:
+    using T = value_type;
+
+    struct loaded {
+        step_t steps = 0;
+        std::optional<T> last_lr, last_momentum;
+        std::vector<State> states;
+    };
+
+    static T scaled(T lr, double scale) noexcept { return scale == 1.0 ? lr : T(double(lr) * scale); }
+
+    static bool representable(double v) noexcept {
+        return std::isfinite(v) && std::abs(v) <= double(std::numeric_limits<T>::max()) && double(T(v)) == v;
+    }
+
+    void write_body(detail::checkpoint_writer& w, const std::string& text) const {
+        w.integer(static_cast<std::uint8_t>(sizeof(T)));
+        w.integer(Derived::kind);
+        w.integer(static_cast<std::uint64_t>(t_));
+        w.integer(static_cast<std::uint8_t>((last_lr_ ? 1 : 0) | (last_momentum_ ? 2 : 0)));
+        w.f64(last_lr_ ? double(*last_lr_) : 0.0);
+        w.f64(last_momentum_ ? double(*last_momentum_) : 0.0);
+        const auto opts = derived().option_values();
+        w.integer(static_cast<std::uint8_t>(opts.size()));
+        for (const auto& o : opts) w.f64(o.value);
+        w.integer(static_cast<std::uint32_t>(text.size()));
+        w.bytes(text.data(), text.size());
+        w.integer(static_cast<std::uint64_t>(blocks_.size()));
+        for (const auto& b : blocks_) {
+            w.integer(static_cast<std::uint64_t>(b.size));
+            w.f64(b.lr_scale);
+            w.f64(b.weight_decay);
+        }
+        for (std::size_t b = 0; b < blocks_.size(); ++b) derived().write_state(w, states_[b], blocks_[b].size);
+    }
+
+    void read_kind(detail::checkpoint_reader& r) const {
+        const auto kind = r.template integer<std::uint8_t>("the optimizer kind");
+        if (kind != Derived::kind) {
+            const char* other = detail::optimizer_kind_name(kind);
+            if (!other) r.fail("unknown optimizer kind " + std::to_string(kind) + " in the checkpoint");
+            r.fail(std::string("checkpoint was written by ") + other + ", not " + Derived::name);
+        }
+    }
+
+    static step_t read_steps(detail::checkpoint_reader& r) {
+        const auto t = r.template integer<std::uint64_t>("the step counter");
+        if (t > clr::detail::max_steps)
+            r.fail("step counter " + std::to_string(t) + " is larger than 2^62 (damaged file?)");
+        return static_cast<step_t>(t);
+    }
+
+    std::vector<State> read_states(detail::checkpoint_reader& r) const {
+        std::vector<State> staged;
+        staged.reserve(blocks_.size());
+        for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            staged.push_back(derived().read_state(r, blocks_[b].size, b));
+            const std::string problem = derived().state_problem(staged.back(), blocks_[b].size, b);
+            if (!problem.empty()) r.fail(problem + " (damaged file?)");
+        }
+        return staged;
+    }
+
+    loaded read_v1(detail::checkpoint_reader& r) const {
+        loaded l;
+        r.scalar_size(sizeof(T));
+        read_kind(r);
+        l.steps = read_steps(r);
+        r.block_sizes(blocks_.size(), [&](std::size_t b) { return blocks_[b].size; });
+        l.states = read_states(r);
+        return l;
+    }
+
+    loaded read_v2(detail::checkpoint_reader& r, resume settings) const {
+        const auto length = r.template integer<std::uint64_t>("the record length");
+        const std::string body = r.text(length, "the record");
+        const std::uint32_t computed = r.crc();
+        const auto stored = r.template integer<std::uint32_t>("the checksum");
+        if (stored != computed)
+            r.fail("checksum mismatch (the record says " + detail::hex32(stored) + ", its bytes give " +
+                   detail::hex32(computed) + "): the checkpoint is damaged");
+
+        detail::checkpoint_reader b(body.data(), body.size(), r.who());
+        loaded l;
+        b.scalar_size(sizeof(T));
+        read_kind(b);
+        l.steps = read_steps(b);
+        const auto flags = b.template integer<std::uint8_t>("the last-step flags");
+        if (flags > 3) b.fail("last-step flags are " + std::to_string(flags) + ", not 0 to 3 (damaged file?)");
+        const double lr = b.f64("last_lr"), m = b.f64("last_momentum");
+        if ((flags & 1) ? !(representable(lr) && lr >= 0.0) : lr != 0.0)
+            b.fail("last_lr = " + clr::detail::to_text(lr) + " is not a rate this optimizer applies (damaged file?)");
+        if ((flags & 2) ? !(representable(m) && m >= 0.0 && m < 1.0) : m != 0.0)
+            b.fail("last_momentum = " + clr::detail::to_text(m) + " is not a momentum in [0, 1) (damaged file?)");
+        if (flags & 1) l.last_lr = T(lr);
+        if (flags & 2) l.last_momentum = T(m);
+
+        const auto opts = derived().option_values();
+        const auto count = b.template integer<std::uint8_t>("the option count");
+        if (count != opts.size())
+            b.fail("checkpoint has " + std::to_string(count) + " optimizer options, " + Derived::name + " has " +
+                   std::to_string(opts.size()) + " (damaged file?)");
+        std::array<double, std::tuple_size_v<decltype(opts)>> saved_opts{};
+        for (std::size_t i = 0; i < opts.size(); ++i) saved_opts[i] = b.f64(std::string("option ") + opts[i].name);
+        const auto text_length = b.template integer<std::uint32_t>("the length of the schedule text");
+        const std::string text = b.text(text_length, "the schedule text");
+
+        b.block_count(blocks_.size());
+        std::vector<std::pair<double, double>> saved_blocks(blocks_.size());
+        for (std::size_t i = 0; i < blocks_.size(); ++i) {
+            b.block_size(i, blocks_[i].size);
+            const std::string where = "block " + std::to_string(i);
+            const double scale = b.f64("the lr_scale of " + where), wd = b.f64("the weight decay of " + where);
+            if (!(std::isfinite(scale) && scale >= 0.0 && std::isfinite(wd) && wd >= 0.0))
+                b.fail("options of " + where + " are lr_scale = " + clr::detail::to_text(scale) + ", weight decay = " +
+                       clr::detail::to_text(wd) + " (damaged file?)");
+            saved_blocks[i] = {scale, wd};
+        }
+        l.states = read_states(b);
+        if (b.remaining() != 0)
+            b.fail("record has " + std::to_string(b.remaining()) + " bytes after the last state (damaged file?)");
+
+        if (settings == resume::same_settings) {
+            const std::string hint = "; load with clr::optim::resume::new_settings if the change is intended";
+            const std::string current = detail::schedule_text(sched_);
+            if (!text.empty() && text != current)
+                b.fail("the schedule differs: the checkpoint's is " + text + ", this optimizer's is " +
+                       (current.empty() ? std::string("one without a text form") : current) + hint);
+            for (std::size_t i = 0; i < opts.size(); ++i)
+                if (!(saved_opts[i] == opts[i].value))
+                    b.fail(std::string(opts[i].name) + " differs: the checkpoint's is " +
+                           clr::detail::to_text(saved_opts[i]) + ", this optimizer's is " +
+                           clr::detail::to_text(opts[i].value) + hint);
+            for (std::size_t i = 0; i < blocks_.size(); ++i) {
+                const std::string where = "block " + std::to_string(i) + "'s ";
+                if (!(saved_blocks[i].first == blocks_[i].lr_scale))
+                    b.fail(where + "lr_scale differs: the checkpoint's is " +
+                           clr::detail::to_text(saved_blocks[i].first) + ", this optimizer's is " +
+                           clr::detail::to_text(blocks_[i].lr_scale) + hint);
+                if (!(saved_blocks[i].second == blocks_[i].weight_decay))
+                    b.fail(where + "weight decay differs: the checkpoint's is " +
+                           clr::detail::to_text(saved_blocks[i].second) + ", this optimizer's is " +
+                           clr::detail::to_text(blocks_[i].weight_decay) + hint);
+            }
+        }
+        return l;
+    }
+
+    Schedule sched_;
+    step_t t_ = 0;
+    std::optional<T> last_lr_, last_momentum_;
+    std::vector<detail::param_block<T>> blocks_;
+    std::vector<block_options> options_;
+    std::vector<State> states_;
+};
+
+}  // namespace clr::optim
+
+#endif  // CLR_OPTIM_OPTIMIZER_HPP
