@@ -1,5 +1,6 @@
 // The cyclic family: triangular, triangular2, exp_range, Welch and Hann
 // windows, asymmetric cycles, user scales and momentum cycling.
+#include <clr/compose.hpp>
 #include <clr/cyclic.hpp>
 
 #include "reference.hpp"
@@ -8,6 +9,7 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 using clr_test::load_reference;
 using clr_test::readme_worst_error;
@@ -121,6 +123,54 @@ TEST_CASE("user scale on the cycle number and on the step", "[cyclic]") {
                                                          clr::scale_on_step([](clr::step_t t) { return t < 8 ? 1.0 : 0.25; }));
     CHECK(by_step(4) == 2.0);
     CHECK(by_step(12) == 0.5);
+}
+
+TEST_CASE("a user scale past [0, 1] is clamped to it; NaN and the user's exceptions reach the caller", "[cyclic][errors]") {
+    // -1 would put the rate below base_lr, 2 above max_lr: bounds() must hold.
+    auto below = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_cycle([](clr::step_t) { return -1.0; }));
+    CHECK(below(10) == 0.1);
+    CHECK(below(5) == 0.1);
+    auto above = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_step([](clr::step_t) { return 2.0; }));
+    CHECK(above(10) == 0.5);
+    CHECK(above(5) == 0.30000000000000004);  // 0.1 + 0.4 * 0.5, unscaled
+    auto inf = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_step([](clr::step_t) { return HUGE_VAL; }));
+    CHECK(inf(10) == 0.5);
+
+    // NaN has no place in [0, 1]: refused, naming where.
+    auto nan = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_cycle([](clr::step_t c) {
+        return c < 3 ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+    }));
+    CHECK(nan(39) == 0.1 + (0.5 - 0.1) * (1.0 - 9.0 / 10.0));  // cycle 2 is fine: 0.14
+    CHECK_THROWS_AS(nan(40), std::domain_error);
+    CHECK_THROWS_WITH(nan(40), "clr::cyclic: the scale function returned nan for cycle 3; it must return a number in [0, 1]");
+    CHECK_FALSE(nan.momentum(40));  // momentum not cycled: the scale is not asked
+    CHECK_THROWS_WITH(nan.with_momentum(0.8, 0.9).momentum(40), Catch::Contains("for cycle 3"));
+
+    // The user's own exception passes through lr(), composed or held at run
+    // time, instead of ending the program.
+    auto throwing = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_step([](clr::step_t t) {
+        if (t >= 100) throw std::runtime_error("scale table ends at step 100");
+        return 1.0;
+    }));
+    CHECK(throwing(99) == throwing(19));
+    CHECK_THROWS_WITH(throwing(100), "scale table ends at step 100");
+    CHECK_THROWS_WITH(clr::warmup(throwing, 10, 0.0)(110), "scale table ends at step 100");
+    CHECK_THROWS_WITH(clr::sequence(clr::constant<double>(0.1), 50, throwing)(150), "scale table ends at step 100");
+    // (On built schedules: constructors validate, so they may throw anyway.)
+    const auto warm_throwing = clr::warmup(throwing, 10, 0.0);
+    STATIC_REQUIRE_FALSE(noexcept(throwing(0)));
+    STATIC_REQUIRE_FALSE(noexcept(warm_throwing(0)));
+    STATIC_REQUIRE_FALSE(noexcept(warm_throwing.momentum(0)));
+    // The library's own scales keep lr() noexcept, composed too.
+    const clr::triangular2<double> halving(0.1, 0.5, 10);
+    const clr::exp_range<float> shrinking(0.1f, 0.5f, 10, 0.9f);
+    const auto warm = clr::warmup(clr::hann<double>(0.1, 0.5, 10), 10, 0.0);
+    const auto joined = clr::sequence(halving, 5, warm);
+    STATIC_REQUIRE(noexcept(halving(0)));
+    STATIC_REQUIRE(noexcept(shrinking.momentum(0)));
+    STATIC_REQUIRE(noexcept(warm(0)));
+    STATIC_REQUIRE(noexcept(joined.lr(0)));
+    STATIC_REQUIRE(noexcept(joined.momentum(0)));
 }
 
 TEST_CASE("matches PyTorch's CyclicLR", "[cyclic][reference]") {

@@ -45,8 +45,9 @@ class any_schedule : public schedule<any_schedule<T>, T> {
         held(const held&) = delete;
         held& operator=(const held&) = delete;
         virtual ~held() = default;
-        virtual T lr(step_t t) const noexcept = 0;
-        virtual std::optional<T> momentum(step_t t) const noexcept = 0;
+        // Not noexcept: the held schedule may call a user function that throws.
+        virtual T lr(step_t t) const = 0;
+        virtual std::optional<T> momentum(step_t t) const = 0;
         virtual range<T> bounds() const noexcept = 0;
         virtual std::string text() const = 0;
     };
@@ -54,8 +55,8 @@ class any_schedule : public schedule<any_schedule<T>, T> {
     template <class S>
     struct holder final : held {
         explicit holder(S s) : sched(std::move(s)) {}
-        T lr(step_t t) const noexcept override { return sched.lr(t); }
-        std::optional<T> momentum(step_t t) const noexcept override { return sched.momentum(t); }
+        T lr(step_t t) const override { return sched.lr(t); }
+        std::optional<T> momentum(step_t t) const override { return sched.momentum(t); }
         range<T> bounds() const noexcept override { return sched.bounds(); }
         std::string text() const override {
             if constexpr (has_text_form_v<S>) {
@@ -89,8 +90,8 @@ public:
     any_schedule& operator=(const any_schedule&) = default;
     ~any_schedule() = default;
 
-    T lr_at(step_t t) const noexcept { return held_->lr(t); }
-    std::optional<T> momentum_at(step_t t) const noexcept { return held_->momentum(t); }
+    T lr_at(step_t t) const { return held_->lr(t); }
+    std::optional<T> momentum_at(step_t t) const { return held_->momentum(t); }
     range<T> lr_range() const noexcept { return held_->bounds(); }
 
 private:

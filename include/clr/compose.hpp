@@ -65,12 +65,14 @@ public:
           start_(detail::require_rate(who, "start_lr", start_lr)),
           target_(inner_(0)) {}
 
-    T lr_at(step_t t) const noexcept {
+    T lr_at(step_t t) const noexcept(noexcept(std::declval<const S&>().lr(t))) {
         if (t >= n_) return inner_(t - n_);
         return detail::lerp(start_, target_, static_cast<T>(t) / static_cast<T>(n_));
     }
 
-    std::optional<T> momentum_at(step_t t) const noexcept { return inner_.momentum(t >= n_ ? t - n_ : 0); }
+    std::optional<T> momentum_at(step_t t) const noexcept(noexcept(std::declval<const S&>().momentum(t))) {
+        return inner_.momentum(t >= n_ ? t - n_ : 0);
+    }
 
     range<T> lr_range() const noexcept {
         const range<T> ramp{std::min(start_, target_), std::max(start_, target_)};
@@ -107,9 +109,12 @@ public:
           n_(detail::require_count("clr::sequence", "boundary", boundary)),
           second_(std::move(second)) {}
 
-    T lr_at(step_t t) const noexcept { return t < n_ ? first_(t) : second_(t - n_); }
+    T lr_at(step_t t) const noexcept(noexcept(std::declval<const A&>().lr(t)) && noexcept(std::declval<const B&>().lr(t))) {
+        return t < n_ ? first_(t) : second_(t - n_);
+    }
 
-    std::optional<T> momentum_at(step_t t) const noexcept {
+    std::optional<T> momentum_at(step_t t) const
+        noexcept(noexcept(std::declval<const A&>().momentum(t)) && noexcept(std::declval<const B&>().momentum(t))) {
         return t < n_ ? first_.momentum(t) : second_.momentum(t - n_);
     }
 

@@ -30,7 +30,10 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
+#include <utility>
 
 namespace clr {
 
@@ -132,23 +135,42 @@ struct exp_scale {
     }
 };
 
+namespace detail {
+
+// A user scale's value, held to what a scale means: values past [0, 1] are
+// clamped to it, so the rate never leaves [base_lr, max_lr] (bounds() holds);
+// NaN has no place in that range and is refused, as a NaN rate would reach the
+// weights unnoticed. Either way lr() of such a schedule may throw: the user's
+// own exceptions pass through too.
+template <class T, class V>
+T checked_scale(V v, const char* on, step_t at) {
+    const T s = static_cast<T>(v);
+    if (std::isnan(s))
+        throw std::domain_error(std::string("clr::cyclic: the scale function returned nan for ") + on + " " +
+                                std::to_string(at) + "; it must return a number in [0, 1]");
+    return s < T(0) ? T(0) : s > T(1) ? T(1) : s;
+}
+
+}  // namespace detail
+
 // A user scale on the 1-based cycle number (Keras scale_mode='cycle').
-// f must return values in [0, 1]; lr then stays inside [base_lr, max_lr].
+// f should return values in [0, 1]; others are clamped to it, and NaN makes
+// lr() throw std::domain_error naming the cycle.
 template <class F>
 struct cycle_scale {
     static constexpr const char* name = "clr::cyclic";
     F f;
     template <class T>
-    T factor(step_t k, step_t) const { return static_cast<T>(f(k + 1)); }
+    T factor(step_t k, step_t) const { return detail::checked_scale<T>(f(k + 1), "cycle", k + 1); }
 };
 
-// A user scale on the step (Keras scale_mode='iterations').
+// A user scale on the step (Keras scale_mode='iterations'); as cycle_scale.
 template <class F>
 struct step_scale {
     static constexpr const char* name = "clr::cyclic";
     F f;
     template <class T>
-    T factor(step_t, step_t t) const { return static_cast<T>(f(t)); }
+    T factor(step_t, step_t t) const { return detail::checked_scale<T>(f(t), "step", t); }
 };
 
 template <class F>
@@ -175,6 +197,9 @@ constexpr const char* cyclic_name() noexcept {
 template <class T, class Window = triangular_window, class Scale = no_scale>
 class cyclic : public schedule<cyclic<T, Window, Scale>, T> {
     static constexpr const char* who = detail::cyclic_name<Window, Scale>();
+    // The library's scales never throw; a user function may.
+    static constexpr bool nothrow_scale =
+        noexcept(std::declval<const Scale&>().template factor<T>(step_t{}, step_t{}));
 
 public:
     using window_type = Window;
@@ -209,9 +234,9 @@ public:
         return c;
     }
 
-    T lr_at(step_t t) const noexcept { return detail::lerp(base_, max_, height(t)); }
+    T lr_at(step_t t) const noexcept(nothrow_scale) { return detail::lerp(base_, max_, height(t)); }
 
-    std::optional<T> momentum_at(step_t t) const noexcept {
+    std::optional<T> momentum_at(step_t t) const noexcept(nothrow_scale) {
         if (!cycles_momentum_) return std::nullopt;
         return detail::lerp(max_m_, base_m_, height(t));
     }
@@ -232,7 +257,7 @@ public:
 
 private:
     // w(a) * s: where in [0, 1] between the bounds step t sits.
-    T height(step_t t) const noexcept {
+    T height(step_t t) const noexcept(nothrow_scale) {
         const step_t len = up_ + down_;
         const step_t k = t / len;
         const step_t p = t % len;

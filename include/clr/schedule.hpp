@@ -261,6 +261,8 @@ struct has_write_text<S, std::void_t<decltype(write_text(std::declval<text_write
 //     range<T> lr_range() const noexcept;                // bounds over all t
 // and, if it can cycle momentum,
 //     std::optional<T> momentum_at(step_t t) const noexcept;
+// (lr_at and momentum_at may throw only where they call user code; lr() and
+// momentum() are noexcept exactly when they are.)
 template <class Derived, class T>
 class schedule {
     static_assert(std::is_floating_point_v<T>, "clr schedules are templated on float, double or long double");
@@ -270,13 +272,19 @@ public:
 
     constexpr const Derived& derived() const noexcept { return static_cast<const Derived&>(*this); }
 
-    // The learning rate for update t + 1.
-    T lr(step_t t) const noexcept { return derived().lr_at(t); }
-    T operator()(step_t t) const noexcept { return derived().lr_at(t); }
+    // The learning rate for update t + 1. Never throws, except where a
+    // function of the user's inside the schedule (a cyclic scale) may: then
+    // its exception reaches the caller rather than std::terminate.
+    T lr(step_t t) const noexcept(noexcept(std::declval<const Derived&>().lr_at(t))) { return derived().lr_at(t); }
+    T operator()(step_t t) const noexcept(noexcept(std::declval<const Derived&>().lr_at(t))) {
+        return derived().lr_at(t);
+    }
 
     // The cycled momentum (beta1 for Adam) for update t + 1, or nothing when
     // this schedule leaves momentum to the optimizer.
-    std::optional<T> momentum(step_t t) const noexcept { return derived().momentum_at(t); }
+    std::optional<T> momentum(step_t t) const noexcept(noexcept(std::declval<const Derived&>().momentum_at(t))) {
+        return derived().momentum_at(t);
+    }
 
     // Lowest and highest learning rate over every step.
     range<T> bounds() const noexcept { return derived().lr_range(); }
