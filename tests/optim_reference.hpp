@@ -5,6 +5,7 @@
 
 #include "reference.hpp"
 
+#include <clr/optim/optimizer.hpp>
 #include <clr/schedule.hpp>
 
 #include <Eigen/Core>
@@ -237,6 +238,50 @@ inline double worst_scaled_error(const trajectory& got, const trajectory& want,
                                                                        : std::numeric_limits<double>::infinity());
         }
     return worst;
+}
+
+// PyTorch's parameter groups, checked against separate optimizers. The
+// reference case runs once with its 3x4 block registered plainly and its
+// 5-vector with `options`, and once as two optimizers, one per block: the
+// second made by make_vector from the case's schedule with every rate times
+// `scale` (0.5 scales exactly, so both ways must agree bit for bit). A third
+// run registers the vector plainly, to show that the options changed it.
+// Returns the number of updates after which the two ways differ (0 if none).
+template <class T, class Make, class MakeVector>
+std::size_t differs_from_separate(const optim_reference& ref, const clr::optim::block_options& options, T scale,
+                                  Make make, MakeVector make_vector) {
+    using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+    const table_schedule<T> sched = schedule_of<T>(ref);
+    std::vector<T> lr, m;
+    for (double x : ref.lr) lr.push_back(T(x) * scale);
+    if (ref.cycled()) m.assign(ref.momentum.begin(), ref.momentum.end());
+    auto together = make(sched);
+    auto first = make(sched);
+    auto second = make_vector(table_schedule<T>(lr, m));
+    auto plain = make(sched);
+    matrix w(3, 4), dw(3, 4);
+    vector b(5), db(5);
+    for (Eigen::Index i = 0; i < 12; ++i) w(i / 4, i % 4) = T(ref.before[0][std::size_t(i)]);
+    for (Eigen::Index i = 0; i < 5; ++i) b(i) = T(ref.before[0][std::size_t(12 + i)]);
+    matrix w1 = w;
+    vector b1 = b, b2 = b;
+    REQUIRE(together.add(w, dw) == 0);
+    REQUIRE(together.add(b, db, options) == 1);
+    first.add(w1, dw);
+    second.add(b1, db);
+    plain.add(b2, db);
+    for (std::size_t t = 0; t < ref.steps; ++t) {
+        for (Eigen::Index i = 0; i < 12; ++i) dw(i / 4, i % 4) = T(ref.grad[t][std::size_t(i)]);
+        for (Eigen::Index i = 0; i < 5; ++i) db(i) = T(ref.grad[t][std::size_t(12 + i)]);
+        together.step();
+        first.step();
+        second.step();
+        plain.step();
+        if (!(w == w1) || !(b == b1)) return t + 1;
+    }
+    CHECK_FALSE(b == b2);
+    return 0;
 }
 
 }  // namespace clr_test

@@ -75,6 +75,47 @@ TEST_CASE("adam and adamw match torch.optim.Adam / AdamW update for update", "[o
     }
 }
 
+TEST_CASE("adam, adamw: a block's lr_scale and weight decay act as a separate optimizer's", "[optim][adam]") {
+    for (const char* file : adam_cases) {
+        INFO(file);
+        const optim_reference ref = load_optim_reference(file, optim_steps);
+        auto check = [&](auto o, auto make) {
+            // Weight decay 0 where the case decays (a bias left out), 0.03 where it does not.
+            auto other = o;
+            other.weight_decay = o.weight_decay == 0.0 ? 0.03 : 0.0;
+            const auto decay = clr::optim::block_options().with_weight_decay(other.weight_decay);
+            CHECK(differs_from_separate<double>(ref, decay.with_lr_scale(0.5), 0.5, make(o), make(other)) == 0);
+            // AdamW's decoupled decay uses the block's rate too.
+            CHECK(differs_from_separate<double>(ref, clr::optim::block_options().with_lr_scale(0.5), 0.5, make(o),
+                                                make(o)) == 0);
+        };
+        if (ref.options.at("optimizer") == "adam")
+            check(adam_options_of<clr::optim::adam_options>(ref), [](auto o) { return make_adam<double>(o); });
+        else
+            check(adam_options_of<clr::optim::adamw_options>(ref), [](auto o) { return make_adamw<double>(o); });
+    }
+}
+
+TEST_CASE("adamw: per-block options by hand", "[optim][adam]") {
+    // k = 1: the step is lr * g / (|g| + eps) after the decoupled decay
+    // p *= 1 - lr * weight_decay, with the block's rate and decay.
+    clr::optim::adamw_options o;
+    o.eps = 1.0;
+    o.weight_decay = 0.5;
+    clr::optim::adamw opt(fixed<double>(0.5), o);
+    Eigen::VectorXd a = Eigen::VectorXd::Constant(1, 2.0), b = a, c = a;
+    const Eigen::VectorXd g = Eigen::VectorXd::Constant(1, 3.0);
+    opt.add(a, g);
+    opt.add(b, g, clr::optim::block_options().with_lr_scale(0.5));
+    opt.add(c, g, clr::optim::block_options().with_weight_decay(0.0));
+    opt.step();
+    CHECK(a(0) == Approx(2.0 * (1 - 0.5 * 0.5) - 0.5 * 3 / 4.0).epsilon(1e-15));    // 1.125
+    CHECK(b(0) == Approx(2.0 * (1 - 0.25 * 0.5) - 0.25 * 3 / 4.0).epsilon(1e-15));  // 1.5625
+    CHECK(c(0) == Approx(2.0 - 0.5 * 3 / 4.0).epsilon(1e-15));                      // 1.625
+    CHECK(opt.last_lr() == 0.5);
+    CHECK(opt.last_momentum() == 0.9);
+}
+
 TEST_CASE("adam in float agrees with double to float precision", "[optim][adam]") {
     for (const char* file : adam_cases) {
         INFO(file);

@@ -83,6 +83,46 @@ TEST_CASE("sgd in float agrees with double to float precision", "[optim][sgd]") 
     }
 }
 
+TEST_CASE("sgd: a block's lr_scale and weight decay act as a separate optimizer's", "[optim][sgd]") {
+    for (const char* file : sgd_cases) {
+        INFO(file);
+        const optim_reference ref = load_optim_reference(file, optim_steps);
+        const auto o = sgd_options_of(ref);
+        // Weight decay 0 where the case decays (a bias left out), 0.03 where it does not.
+        auto other = o;
+        other.weight_decay = o.weight_decay == 0.0 ? 0.03 : 0.0;
+        const auto decay = clr::optim::block_options().with_weight_decay(other.weight_decay);
+        CHECK(differs_from_separate<double>(ref, decay.with_lr_scale(0.5), 0.5, make_sgd<double>(o),
+                                            make_sgd<double>(other)) == 0);
+        CHECK(differs_from_separate<double>(ref, clr::optim::block_options().with_lr_scale(0.5), 0.5,
+                                            make_sgd<double>(o), make_sgd<double>(o)) == 0);
+        CHECK(differs_from_separate<float>(ref, decay, 1.0f, make_sgd<float>(o), make_sgd<float>(other)) == 0);
+    }
+}
+
+TEST_CASE("sgd: per-block options by hand", "[optim][sgd]") {
+    clr::optim::sgd_options o;
+    o.weight_decay = 0.5;
+    clr::optim::sgd opt(fixed<double>(0.5), o);
+    Eigen::VectorXd a = Eigen::VectorXd::Constant(1, 8.0), b = a, c = a, d = a;
+    const Eigen::VectorXd g = Eigen::VectorXd::Constant(1, 1.0);
+    opt.add(a, g);
+    opt.add(b, g, clr::optim::block_options().with_lr_scale(0.5));
+    opt.add(c, g, clr::optim::block_options().with_weight_decay(0.0));
+    opt.add(d, g, clr::optim::block_options().with_lr_scale(0.0));
+    opt.step();
+    CHECK(a(0) == 8.0 - 0.5 * (1 + 0.5 * 8));   // 5.5
+    CHECK(b(0) == 8.0 - 0.25 * (1 + 0.5 * 8));  // 6.75: half the rate
+    CHECK(c(0) == 8.0 - 0.5 * 1);               // 7.5: no decay
+    CHECK(d(0) == 8.0);                         // frozen
+    CHECK(opt.last_lr() == 0.5);                // the schedule's rate, not a block's
+    CHECK(opt.options_of(1).lr_scale == 0.5);
+    CHECK_FALSE(opt.options_of(1).weight_decay);
+    CHECK(opt.options_of(2).weight_decay == 0.0);
+    REQUIRE_THROWS_AS(opt.options_of(4), std::out_of_range);
+    REQUIRE_THROWS_WITH(opt.options_of(4), "clr::optim::sgd::options_of: block 4, 4 registered");
+}
+
 TEST_CASE("sgd momentum buffer starts from the first gradient", "[optim][sgd]") {
     clr::optim::sgd_options o;
     o.momentum = 0.5;
@@ -267,6 +307,53 @@ TEST_CASE("sgd: a schedule value out of range stops the step before any change",
                             "clr::optim::sgd::step: the schedule gives momentum = 1 at step 0; it must lie in [0, 1)");
         CHECK(p == p0);
     }
+}
+
+TEST_CASE("block_options: each bad value is rejected with its name and value", "[optim][sgd][errors]") {
+    using clr::optim::block_options;
+    REQUIRE_THROWS_AS(block_options().with_lr_scale(-0.5), clr::invalid_parameter);
+    REQUIRE_THROWS_WITH(block_options().with_lr_scale(-0.5),
+                        "clr::optim::block_options: lr_scale = -0.5 must not be negative");
+    REQUIRE_THROWS_WITH(block_options().with_lr_scale(std::nan("")),
+                        "clr::optim::block_options: lr_scale = nan must be finite");
+    REQUIRE_THROWS_WITH(block_options().with_weight_decay(HUGE_VAL),
+                        "clr::optim::block_options: weight_decay = inf must be finite");
+    REQUIRE_THROWS_WITH(block_options().with_weight_decay(-1e-3),
+                        "clr::optim::block_options: weight_decay = -0.001 must not be negative");
+    try {
+        (void)block_options().with_lr_scale(-2.0);
+        FAIL("no exception");
+    } catch (const clr::invalid_parameter& e) {
+        CHECK(e.who() == "clr::optim::block_options");
+        CHECK(e.param() == "lr_scale");
+        CHECK(e.value() == "-2");
+    }
+    // The fields can be set directly; add() checks them, and registers nothing.
+    clr::optim::sgd opt(fixed<double>(0.1));
+    Eigen::VectorXd p(3), g(3);
+    block_options bad;
+    bad.lr_scale = -1.0;
+    REQUIRE_THROWS_AS(opt.add(p, g, bad), clr::invalid_parameter);
+    REQUIRE_THROWS_WITH(opt.add(p, g, bad), "clr::optim::sgd::add: lr_scale = -1 must not be negative");
+    bad = block_options();
+    bad.weight_decay = std::nan("");
+    REQUIRE_THROWS_WITH(opt.add(p, g, bad), "clr::optim::sgd::add: weight_decay = nan must be finite");
+    CHECK(opt.num_blocks() == 0);
+    // Edges that are valid: a frozen block, no decay.
+    CHECK(opt.add(p, g, block_options().with_lr_scale(0.0).with_weight_decay(0.0)) == 0);
+}
+
+TEST_CASE("sgd: a block's scaled rate must stay finite", "[optim][sgd][errors]") {
+    clr::optim::sgd opt(fixed<double>(1e300));
+    Eigen::Vector3d p(1, 2, 3), g(1, 1, 1), q(1, 2, 3);
+    opt.add(q, g);
+    opt.add(p, g, clr::optim::block_options().with_lr_scale(1e10));
+    REQUIRE_THROWS_AS(opt.step(), std::domain_error);
+    REQUIRE_THROWS_WITH(opt.step(), "clr::optim::sgd::step: lr = 1e+300 at step 0 times block 1's lr_scale = 1e+10 "
+                                    "is not finite");
+    CHECK(q == Eigen::Vector3d(1, 2, 3));  // block 0 untouched too
+    CHECK(p == Eigen::Vector3d(1, 2, 3));
+    CHECK(opt.steps() == 0);
 }
 
 TEST_CASE("sgd: set_steps refuses a negative count converted to unsigned", "[optim][sgd][errors]") {

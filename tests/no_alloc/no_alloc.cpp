@@ -143,7 +143,8 @@ void schedule_loop(const std::string& name, const S& s) {
 // the optimizers' internal chunk; the gradients change between steps without
 // allocating.
 template <class T, class Make>
-void optimizer_loop(const std::string& name, Make make) {
+void optimizer_loop(const std::string& name, Make make,
+                    const clr::optim::block_options& vector_options = clr::optim::block_options()) {
     using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
     matrix w = matrix::Constant(7, 9, T(0.5)), dw = matrix::Zero(7, 9);
@@ -151,7 +152,7 @@ void optimizer_loop(const std::string& name, Make make) {
     std::vector<T> raw(13, T(1)), draw(13, T(0));
     auto opt = make();
     opt.add(w, dw);
-    opt.add(b, db);
+    opt.add(b, db, vector_options);
     opt.add(Eigen::Map<vector>(raw.data(), 13), Eigen::Map<vector>(draw.data(), 13));
     const long n = allocations_in([&] {
         for (int k = 0; k < 500; ++k) {
@@ -159,6 +160,7 @@ void optimizer_loop(const std::string& name, Make make) {
             db.array() = b.array() * T(0.25) + T(0.05);
             for (std::size_t i = 0; i < raw.size(); ++i) draw[i] = raw[i] - T(0.5);
             opt.step();
+            sink = sink + static_cast<double>(*opt.last_lr()) + static_cast<double>(*opt.last_momentum());
         }
     });
     expect_none(name + ": step() over 500 updates", n);
@@ -230,6 +232,11 @@ int main() {
                           [&] { return clr::optim::adam(clr::one_cycle<float>(0.01f, 400).with_momentum(0.85f, 0.95f)); });
     optimizer_loop<double>("adamw", [&] { return clr::optim::adamw(clr::cosine_restarts<double>(0.01, 40).with_t_mult(2)); });
     optimizer_loop<float>("adamw (float)", [&] { return clr::optim::adamw(trif); });
+    const auto bias = clr::optim::block_options().with_lr_scale(0.1).with_weight_decay(0.0);
+    optimizer_loop<double>("sgd, momentum, a block with lr_scale and no weight decay",
+                           [&] { return clr::optim::sgd(tri, momentum); }, bias);
+    optimizer_loop<float>("adamw (float), a block with lr_scale and no weight decay",
+                          [&] { return clr::optim::adamw(trif); }, bias);
 
     std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
     return failures == 0 ? 0 : 1;
