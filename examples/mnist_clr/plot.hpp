@@ -4,7 +4,7 @@
 
 #include "train.hpp"
 
-#include <clr/range_test.hpp>
+#include <clr/lr_finder.hpp>
 
 #include "gnuplot_run.hpp"
 #include "output_file.hpp"

@@ -38,7 +38,7 @@
 #include "cyclic.hpp"
 #include "decay.hpp"
 #include "one_cycle.hpp"
-#include "range_test.hpp"
+#include "lr_finder.hpp"
 #include "schedule.hpp"
 
 #include <charconv>

@@ -2,6 +2,9 @@
 // does not hit its two ends exactly, or when the header's version is not the
 // one the package reported.
 #include <clr/clr.hpp>
+#include <clr/range_test.hpp>  // the range test's header before 0.2 still works
+
+#include <string>
 
 #include <cstdio>
 #include <cstring>
@@ -23,6 +26,15 @@ int main() {
                     CLR_CONSUMER_PACKAGE_VERSION, CLR_CONSUMER_EXPECTED_VERSION);
         return 1;
     }
+    // The text form, installed with the rest.
+    const std::string text = clr::to_string(s);
+    const clr::any_schedule<double> back = clr::parse_schedule<double>(text);
+    if (back(1000) != s(1000) || clr::to_string(back) != text) {
+        std::printf("%s read back as %s\n", text.c_str(), clr::to_string(back).c_str());
+        return 1;
+    }
+    const clr::range_test<double> finder(1e-6, 1.0, 100);
+    if (finder.steps() != 100) return 1;
     try {
         clr::triangular<double> bad(0.001, 0.006, 0);
         std::printf("clr::triangular with step_size 0 was accepted (lr(0) = %g)\n", bad(0));

@@ -8,7 +8,7 @@
 #include <clr/clr.hpp>
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
-#include <clr/range_test.hpp>
+#include <clr/lr_finder.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // synthetic curves whose answers are known in closed form.
 #include "reference.hpp"
 
-#include <clr/range_test.hpp>
+#include <clr/lr_finder.hpp>
 
 #include <catch2/catch.hpp>
 
