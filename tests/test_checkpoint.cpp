@@ -832,6 +832,63 @@ TEST_CASE("load refuses changed settings unless the change is intended", "[optim
     }
 }
 
+TEST_CASE("load compares the schedule's text form", "[optim][checkpoint][errors]") {
+    const std::string hint = "; load with clr::optim::resume::new_settings if the change is intended";
+    const auto tri = clr::triangular<double>(0.001, 0.006, 2000).with_momentum(0.85, 0.95);
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Constant(3, 0.5);
+    clr::optim::sgd opt(tri);
+    opt.add(p, g);
+    opt.step();
+    const std::string good = saved(opt);
+    const std::string text = clr::to_string(tri);
+    REQUIRE(!text.empty());
+    CHECK(u32_at(good, v2_offsets::text_length) == text.size());
+    CHECK(good.substr(v2_offsets(good).text, text.size()) == text);
+
+    SECTION("the same schedule loads") {
+        clr::optim::sgd same(clr::triangular<double>(0.001, 0.006, 2000).with_momentum(0.85, 0.95));
+        same.add(p, g);
+        std::istringstream in(good);
+        same.load(in);
+        CHECK(saved(same) == good);
+    }
+    SECTION("a changed parameter is refused, showing both") {
+        const auto other_tri = clr::triangular<double>(0.001, 0.005, 2000).with_momentum(0.85, 0.95);
+        clr::optim::sgd other(other_tri);
+        other.add(p, g);
+        CHECK(load_error(other, good) == "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
+                                             ", this optimizer's is " + clr::to_string(other_tri) + hint);
+        std::istringstream in(good);
+        other.load(in, clr::optim::resume::new_settings);
+        CHECK(other.steps() == 1);
+        CHECK(other.schedule().lr(1) == other_tri.lr(1));  // the new schedule stays
+    }
+    SECTION("another kind of schedule is refused, one without a text form too") {
+        clr::optim::sgd onec(clr::one_cycle<double>(0.1, 1000).with_momentum(0.85, 0.95));
+        onec.add(p, g);
+        CHECK_THAT(load_error(onec, good),
+                   Catch::StartsWith("clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
+                                     ", this optimizer's is one_cycle("));
+        const auto user = clr::make_cyclic(0.001, 0.006, 2000,
+                                           clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); }));
+        static_assert(!clr::has_text_form_v<std::decay_t<decltype(user)>>);
+        clr::optim::sgd custom(user);
+        custom.add(p, g);
+        CHECK(load_error(custom, good) == "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
+                                              ", this optimizer's is one without a text form" + hint);
+        // Its own checkpoint holds no text, so any schedule may load it:
+        // a schedule without a text form cannot be checked.
+        custom.step();
+        const std::string untextual = saved(custom);
+        CHECK(u32_at(untextual, v2_offsets::text_length) == 0);
+        clr::optim::sgd plain(tri);
+        plain.add(p, g);
+        std::istringstream in(untextual);
+        plain.load(in);
+        CHECK(plain.steps() == 1);
+    }
+}
+
 TEST_CASE("last_lr and last_momentum: what the last step applied, kept by checkpoints", "[optim][checkpoint]") {
     const wavy<double> sched(0.1, true);
     clr::optim::sgd opt(sched, momentum_options(0.5));

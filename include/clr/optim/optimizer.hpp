@@ -242,8 +242,9 @@ public:
     // The same blocks (count and sizes, in order) must be registered, and an
     // optimizer of the same kind and scalar type. With resume::same_settings
     // the checkpoint's settings must also be the optimizer's: the schedule's
-    // text form (unless the checkpoint has none: a schedule without a text
-    // form, or a version-1 file, cannot be checked), the optimizer's options
+    // text form, clr::to_string (unless the checkpoint has none: a schedule
+    // without a text form, a cyclic one with a user scale function or a class
+    // of your own, or a version-1 file, cannot be checked), the optimizer's options
     // and every block's lr_scale and weight decay as applied. With
     // resume::new_settings they may differ, and the optimizer's stay.
     // Everything is read and checked (checksum first) before anything is

@@ -42,6 +42,7 @@
 #include <string>
 
 #include "../../schedule.hpp"
+#include "../../text.hpp"
 
 namespace clr::detail {
 
@@ -75,13 +76,13 @@ struct named_option {
     double value;
 };
 
-// The schedule's text form, recorded so that load() can tell that the
-// schedule changed. Empty for now: the library has no text form for its
-// schedules yet, and an empty text is what a checkpoint holds for a schedule
-// without one (nothing to compare on load).
+// The schedule's text form (clr::to_string), recorded so that load() can
+// tell that the schedule changed. Empty for a schedule without one (a cyclic
+// schedule with a user scale function, a schedule class of the user's own):
+// a checkpoint of such a schedule cannot be checked for a schedule change.
 template <class S>
-std::string schedule_text(const S&) {
-    return std::string();
+std::string schedule_text(const S& s) {
+    return text_or_empty(s);
 }
 
 }  // namespace clr::detail
