@@ -78,7 +78,7 @@ public:
     }
     // Cycle momentum (Adam's beta1) against the rate: max_momentum while the
     // rate is low, base_momentum at its peak (PyTorch's cycle_momentum).
-    one_cycle with_momentum(T base_momentum = T(0.85), T max_momentum = T(0.95)) const {
+    one_cycle with_momentum(T base_momentum = default_base_momentum, T max_momentum = default_max_momentum) const {
         one_cycle c = *this;
         c.base_m_ = detail::require_momentum(who, "base_momentum", base_momentum);
         c.max_m_ = detail::require_momentum(who, "max_momentum", max_momentum);
@@ -122,6 +122,8 @@ public:
     static constexpr T default_pct_start = T(0.3);
     static constexpr T default_div_factor = T(25);
     static constexpr T default_final_div_factor = T(1e4);
+    static constexpr T default_base_momentum = T(0.85);
+    static constexpr T default_max_momentum = T(0.95);
 
 private:
     struct phase {
@@ -199,8 +201,8 @@ private:
     T final_div_ = default_final_div_factor;
     anneal anneal_ = anneal::cos;
     bool three_phase_ = false;
-    T base_m_ = T(0.85);
-    T max_m_ = T(0.95);
+    T base_m_ = default_base_momentum;
+    T max_m_ = default_max_momentum;
     bool cycles_momentum_ = false;
     std::array<phase, 3> phases_{};
     std::size_t count_ = 2;

@@ -359,7 +359,7 @@ private:
         std::optional<T> gamma;
         if constexpr (!std::is_same_v<Scale, no_scale> && !std::is_same_v<Scale, halving_scale>)
             gamma = f.number_or_none("gamma");
-        const auto m = momentum_pair(f, true);
+        const auto m = momentum_pair(f, std::nullopt);
         return f.make([&] {
             Scale scale;
             if constexpr (!std::is_same_v<Scale, no_scale> && !std::is_same_v<Scale, halving_scale>)
@@ -388,16 +388,17 @@ private:
     }
 
     // base_momentum and max_momentum: both or neither where the schedule has
-    // no default for them.
-    std::optional<range<T>> momentum_pair(fields& f, bool both_required) {
+    // no default for them (`defaults` empty), else the one not given takes
+    // its default.
+    std::optional<range<T>> momentum_pair(fields& f, std::optional<range<T>> defaults) {
         const auto base = f.number_or_none("base_momentum");
         const auto max = f.number_or_none("max_momentum");
         if (!base && !max) return std::nullopt;
-        if (both_required && !(base && max))
+        if (!defaults && !(base && max))
             fail(base ? "max_momentum" : "base_momentum", "(missing)",
                  "is required by " + std::string(f.name()) + " with " + (base ? "base_momentum" : "max_momentum"),
                  f.at());
-        return range<T>{base ? *base : T(0.85), max ? *max : T(0.95)};
+        return range<T>{base ? *base : defaults->lo, max ? *max : defaults->hi};
     }
 
     any_schedule<T> cosine_restarts_of(fields& f) {
@@ -423,7 +424,8 @@ private:
         const auto final_div = f.number_or_none("final_div_factor");
         const std::size_t how = f.choice("anneal", {"cos", "linear"}, 0);
         const bool three = f.choice("three_phase", {"false", "true"}, 0) == 1;
-        const auto m = momentum_pair(f, false);
+        const auto m = momentum_pair(
+            f, range<T>{one_cycle<T>::default_base_momentum, one_cycle<T>::default_max_momentum});
         return f.make([&] {
             // div_factor before final_div_factor: each option checks the
             // rates it implies, and max_lr / div_factor comes first.
