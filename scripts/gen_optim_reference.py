@@ -15,6 +15,10 @@ at that point, so it depends on every earlier update, and the parameters stay
 away from zero (the tests compare relative errors). Gradients are written
 out, so the C++ tests only read the table and never need PyTorch.
 
+The *_groups cases put the 5-vector in a parameter group of its own, with
+the rate times block1_lr_scale and its own weight decay, as
+clr::optim::block_options does; the lr column is the first group's rate.
+
 File layout (tests/optim_reference.hpp refuses anything else):
     # torch <version>: <the optimizer constructor call>
     # case: optimizer=... <options> cycled=momentum|none shapes=3x4,5 steps=N
@@ -82,6 +86,14 @@ CASES = [
     dict(file='optim_adamw.csv', kind='adamw', cls=torch.optim.AdamW,
          opts=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
          base=0.01, cycled=False, seed=16),
+    # Parameter groups: block 1's rate scale and weight decay.
+    dict(file='optim_sgd_groups.csv', kind='sgd', cls=torch.optim.SGD,
+         opts=dict(momentum=0.9, dampening=0.0, weight_decay=0.01,
+                   nesterov=True),
+         base=0.05, cycled=True, seed=17, groups=(0.3, 0.0)),
+    dict(file='optim_adamw_groups.csv', kind='adamw', cls=torch.optim.AdamW,
+         opts=dict(betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+         base=0.01, cycled=False, seed=18, groups=(0.3, 0.05)),
 ]
 
 
@@ -99,6 +111,9 @@ def case_line(case):
                   ('eps', repr(o['eps'])),
                   ('weight_decay', repr(o['weight_decay']))]
     fields = [('optimizer', case['kind'])] + fields
+    if 'groups' in case:
+        fields += [('block1_lr_scale', repr(case['groups'][0])),
+                   ('block1_weight_decay', repr(case['groups'][1]))]
     fields.append(('cycled', 'momentum' if case['cycled'] else 'none'))
     fields.append(('shapes', ','.join('x'.join(map(str, s)) for s in SHAPES)))
     fields.append(('steps', str(STEPS)))
@@ -109,10 +124,22 @@ def generate(case):
     params = [torch.nn.Parameter(initial(b, s)) for b, s in enumerate(SHAPES)]
     start = [p.detach().clone() for p in params]
     opts = case['opts']
-    optimizer = case['cls'](params, lr=case['base'], **opts)
-    call = 'torch.optim.%s(params, lr=%r, %s)' % (
-        case['cls'].__name__, case['base'],
-        ', '.join('%s=%r' % kv for kv in opts.items()))
+    if 'groups' in case:
+        scale, decay = case['groups']
+        optimizer = case['cls']([{'params': [params[0]]},
+                                 {'params': [params[1]],
+                                  'weight_decay': decay}],
+                                lr=case['base'], **opts)
+        call = ('torch.optim.%s([{params: [block 0]}, {params: [block 1], '
+                'weight_decay: %r}], lr=%r, %s), block 1 at lr * %r' % (
+                    case['cls'].__name__, decay, case['base'],
+                    ', '.join('%s=%r' % kv for kv in opts.items()), scale))
+    else:
+        scale = 1.0
+        optimizer = case['cls'](params, lr=case['base'], **opts)
+        call = 'torch.optim.%s(params, lr=%r, %s)' % (
+            case['cls'].__name__, case['base'],
+            ', '.join('%s=%r' % kv for kv in opts.items()))
     gen = torch.Generator().manual_seed(case['seed'])
 
     def flat(tensors):
@@ -124,16 +151,19 @@ def generate(case):
              ','.join(['t', 'lr', 'momentum'] +
                       ['g%d' % k for k in range(N_VALUES)] +
                       ['p%d' % k for k in range(N_VALUES)])]
-    group = optimizer.param_groups[0]
+    groups = optimizer.param_groups
     for t in range(STEPS):
         lr = lr_at(case['base'], t)
-        group['lr'] = lr
-        if case['kind'] == 'sgd':
-            mom = momentum_at(t) if case['cycled'] else opts['momentum']
-            group['momentum'] = mom
-        else:
-            mom = momentum_at(t) if case['cycled'] else opts['betas'][0]
-            group['betas'] = (mom, opts['betas'][1])
+        groups[0]['lr'] = lr
+        if len(groups) > 1:
+            groups[1]['lr'] = lr * scale
+        for group in groups:
+            if case['kind'] == 'sgd':
+                mom = momentum_at(t) if case['cycled'] else opts['momentum']
+                group['momentum'] = mom
+            else:
+                mom = momentum_at(t) if case['cycled'] else opts['betas'][0]
+                group['betas'] = (mom, opts['betas'][1])
         grads = [PULL * (p.detach() - p0) +
                  NOISE * torch.randn(p.shape, dtype=torch.float64,
                                      generator=gen)

@@ -159,8 +159,18 @@ table_schedule<T> schedule_of(const optim_reference& ref) {
 
 using trajectory = std::vector<std::vector<double>>;  // [t][k], as optim_reference::after
 
+// The options of block 1 in a *_groups case (its own parameter group in
+// PyTorch); the defaults in any other.
+inline clr::optim::block_options block1_options_of(const optim_reference& ref) {
+    clr::optim::block_options o;
+    if (ref.options.count("block1_lr_scale")) o = o.with_lr_scale(ref.number("block1_lr_scale"));
+    if (ref.options.count("block1_weight_decay")) o = o.with_weight_decay(ref.number("block1_weight_decay"));
+    return o;
+}
+
 // The reference run as a user would write it: a 3x4 column-major matrix and a
-// vector seen through a Map, both registered once.
+// vector seen through a Map, both registered once, the vector with the
+// case's block 1 options.
 template <class T, class Make>
 trajectory run_blocks(const optim_reference& ref, Make make) {
     using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
@@ -169,7 +179,7 @@ trajectory run_blocks(const optim_reference& ref, Make make) {
     matrix w(3, 4), dw(3, 4);
     std::vector<T> b(5), db(5);
     opt.add(w, dw);
-    opt.add(vector_map(b.data(), 5), vector_map(db.data(), 5));
+    opt.add(vector_map(b.data(), 5), vector_map(db.data(), 5), block1_options_of(ref));
     auto load = [](const std::vector<double>& flat, matrix& m, std::vector<T>& v) {
         for (Eigen::Index i = 0; i < 12; ++i) m(i / 4, i % 4) = T(flat[std::size_t(i)]);
         for (std::size_t i = 0; i < 5; ++i) v[i] = T(flat[12 + i]);

@@ -75,6 +75,20 @@ TEST_CASE("adam and adamw match torch.optim.Adam / AdamW update for update", "[o
     }
 }
 
+TEST_CASE("adamw with block options matches torch.optim.AdamW parameter groups", "[optim][adam]") {
+    // Block 1 in its own group at 0.3 times the rate with weight decay 0.05.
+    const optim_reference ref = load_optim_reference("optim_adamw_groups.csv", optim_steps);
+    REQUIRE(block1_options_of(ref).lr_scale == 0.3);
+    REQUIRE(block1_options_of(ref).weight_decay == 0.05);
+    const auto o = adam_options_of<clr::optim::adamw_options>(ref);
+    CHECK(worst_error(run_blocks<double>(ref, make_adamw<double>(o)), ref.after) <= 1e-12);
+    // Without the options the run differs: the comparison above can fail.
+    optim_reference plain = ref;
+    plain.options.erase("block1_lr_scale");
+    plain.options.erase("block1_weight_decay");
+    CHECK(worst_error(run_blocks<double>(plain, make_adamw<double>(o)), ref.after) > 1e-3);
+}
+
 TEST_CASE("adam, adamw: a block's lr_scale and weight decay act as a separate optimizer's", "[optim][adam]") {
     for (const char* file : adam_cases) {
         INFO(file);
