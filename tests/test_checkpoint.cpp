@@ -263,7 +263,7 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     const std::string s = saved(opt);
     const v2_offsets at(s);
     const std::size_t text = u32_at(s, at.text_length);
-    REQUIRE(s.size() == 20 + (40 + 8 * 4 + text + 24 * 2 + (1 + 24) + (1 + 16)) + 4);
+    REQUIRE(s.size() == std::size_t(20 + 40 + 8 * 4 + 24 * 2 + (1 + 24) + (1 + 16) + 4) + text);
     CHECK(s.substr(0, 8) == "CLROPTIM");
     CHECK(s.substr(8, 4) == std::string("\x02\x00\x00\x00", 4));  // version 2
     CHECK(u64_at(s, 12) == s.size() - 24);                         // the body's length
@@ -307,7 +307,7 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     adam.step();
     const std::string a = saved(adam);
     const v2_offsets aat(a);
-    REQUIRE(a.size() == 20 + (40 + 8 * 4 + u32_at(a, v2_offsets::text_length) + 24 + 8 + 2 * 4 * 4) + 4);
+    REQUIRE(a.size() == std::size_t(20 + 40 + 8 * 4 + 24 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v2_offsets::text_length));
     CHECK(a[v2_offsets::scalar] == 4);  // float
     CHECK(a[v2_offsets::kind] == 2);    // adam
     CHECK(u64_at(a, v2_offsets::options) == bits_of(0.9));
@@ -447,11 +447,11 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
               "clr::optim::adam::load: update count 9223372036854775808 of block 0 is larger than 2^62 (damaged "
               "file?)");
         bad_a = a;
-        put_u64(bad_a, st + 8 + 8 * 2, bits_of(HUGE_VAL));
+        put_u64(bad_a, st + 8 + 16, bits_of(HUGE_VAL));  // exp_avg[2]
         CHECK(load_error(adam, resealed(bad_a)) ==
               "clr::optim::adam::load: exp_avg of block 0 holds inf at index 2 (damaged file?)");
         bad_a = a;
-        put_u64(bad_a, st + 8 + 32 + 8 * 3, bits_of(-0.25));
+        put_u64(bad_a, st + 8 + 32 + 24, bits_of(-0.25));  // exp_avg_sq[3]
         CHECK(load_error(adam, resealed(bad_a)) ==
               "clr::optim::adam::load: exp_avg_sq of block 0 holds -0.25 at index 3, a negative second moment "
               "(damaged file?)");

@@ -220,11 +220,11 @@ public:
     // finite (a diverged run), which load() would refuse.
     void save(std::ostream& out) const {
         const std::string who = std::string(Derived::name) + "::save";
-        for (std::size_t b = 0; b < blocks_.size(); ++b) {
-            const std::string problem = derived().state_problem(states_[b], blocks_[b].size, b);
-            if (!problem.empty())
-                throw checkpoint_error(who + ": " + problem + "; a diverged state is not saved, load() would refuse it");
-        }
+        std::string problem;
+        for (std::size_t b = 0; b < blocks_.size() && problem.empty(); ++b)
+            problem = derived().state_problem(states_[b], blocks_[b].size, b);
+        if (!problem.empty())
+            throw checkpoint_error(who + ": " + problem + "; a diverged state is not saved, load() would refuse it");
         const std::string text = detail::schedule_text(sched_);
         if (text.size() > std::numeric_limits<std::uint32_t>::max())
             throw checkpoint_error(who + ": the schedule's text form is longer than 2^32 - 1 bytes");
@@ -299,6 +299,16 @@ private:
             w.f64(b.weight_decay);
         }
         for (std::size_t b = 0; b < blocks_.size(); ++b) derived().write_state(w, states_[b], blocks_[b].size);
+    }
+
+    static std::string block_setting(std::size_t b, const char* name) {
+        return "block " + std::to_string(b) + "'s " + name;
+    }
+
+    [[noreturn]] static void refuse_change(const detail::checkpoint_reader& r, const std::string& setting,
+                                           const std::string& saved, const std::string& current) {
+        r.fail(setting + " differs: the checkpoint's is " + saved + ", this optimizer's is " + current +
+               "; load with clr::optim::resume::new_settings if the change is intended");
     }
 
     void read_kind(detail::checkpoint_reader& r) const {
@@ -388,26 +398,20 @@ private:
             b.fail("record has " + std::to_string(b.remaining()) + " bytes after the last state (damaged file?)");
 
         if (settings == resume::same_settings) {
-            const std::string hint = "; load with clr::optim::resume::new_settings if the change is intended";
             const std::string current = detail::schedule_text(sched_);
             if (!text.empty() && text != current)
-                b.fail("the schedule differs: the checkpoint's is " + text + ", this optimizer's is " +
-                       (current.empty() ? std::string("one without a text form") : current) + hint);
+                refuse_change(b, "the schedule", text, current.empty() ? "one without a text form" : current);
             for (std::size_t i = 0; i < opts.size(); ++i)
                 if (!(saved_opts[i] == opts[i].value))
-                    b.fail(std::string(opts[i].name) + " differs: the checkpoint's is " +
-                           clr::detail::to_text(saved_opts[i]) + ", this optimizer's is " +
-                           clr::detail::to_text(opts[i].value) + hint);
+                    refuse_change(b, opts[i].name, clr::detail::to_text(saved_opts[i]),
+                                  clr::detail::to_text(opts[i].value));
             for (std::size_t i = 0; i < blocks_.size(); ++i) {
-                const std::string where = "block " + std::to_string(i) + "'s ";
                 if (!(saved_blocks[i].first == blocks_[i].lr_scale))
-                    b.fail(where + "lr_scale differs: the checkpoint's is " +
-                           clr::detail::to_text(saved_blocks[i].first) + ", this optimizer's is " +
-                           clr::detail::to_text(blocks_[i].lr_scale) + hint);
+                    refuse_change(b, block_setting(i, "lr_scale"), clr::detail::to_text(saved_blocks[i].first),
+                                  clr::detail::to_text(blocks_[i].lr_scale));
                 if (!(saved_blocks[i].second == blocks_[i].weight_decay))
-                    b.fail(where + "weight decay differs: the checkpoint's is " +
-                           clr::detail::to_text(saved_blocks[i].second) + ", this optimizer's is " +
-                           clr::detail::to_text(blocks_[i].weight_decay) + hint);
+                    refuse_change(b, block_setting(i, "weight decay"), clr::detail::to_text(saved_blocks[i].second),
+                                  clr::detail::to_text(blocks_[i].weight_decay));
             }
         }
         return l;
