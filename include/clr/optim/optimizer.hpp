@@ -72,9 +72,9 @@ struct block_options {
         o.lr_scale = clr::detail::require_rate("clr::optim::block_options", "lr_scale", scale);
         return o;
     }
-    block_options with_weight_decay(double weight_decay_) const {
+    block_options with_weight_decay(double decay) const {
         block_options o = *this;
-        o.weight_decay = clr::detail::require_rate("clr::optim::block_options", "weight_decay", weight_decay_);
+        o.weight_decay = clr::detail::require_rate("clr::optim::block_options", "weight_decay", decay);
         return o;
     }
 };
