@@ -987,6 +987,25 @@ TEST_CASE("save and load agree on the step limit, 2^62", "[optim][checkpoint][er
     CHECK(saved(opt) == at_limit);
 }
 
+TEST_CASE("adam: a schedule restarted with the moments kept saves and loads", "[optim][checkpoint]") {
+    // set_steps(0) leaves each block's update count above the step counter;
+    // load() accepts what save() wrote, so it does not require count <= steps.
+    clr::optim::adam opt(wavy<double>(0.01));
+    Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Constant(3, 0.5);
+    opt.add(p, g);
+    for (int k = 0; k < 5; ++k) opt.step();
+    opt.set_steps(0);
+    const std::string s = saved(opt);
+    CHECK(u64_at(s, v2_offsets(s).states(1)) == 5);
+    clr::optim::adam other(wavy<double>(0.01));
+    Eigen::VectorXd q = p;
+    other.add(q, g);
+    std::istringstream in(s);
+    other.load(in);
+    CHECK(other.steps() == 0);
+    CHECK(saved(other) == s);
+}
+
 TEST_CASE("save refuses a diverged state, which load would refuse", "[optim][checkpoint][errors]") {
     Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g(3);
     g << 1, std::nan(""), 1;

@@ -157,6 +157,9 @@ private:
     state read_state(checkpoint_reader& r, Eigen::Index n, std::size_t index) const {
         const std::string where = "block " + std::to_string(index);
         const auto updates = r.template integer<std::uint64_t>("the update count of " + where);
+        // Not held to the step counter: set_steps() may move the counter
+        // below it (a schedule restarted with the moments kept), and save()
+        // writes that state, which must load.
         if (updates > max_steps)
             r.fail("update count " + std::to_string(updates) + " of " + where +
                    " is larger than 2^62 (damaged file?)");

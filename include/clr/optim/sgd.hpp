@@ -12,7 +12,7 @@
 //     o.weight_decay = 5e-4;
 //     clr::optim::sgd opt(sched, o);
 //     opt.add(w, dw);                   // Eigen matrices, kept by reference
-//     opt.add(b, db);
+//     opt.add(b, db, clr::optim::block_options().with_weight_decay(0.0));  // no decay on the bias
 //     for (...) { compute dw, db; opt.step(); }
 //
 // Per block, with g the gradient, p the parameter, lr = schedule.lr(t) times
