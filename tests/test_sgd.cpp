@@ -262,6 +262,26 @@ TEST_CASE("sgd: each bad option is rejected with its name and value", "[optim][s
     CHECK_NOTHROW(clr::optim::sgd(fixed<double>(0.1, 0.9), o));
 }
 
+TEST_CASE("sgd: any contiguous piece of a vector or matrix is a block", "[optim][sgd]") {
+    // head, segment and fixed-size segment are VectorBlocks, leftCols a Block:
+    // contiguous, so accepted, and only their own values move.
+    Eigen::VectorXd v = Eigen::VectorXd::Constant(10, 1.0), g = Eigen::VectorXd::Constant(10, 0.5);
+    Eigen::MatrixXd m = Eigen::MatrixXd::Constant(3, 4, 2.0), dm = Eigen::MatrixXd::Constant(3, 4, 1.0);
+    clr::optim::sgd opt(clr::constant<double>(0.25));
+    CHECK(opt.add(v.head(2), g.head(2)) == 0);
+    CHECK(opt.add(v.segment(3, 3), g.segment(3, 3)) == 1);
+    CHECK(opt.add(v.segment<2>(8), g.segment<2>(8)) == 2);
+    CHECK(opt.add(m.leftCols(2), dm.leftCols(2)) == 3);
+    opt.step();
+    const double moved = 1.0 - 0.25 * 0.5;  // 0.875
+    const std::vector<double> want{moved, moved, 1.0, moved, moved, moved, 1.0, 1.0, moved, moved};
+    for (Eigen::Index i = 0; i < 10; ++i) CHECK(v(i) == want[static_cast<std::size_t>(i)]);
+    CHECK((m.leftCols(2).array() == 1.75).all());  // 2 - 0.25 * 1
+    CHECK((m.rightCols(2).array() == 2.0).all());
+    // A piece with gaps is still refused at run time: topRows skips between columns.
+    REQUIRE_THROWS_WITH(opt.add(m.topRows(2), dm.topRows(2)), Catch::Contains("param is not contiguous in memory"));
+}
+
 TEST_CASE("sgd: bad blocks are rejected at add()", "[optim][sgd][errors]") {
     clr::optim::sgd opt(fixed<double>(0.1));
     Eigen::MatrixXd w(4, 5), dw(4, 5);
@@ -321,6 +341,25 @@ TEST_CASE("sgd: a schedule value out of range stops the step before any change",
         REQUIRE_THROWS_WITH(opt.step(),
                             "clr::optim::sgd::step: the schedule gives momentum = 1 at step 0; it must lie in [0, 1)");
         CHECK(p == p0);
+    }
+    SECTION("a user scale function that throws") {
+        // Its exception reaches the caller through lr() and step(), not std::terminate.
+        const auto s = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_step([](clr::step_t t) {
+            if (t >= 2) throw std::runtime_error("no scale past step 1");
+            return 1.0;
+        }));
+        clr::optim::sgd opt(s);
+        opt.add(p, g);
+        opt.step();
+        opt.step();
+        const Eigen::Vector3d p2 = p;
+        STATIC_REQUIRE_FALSE(noexcept(opt.lr()));
+        REQUIRE_THROWS_WITH(opt.lr(), "no scale past step 1");
+        REQUIRE_THROWS_WITH(opt.step(), "no scale past step 1");
+        CHECK(p == p2);
+        CHECK(opt.steps() == 2);
+        clr::optim::sgd plain(clr::constant<double>(0.1));
+        STATIC_REQUIRE(noexcept(plain.lr()));
     }
 }
 

@@ -184,7 +184,7 @@ public:
     }
 
     // The learning rate the next step() will use (before each block's lr_scale).
-    value_type lr() const noexcept { return sched_.lr(t_); }
+    value_type lr() const noexcept(noexcept(std::declval<const Schedule&>().lr(step_t{}))) { return sched_.lr(t_); }
 
     // The learning rate the most recent step() applied (before each block's
     // lr_scale), as PyTorch's scheduler.get_last_lr() reports it. Empty

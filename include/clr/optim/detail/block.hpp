@@ -38,15 +38,28 @@ struct param_block {
 template <class E>
 using eigen_expr_t = std::remove_cv_t<std::remove_reference_t<E>>;
 
+// Whether E is an Eigen dense object, found as Eigen's own functions find it:
+// by deducing DenseBase<D> from a base class. is_base_of<DenseBase<E>, E>
+// would miss v.head(3) and v.segment(2, 3), whose type (a VectorBlock)
+// derives from DenseBase of another type (the Block it extends).
+template <class D>
+D dense_type_of(const Eigen::DenseBase<D>&);  // never defined: for decltype only
+
+template <class E, class = void>
+struct is_dense : std::false_type {};
+
+template <class E>
+struct is_dense<E, std::void_t<decltype(dense_type_of(std::declval<const E&>()))>> : std::true_type {};
+
 // Compile-time requirements on a block passed to add() or the block I/O
 // helpers. `Arg` is the forwarding-reference type, so a temporary can be told
 // apart from an lvalue.
 template <class T, class Arg, bool Writable>
 constexpr void check_block_type() {
     using E = eigen_expr_t<Arg>;
-    static_assert(std::is_base_of_v<Eigen::DenseBase<E>, E>,
+    static_assert(is_dense<E>::value,
                   "clr::optim: parameters and gradients must be Eigen dense objects (Matrix, Array, Map, ...)");
-    if constexpr (std::is_base_of_v<Eigen::DenseBase<E>, E>) {
+    if constexpr (is_dense<E>::value) {
         static_assert(std::is_same_v<typename E::Scalar, T>,
                       "clr::optim: the block's scalar type differs from the schedule's value_type");
         static_assert(bool(E::Flags & Eigen::DirectAccessBit),
