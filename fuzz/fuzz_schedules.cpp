@@ -1,6 +1,7 @@
 // Fuzz target for the schedules: arbitrary bytes choose a schedule, its
 // floating type, its constructor arguments and a sequence of fluent setters,
-// then the steps to evaluate it at.
+// then the steps to evaluate it at; or, for one kind, they are text for
+// clr::parse_schedule.
 //
 // The contract checked:
 // - a constructor or setter either accepts its input or throws
@@ -8,12 +9,21 @@
 //   parameter ("name = value"); any other exception escapes and is reported;
 // - an accepted schedule has finite bounds() with lo <= hi, and at every step a
 //   finite rate inside them and, when it cycles momentum, a finite momentum
-//   inside [base_momentum, max_momentum]. A violation aborts with the details.
+//   inside [base_momentum, max_momentum];
+// - its text form reads back: parse_schedule(to_string(s)) writes the same
+//   text and has bit for bit the same bounds(), lr(t) and momentum(t) at every
+//   step checked;
+// - text either reads as a schedule, which must keep the contract above
+//   (momentum, when cycled, in [0, 1)) and read back the same way, or is
+//   refused with a clr::invalid_parameter whose message starts with "clr::".
+// A violation aborts with the details.
 //
 // The byte layout is in fuzz/README.md; fuzz/make_seeds.py writes seeds in it.
 // Kinds 12 to 19 came later; the inputs saved before them had their first
 // byte rewritten to the kind it named then (k, or 0x80 | k for float), so
-// that each still tests what it was saved for.
+// that each still tests what it was saved for. Kind 20 (text) came with the
+// kind taken % 21, which leaves every saved input's kind as it was (all are
+// below 20).
 #include <clr/clr.hpp>
 
 #include <cstddef>
@@ -401,33 +411,134 @@ void with_tail(input& in, unsigned kind, F&& f) {
 
 // ---- evaluation ------------------------------------------------------------------
 
-template <class S>
-void evaluate(const built<S>& b, input& in) {
+template <class T>
+bool same_bits(T a, T b) noexcept {
+    return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+template <class T>
+bool same_bits(const std::optional<T>& a, const std::optional<T>& b) noexcept {
+    return a.has_value() == b.has_value() && (!a || same_bits(*a, *b));
+}
+
+template <class T>
+std::string text(const std::optional<T>& v) {
+    return v ? text(*v) : "(none)";
+}
+
+// The bounds, and at every step a finite rate inside them; `momentum` says
+// where the momentum must lie at each step (nothing: no momentum).
+template <class S, class M>
+void check_values(const S& s, const M& momentum, const std::vector<step_t>& steps) {
     using T = typename S::value_type;
-    const clr::range<T> r = b.s.bounds();
+    const clr::range<T> r = s.bounds();
     if (!(std::isfinite(r.lo) && std::isfinite(r.hi) && r.lo <= r.hi))
         violation("bounds", "[" + text(r.lo) + ", " + text(r.hi) + "]");
-    auto at = [&](step_t t) {
-        const T v = b.s(t);
+    for (const step_t t : steps) {
+        const T v = s(t);
         if (!(std::isfinite(v) && r.contains(v)))
             violation("lr outside bounds", "lr(" + text(t) + ") = " + text(v) + ", bounds [" + text(r.lo) + ", " + text(r.hi) + "]");
-        const std::optional<T> m = b.s.momentum(t);
-        const momentum_range<T> want = b.momentum(t);
+        const std::optional<T> m = s.momentum(t);
+        const momentum_range<T> want = momentum(t);
         if (m.has_value() != want.has_value())
             violation("momentum presence", "momentum(" + text(t) + (m ? ") is set" : ") is empty"));
         if (m && !(std::isfinite(*m) && want->contains(*m)))
             violation("momentum outside its range", "momentum(" + text(t) + ") = " + text(*m) + ", range [" +
                                                         text(want->lo) + ", " + text(want->hi) + "]");
-    };
-    for (const step_t t : {step_t{0}, step_t{1}, step_t{1} << 62, step_t{1} << 63, last_step}) at(t);
-    for (const step_t t : b.landmarks) at(t);
-    for (int i = 0; i < 32 && !in.empty(); ++i) at(in.step());
+    }
+}
+
+// parse_schedule(to_string(s)) is s again: the same text, the same bounds,
+// and bit for bit the same lr and momentum at every step checked. Any
+// exception on the way is a violation too: to_string's text must read back.
+template <class S>
+void check_round_trip(const S& s, const std::string& what, const std::vector<step_t>& steps) {
+    using T = typename S::value_type;
+    const std::string written = clr::to_string(s);
+    std::optional<clr::any_schedule<T>> back;
+    try {
+        back.emplace(clr::parse_schedule<T>(written));
+    } catch (const std::exception& e) {
+        violation("text refused on reading back", what + " '" + written + "': " + e.what());
+    }
+    const std::string again = clr::to_string(*back);
+    if (again != written) violation("text changed on reading back", what + " '" + written + "' -> '" + again + "'");
+    const clr::range<T> r = s.bounds(), rb = back->bounds();
+    if (!same_bits(r.lo, rb.lo) || !same_bits(r.hi, rb.hi))
+        violation("bounds changed on reading back", "'" + written + "': [" + text(r.lo) + ", " + text(r.hi) +
+                                                        "] -> [" + text(rb.lo) + ", " + text(rb.hi) + "]");
+    for (const step_t t : steps) {
+        const T a = s(t), b = (*back)(t);
+        if (!same_bits(a, b))
+            violation("lr changed on reading back",
+                      "'" + written + "': lr(" + text(t) + ") = " + text(a) + " -> " + text(b));
+        const std::optional<T> ma = s.momentum(t), mb = back->momentum(t);
+        if (!same_bits(ma, mb))
+            violation("momentum changed on reading back",
+                      "'" + written + "': momentum(" + text(t) + ") = " + text(ma) + " -> " + text(mb));
+    }
+}
+
+template <class S>
+void evaluate(const built<S>& b, input& in) {
+    std::vector<step_t> steps{0, 1, step_t{1} << 62, step_t{1} << 63, last_step};
+    steps.insert(steps.end(), b.landmarks.begin(), b.landmarks.end());
+    for (int i = 0; i < 32 && !in.empty(); ++i) steps.push_back(in.step());
+    check_values(b.s, b.momentum, steps);
+    // Every schedule built here has a text form; a user scale function, the
+    // one thing without, is code the input cannot choose.
+    if constexpr (clr::has_text_form_v<S>) check_round_trip(b.s, "built schedule", steps);
+}
+
+// ---- text ---------------------------------------------------------------------------
+
+// Kind 20: the rest of the input is text for parse_schedule, up to a NUL byte
+// if there is one; steps to evaluate at follow the NUL. Text either reads as a
+// schedule, which must then keep the contract above (momentum, when cycled,
+// finite and in [0, 1), what with_momentum accepts) and round-trip through
+// to_string, or is refused with a clr::invalid_parameter saying so.
+template <class T>
+void run_text(input& in) {
+    std::string src;
+    while (!in.empty()) {
+        const auto c = static_cast<char>(in.byte());
+        if (c == '\0') break;
+        src += c;
+    }
+    std::optional<clr::any_schedule<T>> s;
+    try {
+        s.emplace(clr::parse_schedule<T>(src));
+    } catch (const clr::invalid_parameter& e) {
+        const std::string m = e.what();
+        if (m.rfind("clr::", 0) != 0) violation("unclear error message", "'" + m + "' for '" + src + "'");
+        return;
+    }
+    // Besides the usual edges and the steps that follow the text, each whole
+    // number in the text and its neighbours: boundaries, step sizes, lengths.
+    std::vector<step_t> steps{0, 1, 2, 3, 1000, step_t{1} << 62, step_t{1} << 63, last_step};
+    for (std::size_t i = 0; i < src.size() && steps.size() < 256;) {
+        if (src[i] < '0' || src[i] > '9') {
+            ++i;
+            continue;
+        }
+        step_t n = 0;
+        for (; i < src.size() && src[i] >= '0' && src[i] <= '9'; ++i)
+            n = n > (last_step - 9) / 10 ? last_step : n * 10 + static_cast<step_t>(src[i] - '0');
+        for (const step_t t : {n - 1, n, n + 1, 2 * n}) steps.push_back(t);
+    }
+    for (int i = 0; i < 32 && !in.empty(); ++i) steps.push_back(in.step());
+    const clr::range<T> any_momentum{T(0), std::nextafter(T(1), T(0))};
+    check_values(
+        *s, [&](step_t t) { return s->momentum(t) ? momentum_range<T>(any_momentum) : std::nullopt; }, steps);
+    check_round_trip(*s, "text '" + src + "' read as", steps);
 }
 
 template <class T>
 void run(input& in, std::uint8_t head) {
-    const unsigned kind = (head & 0x7F) % 20;
-    if (kind < 10) {
+    const unsigned kind = (head & 0x7F) % 21;
+    if (kind == 20) {
+        run_text<T>(in);
+    } else if (kind < 10) {
         with_leaf<T>(in, kind, [&](auto b) { evaluate(b, in); });
     } else if (kind >= 12 && kind < 18) {
         with_decay<T>(in, kind - 12, [&](auto b) { evaluate(b, in); });

@@ -155,6 +155,53 @@ SCHEDULE_SEEDS = {
     "refused-t-mult": head(7, False) + cosine(0.1, 10, t_mult=0.5),
 }
 
+# Text for parse_schedule: kind 20, then the text, then (after a NUL) steps to
+# evaluate at. Every kind and option, composed ones nested, in the form
+# to_string writes and in others parse_schedule accepts; then malformed text.
+def text(source, f32=False, at=()):
+    return head(20, f32) + source.encode() + (b"\x00" + steps(*at) if at else b"")
+
+
+TEXT_SEEDS = {
+    "text-triangular": text("triangular(base_lr=0.001, max_lr=0.006, step_size=2000)", at=(1000, 2000)),
+    "text-triangular2-float": text("triangular2(base_lr=0.001, max_lr=0.006, step_size=20, step_size_down=10, "
+                                   "base_momentum=0.8, max_momentum=0.9)", True),
+    "text-exp-range": text("exp_range(base_lr=0.001, max_lr=0.006, step_size=20, gamma=0.999)"),
+    "text-welch-hann-float": text("sequence(welch(base_lr=0.1, max_lr=0.2, step_size=5), 10, "
+                                  "hann(base_lr=0.1, max_lr=0.2, step_size=5))", True),
+    "text-cyclic": text("cyclic(window=welch, scale=exp, base_lr=0.001, max_lr=0.006, step_size=50, gamma=0.99)"),
+    "text-cosine-restarts": text("cosine_restarts(eta_max=0.1, T_0=10, eta_min=0.001, T_mult=2, m_mul=0.5)"),
+    "text-one-cycle-float": text("one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.25, div_factor=10, "
+                                 "final_div_factor=100, anneal=linear, three_phase=true, base_momentum=0.85, "
+                                 "max_momentum=0.95)", True),
+    "text-decays": text("sequence(cosine(lr=0.1, total_steps=1000, eta_min=1e-05), 1000, "
+                        "polynomial(lr=0.1, end_lr=0, total_steps=1000, power=2), 1000, "
+                        "exponential(lr=0.1, gamma=0.99), 50, step_decay(lr=0.1, step_size=30, gamma=0.5), 90, "
+                        "multistep(lr=0.1, milestones=[30, 80], gamma=0.1), 200, constant(lr=0.01))"),
+    "text-range-sweep-float": text("range_sweep(min_lr=1e-06, max_lr=1, steps=7, shape=linear)", True),
+    "text-warmup-sequence": text("warmup(sequence(linear(start_lr=0, end_lr=0.1, total_steps=100), 100, "
+                                 "constant(lr=0.1), 400, cosine(lr=0.1, total_steps=1000)), steps=10, start_lr=0)"),
+    "text-sequence-of-warmups-float": text("sequence(warmup(one_cycle(max_lr=0.1, total_steps=100, "
+                                           "base_momentum=0.8), steps=5, start_lr=0), 105, "
+                                           "sequence(warmup(constant(lr=0.05), steps=3, start_lr=0.1), 10, "
+                                           "triangular(base_lr=0.01, max_lr=0.02, step_size=4611686018427387904)))",
+                                           True),
+    "text-spaces-any-order": text("  triangular( step_size = 2000 ,max_lr=6e-3,base_lr=0.001 )  "),
+    "text-extremes": text("sequence(constant(lr=5e-324), 1, constant(lr=1.7976931348623157e+308), 4611686018427387904, "
+                          "constant(lr=-0))"),
+    # Refused: each with a different message.
+    "text-refused-unknown": text("triangle(lr=1)"),
+    "text-refused-missing": text("triangular(base_lr=0.001, max_lr=0.006)"),
+    "text-refused-twice": text("constant(lr=1, lr=2)"),
+    "text-refused-unclosed": text("multistep(lr=1, milestones=[3, 4, gamma=0.1)"),
+    "text-refused-range-float": text("constant(lr=1e39)", True),
+    "text-refused-schedule": text("triangular(base_lr=0.001, max_lr=0.006, step_size=0)"),
+    "text-refused-sequence": text("sequence(constant(lr=1), constant(lr=2), 5)"),
+    "text-refused-boundary": text("sequence(constant(lr=1), 9223372036854775807, constant(lr=2))"),
+    "text-refused-deep": text("warmup(" * 70),
+    "text-refused-trailing": text("constant(lr=0.1)) x"),
+}
+
 
 # ---- idx: files as idx.hpp reads them ---------------------------------------------
 
@@ -194,4 +241,5 @@ def write(target, seeds):
 
 if __name__ == "__main__":
     write("schedules", SCHEDULE_SEEDS)
+    write("schedules", TEXT_SEEDS)
     write("idx", IDX_SEEDS)

@@ -74,7 +74,11 @@ for t in "${targets[@]}"; do
     fi
   done
   rm -f "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*
-  "./$out/fuzz_$t" "$corpus" \
+  # A target's dictionary (fuzz/<target>.dict), when it has one, gives the
+  # mutator the words of its input.
+  dict=()
+  [[ -f fuzz/$t.dict ]] && dict=(-dict="fuzz/$t.dict")
+  "./$out/fuzz_$t" "$corpus" "${dict[@]}" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" \
     >"$out/$t.log" 2>&1 &
