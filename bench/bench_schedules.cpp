@@ -9,16 +9,24 @@
 //               between it and clr is the cost of the library's layers alone
 //   virtual     the library schedule behind an abstract base with a virtual lr()
 //   function    the library schedule in a std::function<T(clr::step_t)>
+//   any         the library schedule in a clr::any_schedule<T>, the schedule
+//               chosen at run time
+//   parsed      (sequence3 only) parse_schedule<T>(to_string(s)): the same
+//               sequence read from text, whose pieces are any_schedules too
 //
 // Names are schedule/<name>/<variant>/<steps>/<type>, for instance
 // schedule/triangular/clr/random/float. Every iteration makes exactly one lr(t)
 // call, so real_time per iteration (in ns) is the time per call; the figures to
-// compare are clr against hand and hand_exact, and virtual and function
-// against clr.
+// compare are clr against hand and hand_exact, and virtual, function, any and
+// parsed against clr.
+//
+// text/<to_string|parse_schedule>/<name>/<type> time one to_string(s) or one
+// parse_schedule<T> of that text (in us): what a trainer pays once per run.
 //
 // Before anything is timed, every hand-written twin is checked against its
-// library schedule; a twin that drifted would make the comparison meaningless,
-// so the program stops instead.
+// library schedule, and every any_schedule and parsed schedule is checked to
+// give bit for bit the library schedule's rates; a twin that drifted would
+// make the comparison meaningless, so the program stops instead.
 #include <clr/clr.hpp>
 
 #include <benchmark/benchmark.h>
@@ -30,6 +38,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -205,6 +214,22 @@ struct one_cycle {
     }
 };
 
+// A linear warmup from 0 over n1 steps, the peak held for n2 steps, then a
+// cosine decay to 0 over `total` steps, held there after.
+template <class T, class Mix = plain_mix>
+struct warmup_constant_cosine {
+    T top;
+    step_t n1, n2, total;
+    T operator()(step_t t) const noexcept {
+        if (t < n1) return Mix::of(T(0), top, static_cast<T>(t) / static_cast<T>(n1));
+        t -= n1;
+        if (t < n2) return top;
+        t -= n2;
+        if (t >= total) return T(0);
+        return Mix::of(T(0), top, (T(1) + std::cos(pi<T> * static_cast<T>(t) / static_cast<T>(total))) / T(2));
+    }
+};
+
 template <class T, class Mix = plain_mix>
 struct warmup_triangular {
     T start, target;
@@ -296,6 +321,27 @@ void check_twin(const char* name, const char* type, const S& lib, const H& twin)
     }
 }
 
+// An any_schedule or a schedule read from text holds the library schedule
+// itself, so it must give the very same bits, not merely close ones.
+template <class S, class A>
+void check_same(const char* name, const char* variant, const char* type, const S& lib, const A& other) {
+    std::vector<step_t> steps(random_steps());
+    for (step_t t = 0; t < 4096; ++t) steps.push_back(t);
+    for (step_t t : {step_range - 2, step_range - 1, step_range, step_t(1) << 24}) steps.push_back(t);
+    for (step_t t : steps) {
+        const auto a = lib.lr(t);
+        const auto b = other.lr(t);
+        if (std::memcmp(&a, &b, sizeof a) != 0) {
+            std::fprintf(stderr,
+                         "bench_schedules: %s<%s> (%s) differs from the library schedule at step %llu: "
+                         "%.17g against %.17g\n",
+                         name, type, variant, static_cast<unsigned long long>(t), static_cast<double>(b),
+                         static_cast<double>(a));
+            std::exit(EXIT_FAILURE);
+        }
+    }
+}
+
 // ---- the timed loops --------------------------------------------------------
 
 enum class steps { consecutive, random };
@@ -337,11 +383,19 @@ P opaque(P p) {
     return hidden;
 }
 
+// with_parsed: also time the schedule read back from its text.
 template <class S, class H, class E>
-void add(const char* name, const char* type, S lib, H twin, E exact) {
+void add(const char* name, const char* type, S lib, H twin, E exact, bool with_parsed = false) {
     using T = typename S::value_type;
     check_twin(name, type, lib, twin);
     check_twin(name, type, lib, exact);
+    const clr::any_schedule<T> any(lib);
+    check_same(name, "any", type, lib, any);
+    std::optional<clr::any_schedule<T>> parsed;
+    if (with_parsed) {
+        parsed.emplace(clr::parse_schedule<T>(clr::to_string(lib)));
+        check_same(name, "parsed", type, lib, *parsed);
+    }
 
     for (const steps kind : {steps::consecutive, steps::random}) {
         const std::string prefix = std::string("schedule/") + name + "/";
@@ -377,7 +431,36 @@ void add(const char* name, const char* type, S lib, H twin, E exact) {
             const std::function<T(step_t)>* p = opaque(&f);
             run(state, kind, [p](step_t t) { return (*p)(t); });
         });
+        reg("any", [any, kind](benchmark::State& state) {
+            const clr::any_schedule<T>* p = opaque(&any);
+            run(state, kind, [p](step_t t) { return p->lr(t); });
+        });
+        if (parsed) {
+            reg("parsed", [s = *parsed, kind](benchmark::State& state) {
+                const clr::any_schedule<T>* p = opaque(&s);
+                run(state, kind, [p](step_t t) { return p->lr(t); });
+            });
+        }
     }
+}
+
+// The once-per-run costs: writing a schedule as text and reading it back.
+template <class S>
+void add_text(const char* name, const char* type, S lib) {
+    using T = typename S::value_type;
+    const std::string text = clr::to_string(lib);
+    check_same(name, "parsed", type, lib, clr::parse_schedule<T>(text));
+    const std::string suffix = std::string("/") + name + "/" + type;
+    benchmark::RegisterBenchmark(("text/to_string" + suffix).c_str(), [lib](benchmark::State& state) {
+        const S* p = opaque(&lib);
+        for (auto _ : state) benchmark::DoNotOptimize(clr::to_string(*p));
+        state.SetItemsProcessed(state.iterations());
+    })->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("text/parse_schedule" + suffix).c_str(), [text](benchmark::State& state) {
+        const std::string* p = opaque(&text);
+        for (auto _ : state) benchmark::DoNotOptimize(clr::parse_schedule<T>(*p));
+        state.SetItemsProcessed(state.iterations());
+    })->Unit(benchmark::kMicrosecond);
 }
 
 template <class T>
@@ -412,6 +495,17 @@ void add_all(const char* type) {
     add("warmup_triangular", type, clr::warmup(clr::triangular<T>(base, top, up), 500, T(0)),
         hand::warmup_triangular<T>{T(0), base, 500, hand::triangular<T>{base, top, up}},
         hand::warmup_triangular<T, exact_mix>{T(0), base, 500, hand::triangular<T, exact_mix>{base, top, up}});
+    // The usual three pieces: a linear warmup over 1000 steps, the peak held
+    // to step 4,000,000, a cosine decay to 0 that ends with the step range.
+    const step_t warm = 1000, hold = 3'999'000, decay = step_range - warm - hold;
+    const auto seq = clr::sequence(clr::linear<T>(T(0), T(0.1), warm), warm, clr::constant<T>(T(0.1)), hold,
+                                   clr::cosine<T>(T(0.1), decay));
+    add("sequence3", type, seq, hand::warmup_constant_cosine<T>{T(0.1), warm, hold, decay},
+        hand::warmup_constant_cosine<T, exact_mix>{T(0.1), warm, hold, decay}, true);
+
+    add_text("triangular", type, clr::triangular<T>(base, top, up));
+    add_text("one_cycle", type, clr::one_cycle<T>(T(0.1), step_range).with_momentum());
+    add_text("sequence3", type, seq);
 }
 
 }  // namespace

@@ -118,8 +118,13 @@ class Report:
             return
         m = medians(path)
         table = {}
+        text = {}
         for name, b in m.items():
             parts = name.split("/")
+            if len(parts) == 4 and parts[0] == "text":
+                _, op, sched, type_ = parts
+                text.setdefault((sched, type_), {})[op] = ns(b) / 1e3
+                continue
             if len(parts) != 5 or parts[0] != "schedule":
                 continue
             _, sched, variant, steps, type_ = parts
@@ -130,7 +135,8 @@ class Report:
                  "written by hand as an inline function (`hand`), that twin with the library's exact, "
                  "clamped interpolation in place of `a + (b - a) * w` (`hand_exact`: the gap left to "
                  "`clr` is the cost of the library's layers), the library's schedule behind a "
-                 "virtual interface and behind `std::function`. One call per iteration; random "
+                 "virtual interface, behind `std::function` and in a `clr::any_schedule<T>` "
+                 "(`any_schedule`). One call per iteration; random "
                  "steps come from a fixed table of 4096 steps in [0, 10^7). Targets: at most "
                  "5 ns per call, and within 10% of the hand-written twin.")
         worst = {}
@@ -139,16 +145,16 @@ class Report:
             self.out()
             self.out(f"### {steps} steps, `{type_}`")
             self.out()
-            self.out("| schedule | clr | hand | hand_exact | virtual | std::function | clr / hand "
-                     "| clr / hand_exact | <= 5 ns | within 10% of hand |")
-            self.out("|---|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|")
+            self.out("| schedule | clr | hand | hand_exact | virtual | std::function | any_schedule "
+                     "| clr / hand | clr / hand_exact | <= 5 ns | within 10% of hand |")
+            self.out("|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|")
             for sched in sorted(rows):
                 v = rows[sched]
                 c, h, e = v.get("clr"), v.get("hand"), v.get("hand_exact")
                 ratio = c / h if c and h else None
                 exact = c / e if c and e else None
                 self.out(f"| {sched} | {fmt(c)} | {fmt(h)} | {fmt(e)} | {fmt(v.get('virtual'))} | "
-                         f"{fmt(v.get('function'))} | {fmt(ratio)} | {fmt(exact)} | "
+                         f"{fmt(v.get('function'))} | {fmt(v.get('any'))} | {fmt(ratio)} | {fmt(exact)} | "
                          f"{mark(c is not None and c <= 5.0)} | {mark(ratio is not None and ratio <= 1.10)} |")
                 w = worst.setdefault(sched, ([], [], []))
                 for seen, x in zip(w, (c, ratio, exact)):
@@ -167,7 +173,43 @@ class Report:
                         f"{max(c):.2f} ns at worst; clr / hand {ratio:.2f} (worst {max(r):.2f}), "
                         f"clr / hand_exact {statistics.median(e):.2f}",
                         max(c) <= 5.0 and ratio <= 1.10)
+        self.any_schedule(table, text)
         self.pytorch_schedulers(table)
+
+    def any_schedule(self, table, text):
+        """The schedule chosen at run time: any_schedule and parse_schedule's result."""
+        nested = sorted((sched, steps, type_) for (steps, type_), rows in table.items()
+                        for sched in rows if "parsed" in rows[sched])
+        if not nested and not text:
+            return
+        self.out("### The schedule chosen at run time: `clr::any_schedule<T>` and text")
+        self.out()
+        self.out("Every call through an `any_schedule` is one indirect call the compiler cannot "
+                 "inline. `sequence3` (a linear warmup over 1,000 steps, the peak held to step "
+                 "4,000,000, a cosine decay to step 10^7) read back by `parse_schedule` "
+                 "(`parsed`) is an `any_schedule` of a sequence whose pieces are `any_schedule`s "
+                 "too, so it pays one such call per level.")
+        self.out()
+        if nested:
+            self.out("| schedule | steps | type | clr | any_schedule | parsed | any_schedule - clr "
+                     "| parsed - clr |")
+            self.out("|---|---|---|---:|---:|---:|---:|---:|")
+            for sched, steps, type_ in nested:
+                v = table[(steps, type_)][sched]
+                c, a, p = v.get("clr"), v.get("any"), v.get("parsed")
+                self.out(f"| {sched} | {steps} | `{type_}` | {fmt(c)} | {fmt(a)} | {fmt(p)} | "
+                         f"{fmt(a - c if a and c else None)} | {fmt(p - c if p and c else None)} |")
+            self.out()
+        if text:
+            self.out("Once per run: `to_string(s)` and `parse_schedule<T>` of that text, in µs.")
+            self.out()
+            self.out("| schedule | type | to_string µs | parse_schedule µs |")
+            self.out("|---|---|---:|---:|")
+            for (sched, type_) in sorted(text):
+                v = text[(sched, type_)]
+                self.out(f"| {sched} | `{type_}` | {fmt(v.get('to_string'))} | "
+                         f"{fmt(v.get('parse_schedule'))} |")
+            self.out()
 
     def pytorch_schedulers(self, table):
         path = os.path.join(self.dir, "pytorch_schedulers.json")
