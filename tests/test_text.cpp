@@ -125,6 +125,20 @@ TEST_CASE("numbers are written shortest for their own type and read back exactly
     reads_back(clr::triangular<double>(0.1, 0.2, longest), "triangular(base_lr=0.1, max_lr=0.2, step_size=4611686018427387904)", 10);
 }
 
+TEST_CASE("an eta_min of -0 is written, so that it reads back with its sign", "[text]") {
+    // Found by fuzz_schedules: eta_min=-0 compared equal to the default +0 and
+    // was left out, so the schedule read back had bounds().lo = +0 and, past
+    // the decay, lr = +0 where the original gave -0.
+    reads_back(clr::cosine_restarts<double>(0.1, 10).with_eta_min(-0.0),
+               "cosine_restarts(eta_max=0.1, T_0=10, eta_min=-0)", 50);
+    reads_back(clr::cosine<float>(0.1f, 10).with_eta_min(-0.0f), "cosine(lr=0.1, total_steps=10, eta_min=-0)", 50);
+    const auto back = clr::parse_schedule<double>("cosine(lr=0.1, total_steps=10, eta_min=-0)");
+    CHECK(std::signbit(back(10)));
+    CHECK(std::signbit(back.bounds().lo));
+    reads_back(clr::sequence(clr::constant<double>(-0.0), 0, clr::cosine_restarts<double>(-0.0, 1).with_eta_min(-0.0)),
+               "sequence(constant(lr=-0), 0, cosine_restarts(eta_max=-0, T_0=1, eta_min=-0))", 50);
+}
+
 TEST_CASE("parse_schedule ignores spaces and takes parameters in any order", "[text]") {
     const auto s = clr::parse_schedule<double>("  triangular( step_size = 2000 ,max_lr=6e-3,base_lr=0.001 )  ");
     CHECK(clr::to_string(s) == "triangular(base_lr=0.001, max_lr=0.006, step_size=2000)");

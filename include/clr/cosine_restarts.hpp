@@ -170,7 +170,8 @@ void write_text(text_writer& w, const cosine_restarts<T>& s) {
     w.name("cosine_restarts");
     w.field("eta_max", s.eta_max());
     w.field("T_0", s.t_0());
-    if (s.eta_min() != T(0)) w.field("eta_min", s.eta_min());
+    // -0 is not the default +0: it reads back as itself, so lr and bounds keep their sign.
+    if (s.eta_min() != T(0) || std::signbit(s.eta_min())) w.field("eta_min", s.eta_min());
     if (s.t_mult() != T(1)) w.field("T_mult", s.t_mult());
     if (s.m_mul() != T(1)) w.field("m_mul", s.m_mul());
 }

@@ -348,7 +348,8 @@ void write_text(text_writer& w, const cosine<T>& s) {
     w.name("cosine");
     w.field("lr", s.initial_lr());
     w.field("total_steps", s.total_steps());
-    if (s.eta_min() != T(0)) w.field("eta_min", s.eta_min());
+    // -0 is not the default +0: it reads back as itself, so lr and bounds keep their sign.
+    if (s.eta_min() != T(0) || std::signbit(s.eta_min())) w.field("eta_min", s.eta_min());
 }
 
 template <class T>
