@@ -15,7 +15,8 @@
 // Copies share the held schedule, which never changes after construction, so
 // copying is a reference count and never throws. A call is one indirect call
 // into the held schedule's own closed form: the values are bit for bit the
-// same (bench/: schedules/any_* beside the static calls).
+// same (bench/bench_schedules.cpp: schedule/<name>/any/... beside
+// schedule/<name>/clr/...; bench/limits.md has the cost).
 #ifndef CLR_ANY_SCHEDULE_HPP
 #define CLR_ANY_SCHEDULE_HPP
 
