@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -247,17 +248,38 @@ inline std::string number(double v) {
 // ---- value parsers: strict, so that a typo is an error, not a number ------------
 // Each throws CLI::ValidationError, which CLI11 reports as "<flag>: <problem>".
 
-// A finite decimal number. Overflow and underflow are errors: 1e-400 would
-// otherwise silently become 0.
+// A finite decimal number. Overflow and underflow to zero are errors: 1e-400
+// would otherwise silently become 0. A subnormal value (1e-310) is a double
+// like any other and is kept, although strtod reports ERANGE for it.
 inline double parse_number(const std::string& flag, const std::string& text) {
     const char* s = text.c_str();
     char* end = nullptr;
     errno = 0;
     const double v = std::strtod(s, &end);
+    const int err = errno;
     if (text.empty() || end != s + text.size() || std::isspace(static_cast<unsigned char>(text.front())))
         throw CLI::ValidationError(flag, "'" + text + "' is not a number");
-    if (errno == ERANGE) throw CLI::ValidationError(flag, "'" + text + "' is outside the range of a double");
+    if (std::isnan(v)) throw CLI::ValidationError(flag, "'" + text + "' is not a number (NaN)");
+    if (err == ERANGE && (v == 0 || std::isinf(v)))
+        throw CLI::ValidationError(flag, "'" + text + "' is outside the range of a double");
     if (!std::isfinite(v)) throw CLI::ValidationError(flag, "'" + text + "' must be finite");
+    return v;
+}
+
+// A whole number in [lo, hi], decimal digits only: strtoull and CLI11 would
+// accept "-1" as 2^64 - 1, and a number past 2^64 - 1 must not be clamped to it.
+// `what` names the kind of number in the message ("a whole number of steps").
+inline std::uint64_t parse_unsigned(const std::string& flag, const std::string& text, std::uint64_t lo,
+                                    std::uint64_t hi, const char* what = "a whole number") {
+    std::uint64_t v = 0;
+    const char* first = text.data();
+    const char* last = first + text.size();
+    const auto r = std::from_chars(first, last, v);
+    const bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits_only || r.ptr != last) throw CLI::ValidationError(flag, "'" + text + "' is not " + what);
+    if (r.ec == std::errc::result_out_of_range || v > hi)
+        throw CLI::ValidationError(flag, text + " must be at most " + std::to_string(hi));
+    if (v < lo) throw CLI::ValidationError(flag, text + " must be at least " + std::to_string(lo));
     return v;
 }
 
@@ -265,18 +287,7 @@ inline double parse_number(const std::string& flag, const std::string& text) {
 // "-1" as 2^64 - 1 and read "010" as octal.
 inline std::uint64_t parse_steps(const std::string& flag, const std::string& text, std::uint64_t lo = 1,
                                  std::uint64_t hi = clr::detail::max_steps) {
-    std::uint64_t v = 0;
-    const char* first = text.data();
-    const char* last = first + text.size();
-    const auto r = std::from_chars(first, last, v);
-    const bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits_only || r.ptr != last) {
-        throw CLI::ValidationError(flag, "'" + text + "' is not a whole number of steps");
-    }
-    if (r.ec == std::errc::result_out_of_range || v > hi)
-        throw CLI::ValidationError(flag, text + " must be at most " + std::to_string(hi));
-    if (v < lo) throw CLI::ValidationError(flag, text + " must be at least " + std::to_string(lo));
-    return v;
+    return parse_unsigned(flag, text, lo, hi, "a whole number of steps");
 }
 
 // Steps separated by commas, "30,80,120": each a whole number of steps (0
@@ -568,8 +579,14 @@ constexpr const char* type_name() noexcept {
 template <class T>
 T narrow(const char* flag, double x) {
     const T y = static_cast<T>(x);
-    if (!std::isfinite(y) || (x != 0 && y == 0))
-        throw option_error(flag, number(x) + " does not fit in a " + type_name<T>());
+    if (!std::isfinite(x))
+        throw option_error(flag, number(x) + " must be finite");
+    if (!std::isfinite(y))
+        throw option_error(flag, number(x) + " does not fit in a " + type_name<T>() + " (largest " +
+                                     number(static_cast<double>(std::numeric_limits<T>::max())) + ")");
+    if (x != 0 && y == 0)
+        throw option_error(flag, number(x) + " does not fit in a " + type_name<T>() + " (smallest positive " +
+                                     number(static_cast<double>(std::numeric_limits<T>::denorm_min())) + ")");
     return y;
 }
 

@@ -26,6 +26,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -470,18 +471,28 @@ int main(int argc, char** argv) try {
     app.get_formatter()->column_width(34);
     schedule_cli::add_schedule_options(app, c.schedule);
     app.add_option("--optimizer", c.optimizer, "sgd, adam or adamw (default adam)")->type_name("NAME");
-    app.add_option_function<double>(
-           "--lr", [&c](double v) { c.lr = v; }, "The rate of --schedule constant (default 0.001)")
-        ->type_name("RATE");
-    app.add_option_function<double>(
-           "--momentum", [&c](double v) { c.momentum = v; }, "SGD momentum, or Adam's beta1 (default 0.9)")
-        ->type_name("M");
-    app.add_option_function<double>(
-           "--weight-decay", [&c](double v) { c.weight_decay = v; }, "L2 (sgd, adam) or decoupled (adamw) decay")
-        ->type_name("W");
+    // Every number goes through the strict parsers, so that a bad value is
+    // refused naming its own flag: CLI11 would take "nan", "inf", "1e400" and
+    // "-1" (as 2^64 - 1 for an unsigned) and leave the blame to a later check.
+    const auto number = [&app](const char* flag, const char* type, const std::string& help, auto set) {
+        app.add_option_function<std::string>(
+               flag, [flag, set](const std::string& v) { set(schedule_cli::parse_number(flag, v)); }, help)
+            ->type_name(type);
+    };
+    number("--lr", "RATE", "The rate of --schedule constant (default 0.001)", [&c](double v) { c.lr = v; });
+    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)", [&c](double v) { c.momentum = v; });
+    number("--weight-decay", "W", "L2 (sgd, adam) or decoupled (adamw) decay",
+           [&c](double v) { c.weight_decay = v; });
     app.add_option("--epochs", c.train.epochs, "Passes over the training set (default 10)")->type_name("N");
     app.add_option("--batch", c.train.batch, "Examples per update (default 200)")->type_name("N");
-    app.add_option("--seed", c.train.seed, "Initialisation and shuffling seed (default 1)")->type_name("N");
+    app.add_option_function<std::string>(
+           "--seed",
+           [&c](const std::string& v) {
+               c.train.seed =
+                   schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX, "a whole number from 0 to 2^64 - 1");
+           },
+           "Initialisation and shuffling seed, 0 to 2^64 - 1 (default 1)")
+        ->type_name("N");
     app.add_option("--threads", p.threads, "GEMM threads (default: all cores)")->type_name("N");
     app.add_option("--data", p.data, "Directory of the four IDX files, plain or .gz (default data/mnist)")
         ->type_name("DIR");
@@ -495,10 +506,10 @@ int main(int argc, char** argv) try {
     app.add_flag("--range-test", p.range.run, "Run the LR range test and suggest bounds instead of training");
     app.add_flag("--auto-range", p.range.auto_range,
                  "With a cyclic --schedule: take --base-lr and --max-lr from a range test first");
-    app.add_option("--range-min", p.range.min_lr, "Range test: first rate (default 1e-5)")->type_name("RATE");
-    app.add_option("--range-max", p.range.max_lr, "Range test: last rate (default 1)")->type_name("RATE");
-    app.add_option("--range-smoothing", p.range.smoothing, "Range test: EMA factor of the loss (default 0.9)")
-        ->type_name("BETA");
+    number("--range-min", "RATE", "Range test: first rate (default 1e-5)", [&p](double v) { p.range.min_lr = v; });
+    number("--range-max", "RATE", "Range test: last rate (default 1)", [&p](double v) { p.range.max_lr = v; });
+    number("--range-smoothing", "BETA", "Range test: EMA factor of the loss (default 0.9)",
+           [&p](double v) { p.range.smoothing = v; });
     app.add_option_function<std::string>(
            "--range-steps",
            [&p](const std::string& v) { p.range.steps = schedule_cli::parse_steps("--range-steps", v, 2, 1000000); },

@@ -133,11 +133,21 @@ expect 2 "--range-min" --range-test --range-min 0 --data "$bad"
 expect 2 "--plot" --plot "$bad/x.jpg" --data "$bad"
 expect 2 "--compare" --compare --log "$bad/log.csv" --data "$bad"
 expect 2 "--threads" --threads -1 --data "$bad"
+# Numbers are refused naming their own flag, with what is wrong with them.
+expect 2 "--lr: 'nan' is not a number" --lr nan --data "$bad"
+expect 2 "--lr: '1e400' is outside the range of a double" --lr 1e400 --data "$bad"
+expect 2 "--momentum: 'inf' must be finite" --momentum inf --data "$bad"
+expect 2 "--range-min: 'nan' is not a number" --range-test --range-min nan --data "$bad"
+# The schedules here are float: a double below the smallest float says so.
+expect 2 "--base-lr: 1e-310 does not fit in a float (smallest positive" --base-lr 1e-310 --data "$bad"
 # The same with data that would train: the flags are refused before it is read.
 expect 2 "--epochs" "${R[@]}" --epochs 0 --log log.csv
 expect 2 "--weight-decay" "${R[@]}" --weight-decay -1 --log log.csv
 expect 2 "--plot" "${R[@]}" --plot "$good/no/such/dir/x.png"
 expect 2 "--bogus" "${R[@]}" --bogus 1
+# A seed is a whole number in [0, 2^64 - 1]: nothing wraps or clamps into it.
+expect 2 "--seed: '-1' is not a whole number" "${R[@]}" --seed -1 --log log.csv
+expect 2 "--seed: 18446744073709551616 must be at most 18446744073709551615" "${R[@]}" --seed 18446744073709551616 --log log.csv
 # A data set with a flaw in one file, named in the message.
 flawed=$tmp/flawed
 mkdir "$flawed"

@@ -150,6 +150,14 @@ near "$(cell "$d/out.csv" 100 2)" "$(awk 'BEGIN { printf "%.17g", 0.001 + 0.005 
   fail "exp_range(100) = $(cell "$d/out.csv" 100 2)"
 pass
 
+# A subnormal rate is a valid double, as the library takes it; one below the
+# smallest subnormal is refused.
+d=$(fresh_dir)
+run_in "$d" --schedule constant --base-lr 1e-310 --steps 2 --csv out.csv
+[[ $rc -eq 0 && $(cell "$d/out.csv" 1 2) == 9.9999999999999694e-311 ]] ||
+  fail "--base-lr 1e-310: exit $rc, '$err', lr $(cell "$d/out.csv" 1 2 2>/dev/null)"
+pass
+
 # constant is constant.
 d=$(fresh_dir)
 run_in "$d" --schedule constant --base-lr 0.25 --steps 10 --csv out.csv
@@ -309,6 +317,7 @@ expect_usage_error --base-lr "${T[@]}" --base-lr "${o[@]}"
 expect_usage_error --base-lr "${T[@]}" --base-lr abc "${o[@]}"
 expect_usage_error --base-lr "${T[@]}" --base-lr 0.001x "${o[@]}"
 expect_usage_error --base-lr "${T[@]}" --base-lr nan "${o[@]}"
+expect_usage_error "--base-lr: '1e-400' is outside the range" "${T[@]}" --base-lr 1e-400 "${o[@]}"
 expect_usage_error --base-lr "${T[@]}" --base-lr inf "${o[@]}"
 expect_usage_error --base-lr "${T[@]}" --base-lr 1e999 "${o[@]}"
 expect_usage_error --base-lr "${T[@]}" --base-lr 1e-400 "${o[@]}"
