@@ -1,6 +1,6 @@
 // Reader for the IDX format used by MNIST (and by any data set laid out the
 // same way): big-endian header, then unsigned bytes. Files may be plain or
-// gzip-compressed; zlib's gz* functions read both transparently.
+// gzip-compressed (zlib's inflate); only regular files are read. POSIX only.
 //
 // Every problem with a file surfaces as mnist::data_error naming the file and
 // what is wrong. Sizes from a header are checked before anything large is
@@ -8,6 +8,9 @@
 // produce an error, never a huge allocation or a long wait.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -80,72 +83,180 @@ inline std::uint32_t be32(const unsigned char* p) {
            (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
 }
 
-// Owns a gzFile and turns zlib's error conventions into data_error.
+inline std::string file_kind(mode_t mode) {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+// Reads a regular file (a symlink is followed to one), plain or gzip: one or
+// more gzip members, each checked against its CRC-32 and length as `gzip -t`
+// does, and nothing after the last one. Anything else (a FIFO, a device) is
+// refused before a byte is read, and no more raw bytes are ever read than the
+// file held when it was opened, so no input can make a read hang or run on.
+// zlib errors become data_error.
 class gz_reader {
 public:
-    explicit gz_reader(const std::string& path) : path_(path) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(path, ec))
-            throw data_error(path_, "is a directory, not an IDX file");
-        errno = 0;
-        file_ = gzopen(path.c_str(), "rb");
-        if (file_ == nullptr) {
+    explicit gz_reader(const std::string& path) : path_(path), in_(std::size_t{1} << 17) {
+        // O_NONBLOCK: opening a FIFO without a writer must not wait for one.
+        fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd_ < 0) {
             const int e = errno;
-            throw data_error(path_, std::string("cannot open: ") +
-                                        (e != 0 ? std::strerror(e) : "out of memory"));
+            throw data_error(path_, std::string("cannot open: ") + std::strerror(e));
         }
-        gzbuffer(file_, 1u << 17);
+        try {
+            struct stat st {};
+            if (::fstat(fd_, &st) != 0) {
+                const int e = errno;
+                throw data_error(path_, std::string("cannot open: ") + std::strerror(e));
+            }
+            if (S_ISDIR(st.st_mode)) throw data_error(path_, "is a directory, not an IDX file");
+            if (!S_ISREG(st.st_mode))
+                throw data_error(path_, "is " + file_kind(st.st_mode) + ", not a regular file; only regular files "
+                                        "are read");
+            const int flags = ::fcntl(fd_, F_GETFL);
+            if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
+            raw_left_ = static_cast<std::uint64_t>(st.st_size);
+            if (available(2) >= 2 && in_[pos_] == 0x1f && in_[pos_ + 1] == 0x8b) {
+                if (inflateInit2(&z_, 15 + 16) != Z_OK) throw data_error(path_, "out of memory");
+                gzip_ = true;
+            }
+        } catch (...) {
+            ::close(fd_);
+            throw;
+        }
     }
     gz_reader(const gz_reader&) = delete;
     gz_reader& operator=(const gz_reader&) = delete;
     ~gz_reader() {
-        if (file_ != nullptr) gzclose_r(file_);
+        if (gzip_) inflateEnd(&z_);
+        ::close(fd_);
     }
 
     // Reads up to n bytes; fewer only at end of input. Throws on a corrupt
-    // stream or an I/O error.
+    // stream, data after the last gzip member, or an I/O error.
     std::size_t read_up_to(unsigned char* buf, std::size_t n) {
-        constexpr std::size_t chunk = std::size_t{1} << 20;
-        std::size_t got = 0;
-        while (got < n) {
-            const auto want = static_cast<unsigned>(std::min(chunk, n - got));
-            const int r = gzread(file_, buf + got, want);
-            if (r < 0) throw_stream_error();
-            if (r == 0) break;
-            got += static_cast<std::size_t>(r);
-        }
-        // gzread may return a partial count before reporting an error, so
-        // the error state is checked separately after a short read.
-        if (got < n && stream_state() != Z_OK && stream_state() != Z_BUF_ERROR)
-            throw_stream_error();
-        return got;
+        return gzip_ ? inflate_up_to(buf, n) : copy_up_to(buf, n);
     }
 
-    // A gzip stream that stops mid-way reads as a short file; zlib flags it
-    // with Z_BUF_ERROR so the message can say the compressed data was cut.
-    bool compressed_stream_cut() const { return stream_state() == Z_BUF_ERROR; }
+    // Counts what is left, up to `cap` bytes (more is reported as cap + 1),
+    // without keeping it.
+    std::uint64_t count_rest(std::uint64_t cap) {
+        if (!gzip_) {
+            const std::uint64_t left = (len_ - pos_) + raw_left_;
+            return std::min(left, cap + 1);
+        }
+        unsigned char scratch[4096];
+        std::uint64_t extra = 0;
+        while (extra <= cap) {
+            const std::size_t r = read_up_to(scratch, sizeof scratch);
+            extra += r;
+            if (r < sizeof scratch) break;
+        }
+        return extra;
+    }
+
+    // A gzip stream that stops mid-way reads as a short file; this says so,
+    // so that the message can say the compressed data was cut.
+    bool compressed_stream_cut() const noexcept { return cut_; }
 
     const std::string& path() const noexcept { return path_; }
 
 private:
-    int stream_state() const {
-        int err = Z_OK;
-        gzerror(file_, &err);
-        return err;
+    // Makes at least `want` unread bytes available if the file has them;
+    // returns how many are.
+    std::size_t available(std::size_t want) {
+        while (len_ - pos_ < want && raw_left_ > 0) {
+            if (pos_ > 0) {
+                std::memmove(in_.data(), in_.data() + pos_, len_ - pos_);
+                len_ -= pos_;
+                pos_ = 0;
+            }
+            const std::size_t room = std::min<std::uint64_t>(in_.size() - len_, raw_left_);
+            ssize_t r = 0;
+            do {
+                r = ::read(fd_, in_.data() + len_, room);
+            } while (r < 0 && errno == EINTR);
+            if (r < 0) {
+                const int e = errno;
+                throw data_error(path_, std::string("read error: ") + std::strerror(e));
+            }
+            if (r == 0) {
+                raw_left_ = 0;  // the file shrank since it was opened
+                break;
+            }
+            len_ += static_cast<std::size_t>(r);
+            raw_left_ -= static_cast<std::uint64_t>(r);
+        }
+        return len_ - pos_;
     }
 
-    [[noreturn]] void throw_stream_error() const {
-        int err = Z_OK;
-        std::string msg = gzerror(file_, &err);
-        // zlib prefixes its message with the path, which data_error already adds.
-        const std::string prefix = path_ + ": ";
-        if (msg.compare(0, prefix.size(), prefix) == 0) msg.erase(0, prefix.size());
-        if (err == Z_ERRNO) throw data_error(path_, "read error: " + msg);
-        throw data_error(path_, "corrupt gzip stream: " + msg);
+    std::size_t copy_up_to(unsigned char* buf, std::size_t n) {
+        std::size_t got = 0;
+        while (got < n && available(1) > 0) {
+            const std::size_t k = std::min(n - got, len_ - pos_);
+            std::memcpy(buf + got, in_.data() + pos_, k);
+            pos_ += k;
+            got += k;
+        }
+        return got;
+    }
+
+    std::size_t inflate_up_to(unsigned char* buf, std::size_t n) {
+        std::size_t got = 0;
+        while (got < n) {
+            if (member_done_) {
+                // Another member, or the end of the file. Anything else is
+                // what gzip -t calls trailing garbage, and is refused.
+                const std::size_t left = available(2);
+                if (left == 0) break;
+                if (left < 2 || in_[pos_] != 0x1f || in_[pos_ + 1] != 0x8b) {
+                    const std::uint64_t rest = (len_ - pos_) + raw_left_;
+                    throw data_error(path_, "trailing garbage: " + std::to_string(rest) +
+                                                " bytes after the end of the gzip data");
+                }
+                if (inflateReset(&z_) != Z_OK) throw data_error(path_, "corrupt gzip stream: cannot reset");
+                member_done_ = false;
+            }
+            // With no input left inflate may still hold output back; only
+            // when it makes no progress has the file ended inside a member.
+            const bool input_left = available(1) > 0;
+            z_.next_in = in_.data() + pos_;
+            z_.avail_in = static_cast<uInt>(len_ - pos_);
+            z_.next_out = buf + got;
+            z_.avail_out = static_cast<uInt>(std::min<std::size_t>(n - got, 1u << 30));
+            const int rc = inflate(&z_, Z_NO_FLUSH);
+            pos_ = len_ - z_.avail_in;
+            got = static_cast<std::size_t>(z_.next_out - buf);
+            if (rc == Z_STREAM_END) {
+                member_done_ = true;
+            } else if (rc == Z_BUF_ERROR && !input_left) {
+                cut_ = true;
+                break;
+            } else if (rc == Z_BUF_ERROR) {
+                throw data_error(path_, "corrupt gzip stream: no progress");
+            } else if (rc == Z_MEM_ERROR) {
+                throw data_error(path_, "out of memory while decompressing");
+            } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                throw data_error(path_, std::string("corrupt gzip stream: ") +
+                                            (z_.msg != nullptr ? z_.msg : "invalid compressed data"));
+            }
+        }
+        return got;
     }
 
     std::string path_;
-    gzFile file_ = nullptr;
+    int fd_ = -1;
+    std::vector<unsigned char> in_;
+    std::size_t pos_ = 0;        // next unread byte of in_
+    std::size_t len_ = 0;        // bytes of in_ filled
+    std::uint64_t raw_left_ = 0;  // bytes of the file not yet read into in_
+    bool gzip_ = false;
+    bool member_done_ = false;
+    bool cut_ = false;
+    z_stream z_{};
 };
 
 inline std::string truncation_note(const gz_reader& in) {
@@ -194,13 +305,13 @@ inline std::vector<std::uint8_t> read_payload(gz_reader& in, std::uint64_t bytes
                                             ", found " + std::to_string(got) +
                                             truncation_note(in));
     }
-    unsigned char scratch[4096];
-    std::uint64_t extra = 0;
-    for (;;) {
-        const std::size_t r = in.read_up_to(scratch, sizeof scratch);
-        extra += r;
-        if (r < sizeof scratch) break;
-    }
+    // Counted up to a bound: the data after a gzip header's sizes can be a
+    // decompression bomb.
+    const std::uint64_t extra = in.count_rest(max_data_bytes);
+    if (extra > max_data_bytes)
+        throw data_error(in.path(), "trailing garbage: more than " + std::to_string(max_data_bytes) +
+                                        " bytes after the " + std::to_string(total) + " bytes of " + what +
+                                        " the header declares");
     if (extra != 0)
         throw data_error(in.path(), "trailing garbage: " + std::to_string(extra) +
                                         " bytes after the " + std::to_string(total) +
@@ -262,12 +373,23 @@ inline labels read_labels(const std::string& path, unsigned num_classes = 10) {
 
 namespace detail {
 
+// 0 when `path` can be stat()ed (following symlinks), else the errno.
+inline int stat_error(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? 0 : errno;
+}
+
+// Only a name that does not exist is "missing"; any other reason it cannot be
+// reached (no permission, a symlink loop, a path component that is a file)
+// is named as it is.
 inline std::string find_idx_file(const std::filesystem::path& dir, const std::string& name) {
     const std::filesystem::path plain = dir / name;
     const std::filesystem::path gz = dir / (name + ".gz");
-    std::error_code ec;
-    if (std::filesystem::exists(plain, ec)) return plain.string();
-    if (std::filesystem::exists(gz, ec)) return gz.string();
+    for (const auto& p : {plain, gz}) {
+        const int e = stat_error(p.string());
+        if (e == 0) return p.string();
+        if (e != ENOENT) throw data_error(p.string(), std::string("cannot access: ") + std::strerror(e));
+    }
     throw data_error(dir.string(), "missing " + name + ": tried '" + plain.string() +
                                        "' and '" + gz.string() +
                                        "' (run scripts/fetch_mnist.sh to download MNIST)");
@@ -284,16 +406,26 @@ inline void check_counts(const std::string& images_path, const images& im,
 
 }  // namespace detail
 
+// Refuses a data directory that does not exist (with the fetch hint), cannot
+// be reached (naming the errno: no permission, a path component that is a
+// file, ...) or is not a directory.
+inline void check_data_dir(const std::string& dir) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+        const int e = errno;
+        if (e == ENOENT)
+            throw data_error(dir, "directory does not exist; run scripts/fetch_mnist.sh to "
+                                  "download MNIST into data/mnist");
+        throw data_error(dir, std::string("cannot access the directory: ") + std::strerror(e));
+    }
+    if (!S_ISDIR(st.st_mode)) throw data_error(dir, "is not a directory");
+}
+
 // Loads the four standard files from dir, each plain or with a ".gz" suffix
 // (the plain one wins if both exist).
 inline dataset load_dataset(const std::string& dir, unsigned num_classes = 10) {
-    std::error_code ec;
+    check_data_dir(dir);
     const std::filesystem::path root(dir);
-    if (!std::filesystem::exists(root, ec))
-        throw data_error(dir, "directory does not exist; run scripts/fetch_mnist.sh to "
-                              "download MNIST into data/mnist");
-    if (!std::filesystem::is_directory(root, ec))
-        throw data_error(dir, "is not a directory");
 
     const std::string train_images = detail::find_idx_file(root, "train-images-idx3-ubyte");
     const std::string train_labels = detail::find_idx_file(root, "train-labels-idx1-ubyte");

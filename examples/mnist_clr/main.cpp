@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -454,9 +455,10 @@ void compare(const program_options& p, const mnist::float_data& data) {
 // ---- main ----------------------------------------------------------------
 
 mnist::float_data load(const std::string& dir) {
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec))
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT)
         throw mnist::data_error(dir, "no such directory; fetch MNIST with scripts/fetch_mnist.sh (or pass --data DIR)");
+    // Any other reason it cannot be read is named by load_dataset.
     return mnist::to_float(mnist::load_dataset(dir));
 }
 

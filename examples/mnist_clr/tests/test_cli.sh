@@ -148,6 +148,8 @@ expect 2 "--bogus" "${R[@]}" --bogus 1
 # A seed is a whole number in [0, 2^64 - 1]: nothing wraps or clamps into it.
 expect 2 "--seed: '-1' is not a whole number" "${R[@]}" --seed -1 --log log.csv
 expect 2 "--seed: 18446744073709551616 must be at most 18446744073709551615" "${R[@]}" --seed 18446744073709551616 --log log.csv
+# A path component that is a file is named as such, not as a missing directory.
+expect 2 "Not a directory" --epochs 2 --data "$good/train-images-idx3-ubyte/mnist"
 # A data set with a flaw in one file, named in the message.
 flawed=$tmp/flawed
 mkdir "$flawed"

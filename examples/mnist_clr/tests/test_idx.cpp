@@ -2,6 +2,7 @@
 #include "mnist_files.hpp"
 
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -417,6 +418,77 @@ TEST_CASE("corrupt gzip streams are reported", "[idx][errors]") {
                             Contains(d.file("notrailer.gz")) && Contains("corrupt gzip stream") &&
                                 Contains("ends early"));
     }
+}
+
+TEST_CASE("data after the last gzip member is refused, as gzip -t warns of it", "[idx][errors]") {
+    temp_dir d;
+    const bytes lb = idx1(labels_mod(50, 10));
+    write_gz(d.file("one.gz"), lb);
+    const bytes gz = read_raw(d.file("one.gz"));
+    SECTION("junk after the member") {
+        bytes bad = gz;
+        for (const char c : std::string("junk after the gzip member\n")) bad.push_back(static_cast<std::uint8_t>(c));
+        write_plain(d.file("junk.gz"), bad);
+        REQUIRE_THROWS_WITH(mnist::read_labels(d.file("junk.gz")),
+                            Contains(d.file("junk.gz")) && Contains("trailing garbage: 27 bytes") &&
+                                Contains("after the end of the gzip data"));
+    }
+    SECTION("zero padding after the member") {
+        bytes bad = gz;
+        bad.resize(bad.size() + 512, 0);
+        write_plain(d.file("zeros.gz"), bad);
+        REQUIRE_THROWS_WITH(mnist::read_labels(d.file("zeros.gz")), Contains("trailing garbage: 512 bytes"));
+    }
+    SECTION("a second member is read on, as gzip does") {
+        // The labels split across two members, each with its own trailer.
+        const bytes head(lb.begin(), lb.begin() + 20);
+        const bytes tail(lb.begin() + 20, lb.end());
+        write_gz(d.file("a.gz"), head);
+        write_gz(d.file("b.gz"), tail);
+        bytes two = read_raw(d.file("a.gz"));
+        const bytes second = read_raw(d.file("b.gz"));
+        two.insert(two.end(), second.begin(), second.end());
+        write_plain(d.file("two.gz"), two);
+        REQUIRE(mnist::read_labels(d.file("two.gz")).values == labels_mod(50, 10));
+        // ...and the second member's length is checked too.
+        two[two.size() - 1] ^= 0x01;
+        write_plain(d.file("badlen.gz"), two);
+        REQUIRE_THROWS_WITH(mnist::read_labels(d.file("badlen.gz")),
+                            Contains("corrupt gzip stream") && Contains("incorrect length check"));
+    }
+}
+
+TEST_CASE("only regular files are read: a FIFO or a device is refused at once", "[idx][errors]") {
+    temp_dir d;
+    // With no writer, opening a FIFO to read would wait for ever.
+    REQUIRE(mkfifo(d.file("fifo").c_str(), 0600) == 0);
+    REQUIRE_THROWS_WITH(mnist::read_images(d.file("fifo")),
+                        Contains(d.file("fifo")) && Contains("is a FIFO, not a regular file"));
+    // An endless device behind a symlink: followed, then refused.
+    fs::create_symlink("/dev/zero", d.file("zero-link"));
+    REQUIRE_THROWS_WITH(mnist::read_labels(d.file("zero-link")),
+                        Contains(d.file("zero-link")) && Contains("is a character device, not a regular file"));
+    // A symlink to a regular file is read as the file.
+    write_plain(d.file("lb"), idx1(labels_mod(7, 10)));
+    fs::create_symlink(d.file("lb"), d.file("lb-link"));
+    REQUIRE(mnist::read_labels(d.file("lb-link")).values == labels_mod(7, 10));
+}
+
+TEST_CASE("a data path that cannot be reached names the real error, not \"missing\"", "[idx][errors]") {
+    temp_dir d;
+    write_plain(d.file("afile"), bytes{1, 2, 3});
+    // A path component that is a file: ENOTDIR. (The tests run as root, to
+    // whom a mode-000 directory is readable; EACCES takes the same path.)
+    REQUIRE_THROWS_WITH(mnist::load_dataset(d.file("afile") + "/mnist"),
+                        Contains(d.file("afile") + "/mnist") && Contains("Not a directory") &&
+                            !Contains("does not exist"));
+    // A file name that is a symlink loop: ELOOP, not a missing file.
+    write_small_dataset(d, false);
+    fs::remove(d.file("train-labels-idx1-ubyte"));
+    fs::create_symlink(d.file("train-labels-idx1-ubyte"), d.file("train-labels-idx1-ubyte"));
+    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()),
+                        Contains(d.file("train-labels-idx1-ubyte")) && Contains("Too many levels of symbolic links") &&
+                            !Contains("missing"));
 }
 
 TEST_CASE("absurd or overflowing dimensions are rejected before allocating", "[idx][errors]") {
