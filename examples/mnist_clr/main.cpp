@@ -6,7 +6,7 @@
 //     mnist_clr --compare
 //
 // Exit status: 0 done, 1 a failure while writing (log, plot), 2 bad flags,
-// values or data files.
+// values or data files, 3 training diverged (a non-finite loss or parameter).
 #include "idx.hpp"
 #include "mlp.hpp"
 #include "plot.hpp"
@@ -49,6 +49,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using schedule_cli::option_error;
+
+// The exit status of a run whose loss or parameters stopped being finite.
+constexpr int diverged_status = 3;
 
 struct run_config {
     schedule_cli::schedule_options schedule;
@@ -454,6 +457,14 @@ void compare(const program_options& p, const mnist::float_data& data) {
 
 // ---- main ----------------------------------------------------------------
 
+// One line: the update, its rate, and where to look for a rate that trains.
+void print_diverged(const mnist::diverged& e, const std::string& tail) {
+    std::fprintf(stderr,
+                 "mnist_clr: training diverged at update %llu (lr %.3g): %s; the rate is too high, find one that "
+                 "trains with --range-test%s\n",
+                 static_cast<unsigned long long>(e.step()), e.lr(), e.what(), tail.c_str());
+}
+
 mnist::float_data load(const std::string& dir) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT)
@@ -518,7 +529,8 @@ int main(int argc, char** argv) try {
            "Range test: updates in the sweep (default: one epoch)")
         ->type_name("N");
     app.footer(schedule_cli::flags_by_schedule() +
-               "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files.");
+               "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files, 3 training diverged "
+               "(a non-finite loss or parameter: the rate is too high; try --range-test).");
 
     if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "mnist_clr")) return *status;
 
@@ -596,7 +608,22 @@ int main(int argc, char** argv) try {
 
         std::printf("%s, batch %ld, %d epochs, seed %llu\n", describe_run(checked).c_str(),
                     static_cast<long>(c.train.batch), c.train.epochs, static_cast<unsigned long long>(c.train.seed));
-        const mnist::run_result r = run_one(c, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);
+        std::optional<mnist::run_result> result;
+        try {
+            result = run_one(c, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);
+        } catch (const mnist::diverged& e) {
+            // The log up to the diverging update is what explains it: kept.
+            // The plot of a broken run is not drawn.
+            std::fflush(stdout);
+            std::string kept;
+            if (log_file) {
+                log_file->commit();
+                kept = "; the log up to it is in " + *p.log;
+            }
+            print_diverged(e, kept + (p.plot ? "; no plot drawn" : ""));
+            return diverged_status;
+        }
+        const mnist::run_result& r = *result;
         std::printf("Train time: %.1f s (%.1f GFLOP/s)\n", r.train_seconds, r.gflops_per_second());
         std::printf("Test error: %.2f%%\n", 100.0 * r.test_error());
         // All or nothing: the log is complete before the plot is drawn, and
@@ -610,6 +637,10 @@ int main(int argc, char** argv) try {
     } catch (const mnist::data_error& e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 2;
+    } catch (const mnist::diverged& e) {
+        std::fflush(stdout);
+        print_diverged(e, "");
+        return diverged_status;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "mnist_clr: %s\n", e.what());
         return 1;

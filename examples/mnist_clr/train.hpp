@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -161,6 +162,25 @@ struct run_result {
     double gflops_per_second() const { return train_seconds > 0 ? train_flops / train_seconds * 1e-9 : 0.0; }
 };
 
+// Raised by train() when an update leaves the loss or a parameter non-finite:
+// the rate is too high for the run and every later update would only spread
+// the NaN. step() is the update that did it, lr() its rate.
+class diverged : public std::runtime_error {
+public:
+    diverged(clr::step_t step, double lr, const std::string& what)
+        : std::runtime_error(what), step_(step), lr_(lr) {}
+    clr::step_t step() const noexcept { return step_; }
+    double lr() const noexcept { return lr_; }
+
+private:
+    clr::step_t step_;
+    double lr_;
+};
+
+inline bool all_finite(const mlp<float>& net) {
+    return net.W1.allFinite() && net.b1.allFinite() && net.W2.allFinite() && net.b2.allFinite();
+}
+
 // Called with progress inside an epoch (batches done, batches in all, running loss).
 using progress_fn = std::function<void(int epoch, index done, index total, double loss, double seconds)>;
 
@@ -200,13 +220,19 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
             const auto cycled = opt.schedule().momentum(t);
             std::size_t right = 0;
             const float loss = forward_backward(net, batches.x(), batches.y(), ws, g, &right);
+            const update_record record{t,           epoch, lr, cycled ? std::optional<double>(*cycled) : fixed_momentum,
+                                       double(loss), double(right) / double(len)};
+            // A non-finite loss is not applied: its update is reported, then the run stops.
+            if (!std::isfinite(loss)) {
+                if (obs.on_update) obs.on_update(record);
+                throw diverged(t, lr, std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf"));
+            }
             opt.step();
             loss_sum += double(loss) * double(len);
             right_sum += right;
             seen += len;
-            if (obs.on_update)
-                obs.on_update({t, epoch, lr, cycled ? std::optional<double>(*cycled) : fixed_momentum, double(loss),
-                               double(right) / double(len)});
+            if (obs.on_update) obs.on_update(record);
+            if (!all_finite(net)) throw diverged(t, lr, "a parameter is no longer finite");
             if (obs.on_progress)
                 obs.on_progress(epoch, b + 1, batches.batches_per_epoch(), loss_sum / double(seen),
                                 std::chrono::duration<double>(clock::now() - start).count());

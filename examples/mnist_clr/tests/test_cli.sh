@@ -207,6 +207,39 @@ else
 fi
 pass
 
+# A rate that diverges: the run stops at the first non-finite loss or
+# parameter with exit status 3 and one line naming the update, its rate and
+# --range-test; the log up to that update is kept, and no plot is drawn.
+d=$(fresh_dir)
+echo old >"$d/run.png"
+rc=0
+(cd "$d" && PATH="$fake/failing:$PATH" "$exe" "${R[@]}" --lr 1e30 --log run.csv >"$tmp/out" 2>"$tmp/err") || rc=$?
+err=$(cat "$tmp/err")
+if [[ $rc -ne 3 ]]; then
+  fail "--lr 1e30: exit $rc, expected 3 (stderr: $err)"
+else
+  [[ $err == *"diverged at update "*"(lr 1e+30)"*"--range-test"*"run.csv"* && $(wc -l <"$tmp/err") -eq 1 ]] ||
+    fail "--lr 1e30: message '$err'"
+  ! grep -q '^Test error' "$tmp/out" || fail "--lr 1e30: reported a test error: $(cat "$tmp/out")"
+  [[ $(head -n 1 "$d/run.csv") == kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy ]] ||
+    fail "--lr 1e30: the log was not kept: $(ls -A "$d")"
+  last=$(tail -n 1 "$d/run.csv")
+  [[ $last == update,1,*,1.00000002e+30,*,nan,* || $last == update,1,*,1.00000002e+30,*,-nan,* ||
+    $last == update,1,*,1.00000002e+30,*,inf,* ]] ||
+    fail "--lr 1e30: the log does not end at the diverging update: '$last'"
+  [[ $(ls -A "$d" | tr '\n' ' ') == "run.csv run.png " ]] || fail "--lr 1e30: left $(ls -A "$d" | tr '\n' ' ')"
+fi
+pass
+d=$(fresh_dir)
+rc=0
+(cd "$d" && PATH="$fake/failing:$PATH" "$exe" "${R[@]}" --lr 1e30 --plot run.png >"$tmp/out" 2>"$tmp/err") || rc=$?
+[[ $rc -eq 3 && $(cat "$tmp/err") == *"no plot drawn"* && -z $(ls -A "$d") ]] ||
+  fail "--lr 1e30 --plot: exit $rc, '$(cat "$tmp/err")', left $(ls -A "$d" | tr '\n' ' ')"
+pass
+run_in "$d" --help
+grep -q "3 training diverged" "$tmp/out" || fail "--help does not document exit status 3"
+pass
+
 # Bad data with --log: the earlier log stays as it was.
 d=$(fresh_dir)
 echo old >"$d/run.csv"

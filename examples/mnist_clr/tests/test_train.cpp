@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -202,6 +203,37 @@ TEST_CASE("training refuses an empty run", "[train]") {
     o.epochs = 1;
     o.batch = 0;
     REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o, 0.0), Contains("batch"));
+}
+
+TEST_CASE("a diverging run stops at the update whose loss or parameters are not finite", "[train]") {
+    // Adam's step is about the rate whatever the gradient: 1e30 sends every
+    // weight to around 1e30 at once, and the next forward pass overflows.
+    mnist::float_data data{noise_set(784, 400, 10, 1), noise_set(784, 100, 10, 2)};
+    mnist::mlp<float> net(784, 784, 10);
+    net.init(1);
+    mnist::gradients<float> g(net);
+    clr::optim::adam opt(clr::constant<float>(1e30f));
+    mnist::add_parameters(opt, net, g);
+    mnist::train_options o;
+    o.epochs = 3;
+    o.batch = 100;
+    std::vector<mnist::update_record> seen;
+    int epochs_done = 0;
+    mnist::observers obs;
+    obs.on_update = [&](const mnist::update_record& u) { seen.push_back(u); };
+    obs.on_epoch = [&](const mnist::epoch_record&) { ++epochs_done; };
+    try {
+        (void)mnist::train(net, g, opt, data, o, 0.9, obs);
+        FAIL("a run at lr 1e30 ended normally");
+    } catch (const mnist::diverged& e) {
+        CHECK(e.lr() == Approx(1e30));
+        CHECK(e.step() < 4);  // within the first epoch of 4 updates
+        CHECK(epochs_done == 0);
+        // Every update up to the diverging one was reported, and no later one.
+        REQUIRE(!seen.empty());
+        CHECK(seen.back().step == e.step());
+        CHECK(seen.size() == e.step() + 1);
+    }
 }
 
 TEST_CASE("a range test on MNIST digits suggests bounds in a sane band", "[train][range_test][mnist][slow]") {
