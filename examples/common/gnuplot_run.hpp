@@ -1,6 +1,9 @@
 // Running gnuplot from the examples: finding it on PATH, quoting file names
-// for its scripts, and running it without a shell. POSIX only (posix_spawn).
+// for its scripts, running it without a shell, and checking that the image it
+// wrote is whole before anyone commits it. POSIX only (posix_spawn).
 #pragma once
+
+#include "output_file.hpp"
 
 #include <spawn.h>
 #include <sys/stat.h>
@@ -9,7 +12,9 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -74,6 +79,65 @@ inline std::string quoted(const std::string& s) {
         if (c == '\'') out += '\'';
     }
     return out + "'";
+}
+
+// What is wrong with the image at `path`, or "" if it is a whole PNG (the
+// signature, and the IEND chunk as the file's last 12 bytes) or a whole SVG
+// (ending in </svg>). gnuplot exits 0 even when the disk fills up under it,
+// so its exit status alone cannot tell a cut-off image from a good one.
+inline std::string image_problem(const std::string& path, bool svg) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return std::string("cannot read it back: ") + std::strerror(errno);
+    std::string head(8, '\0'), tail(64, '\0');
+    const std::size_t head_n = std::fread(head.data(), 1, head.size(), f);
+    head.resize(head_n);
+    long size = 0;
+    std::size_t tail_n = 0;
+    if (std::fseek(f, 0, SEEK_END) == 0 && (size = std::ftell(f)) > 0) {
+        const long from = size > 64 ? size - 64 : 0;
+        if (std::fseek(f, from, SEEK_SET) == 0) tail_n = std::fread(tail.data(), 1, tail.size(), f);
+    }
+    tail.resize(tail_n);
+    std::fclose(f);
+    if (size <= 0) return "gnuplot wrote an empty image";
+    if (svg) {
+        const std::size_t end = tail.find_last_not_of(" \t\r\n");
+        if (end == std::string::npos || end + 1 < 6 || tail.compare(end + 1 - 6, 6, "</svg>") != 0)
+            return "gnuplot wrote an incomplete SVG (it does not end in </svg>; a full disk?)";
+        return "";
+    }
+    static const char signature[] = "\x89PNG\r\n\x1a\n";
+    static const char iend[] = "\0\0\0\0IEND\xae\x42\x60\x82";
+    if (head != std::string(signature, 8)) return "gnuplot wrote something that is not a PNG";
+    if (tail.size() < 12 || tail.compare(tail.size() - 12, 12, std::string(iend, 12)) != 0)
+        return "gnuplot wrote an incomplete PNG (it does not end in an IEND chunk; a full disk?)";
+    return "";
+}
+
+// Runs gnuplot on `script_text`, which must write the image to image.path(),
+// and checks the image is whole (image_problem). Throws io_error naming the
+// image's target if anything fails; committing is left to the caller, so
+// that a program can finish every output before putting any in place. The
+// script is a scratch file in TMPDIR, removed however this ends.
+inline void render(const example_io::temp_file& image, const std::string& script_text, bool svg,
+                   const std::string& script_name) {
+    const auto exe = find_program("gnuplot");
+    if (!exe)
+        throw example_io::io_error(image.target(), "gnuplot not found on PATH; install gnuplot-nox "
+                                                   "(apt-get install gnuplot-nox)");
+    std::error_code ec;
+    example_io::output_file script(example_io::temp_file::scratch_tag{},
+                                   std::filesystem::temp_directory_path(ec).string(), script_name);
+    if (std::fwrite(script_text.data(), 1, script_text.size(), script.stream()) != script_text.size())
+        throw example_io::io_error("gnuplot script", std::string("write failed: ") + std::strerror(errno));
+    script.finish();
+    // -d: the user's ~/.gnuplot must not restyle the plot.
+    const int status = run_program(*exe, {"-d", script.temp_path()});
+    if (status != 0)
+        throw example_io::io_error(image.target(), "gnuplot failed (exit status " + std::to_string(status) +
+                                                       "); nothing written");
+    const std::string problem = image_problem(image.path(), svg);
+    if (!problem.empty()) throw example_io::io_error(image.target(), problem + "; nothing written");
 }
 
 }  // namespace gnuplot

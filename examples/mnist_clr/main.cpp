@@ -457,6 +457,40 @@ void compare(const program_options& p, const mnist::float_data& data) {
 
 // ---- main ----------------------------------------------------------------
 
+// Every output is checked before any work: each can be written where it
+// names, and no two name the same file (through "..", a symlink, an absolute
+// path or a hard link).
+void check_outputs(const program_options& p) {
+    std::vector<std::pair<const char*, example_io::target_info>> outs;
+    const auto add = [&outs](const char* flag, const std::optional<std::string>& path) {
+        if (!path) return;
+        try {
+            outs.emplace_back(flag, example_io::inspect_target(*path));
+        } catch (const example_io::io_error& e) {
+            throw option_error(flag, e.what());
+        }
+    };
+    add("--log", p.log);
+    add("--plot", p.plot);
+    for (std::size_t j = 1; j < outs.size(); ++j)
+        for (std::size_t i = 0; i < j; ++i)
+            if (example_io::same_target(outs[i].second, outs[j].second))
+                throw option_error(outs[j].first, "'" + outs[j].second.path + "' is the same file as " +
+                                                      outs[i].first + " '" + outs[i].second.path + "'");
+}
+
+// Commits the log after the plot is in place; if that fails, the message
+// says the plot was written.
+void commit_log_after_plot(example_io::output_file& log, const std::optional<std::string>& plot) {
+    try {
+        log.commit();
+    } catch (const example_io::io_error& e) {
+        if (!plot) throw;
+        throw std::runtime_error(std::string(e.what()) + "; the --plot image " + *plot +
+                                 " was written, the --log file was not");
+    }
+}
+
 // One line: the update, its rate, and where to look for a rate that trains.
 void print_diverged(const mnist::diverged& e, const std::string& tail) {
     std::fprintf(stderr,
@@ -555,6 +589,7 @@ int main(int argc, char** argv) try {
             c.schedule.max_lr = 1e-3;
         }
         if (p.plot) mnist::check_plot_target(*p.plot);
+        check_outputs(p);
         // Flags are checked before the data is read: a typo costs nothing.
         run_config checked = c;
         settle(checked, 60000);
@@ -581,7 +616,7 @@ int main(int argc, char** argv) try {
                 if (p.log) write_range_log(r, range_log.emplace(*p.log), *p.log);
                 if (p.plot) mnist::plot_range_test(r, *p.plot, checked.optimizer + ", batch " +
                                                                    std::to_string(checked.train.batch));
-                if (range_log) range_log->commit();
+                if (range_log) commit_log_after_plot(*range_log, p.plot);
                 return 0;
             }
             const auto bounds = training_bounds(r.suggestions);
@@ -630,7 +665,7 @@ int main(int argc, char** argv) try {
         // replaces an earlier one only once the plot has succeeded too.
         if (log_file) log_file->finish();
         if (curves) mnist::plot(*curves, *p.plot, describe_run(checked));
-        if (log_file) log_file->commit();
+        if (log_file) commit_log_after_plot(*log_file, p.plot);
     } catch (const option_error& e) {
         std::fprintf(stderr, "mnist_clr: %s\n", e.what());
         return 2;

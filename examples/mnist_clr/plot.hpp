@@ -50,7 +50,8 @@ inline bool is_svg(const std::string& path) {
     return ext == ".svg";
 }
 
-// Refused before training, so a bad name does not cost a run.
+// Refused before training, so a bad name does not cost a run. Where the file
+// can be written is checked with the other outputs (example_io::inspect_target).
 inline void check_plot_target(const std::string& path) {
     namespace fs = std::filesystem;
     const fs::path p(path);
@@ -107,24 +108,16 @@ inline std::string plot_script(const curves& c, const std::string& image, bool s
     return s;
 }
 
-// Runs gnuplot on `script_text` (which writes to `image`) and moves the image
-// into place only if gnuplot succeeded.
-inline void render(example_io::temp_file& image, const std::string& script_text) {
-    const auto exe = gnuplot::find_program("gnuplot");
-    if (!exe) throw example_io::io_error(image.target(), "gnuplot not found on PATH; install gnuplot-nox");
-    example_io::output_file script((std::filesystem::temp_directory_path() / "mnist_clr.gp").string());
-    if (std::fwrite(script_text.data(), 1, script_text.size(), script.stream()) != script_text.size())
-        throw example_io::io_error("gnuplot script", std::string("write failed: ") + std::strerror(errno));
-    script.finish();
-    const int status = gnuplot::run_program(*exe, {"-d", script.temp_path()});
-    if (status != 0)
-        throw example_io::io_error(image.target(), "gnuplot failed (exit status " + std::to_string(status) + ")");
+// Draws with gnuplot (examples/common: the image is checked to be whole) and
+// moves the image into place only if all went well.
+inline void render(example_io::temp_file& image, const std::string& script_text, bool svg) {
+    gnuplot::render(image, script_text, svg, "mnist_clr.gp");
     image.commit();
 }
 
 inline void plot(const curves& c, const std::string& path, const std::string& title) {
     example_io::temp_file image(path);
-    render(image, plot_script(c, image.path(), is_svg(path), title));
+    render(image, plot_script(c, image.path(), is_svg(path), title), is_svg(path));
 }
 
 // The range test's curve against the rate on a log axis: raw and smoothed
@@ -181,7 +174,7 @@ inline std::string range_test_script(const clr::range_test_result<float>& r, con
 
 inline void plot_range_test(const clr::range_test_result<float>& r, const std::string& path, const std::string& title) {
     example_io::temp_file image(path);
-    render(image, range_test_script(r, image.path(), is_svg(path), title));
+    render(image, range_test_script(r, image.path(), is_svg(path), title), is_svg(path));
 }
 
 }  // namespace mnist

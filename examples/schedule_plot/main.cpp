@@ -20,6 +20,7 @@
 #include <exception>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -47,32 +48,34 @@ std::string lower(std::string s) {
     return s;
 }
 
-// Refuses an output path that could only fail later, after the work is done.
-void check_target(const char* flag, const std::string& path) {
+// Refuses an output path that could only fail later, after the work is done:
+// one that cannot be written (examples/common's inspect_target: a directory,
+// a read-only file, a directory no file can be created in), and two outputs
+// naming the same file, however spelt.
+example_io::target_info check_target(const char* flag, const std::string& path) {
     if (path.empty()) throw option_error(flag, "needs a file name");
     const fs::path p(path);
     if (!p.has_filename()) throw option_error(flag, "'" + path + "' names a directory, not a file");
-    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) throw option_error(flag, "directory '" + dir.string() + "' does not exist");
-    if (fs::is_directory(p, ec)) throw option_error(flag, "'" + path + "' is a directory");
+    try {
+        return example_io::inspect_target(path);
+    } catch (const example_io::io_error& e) {
+        throw option_error(flag, e.what());
+    }
 }
 
 void check_outputs(const run_options& r) {
-    if (r.csv && *r.csv != "-") check_target("--csv", *r.csv);
+    std::optional<example_io::target_info> csv;
+    if (r.csv && *r.csv != "-") csv = check_target("--csv", *r.csv);
     if (r.plot) {
         if (*r.plot == "-") throw option_error("--plot", "needs a file name ending in .png or .svg, not standard output");
-        check_target("--plot", *r.plot);
         const std::string ext = lower(fs::path(*r.plot).extension().string());
         if (ext != ".png" && ext != ".svg")
             throw option_error("--plot", "'" + *r.plot + "' must end in .png or .svg");
         if (r.plot->find_first_of("\n\r") != std::string::npos)
             throw option_error("--plot", "the file name must not contain a line break");
-        if (r.csv && *r.csv != "-") {
-            std::error_code ec;
-            if (fs::weakly_canonical(*r.csv, ec) == fs::weakly_canonical(*r.plot, ec))
-                throw option_error("--plot", "'" + *r.plot + "' is also the --csv file");
-        }
+        const example_io::target_info plot = check_target("--plot", *r.plot);
+        if (csv && example_io::same_target(*csv, plot))
+            throw option_error("--plot", "'" + *r.plot + "' is the same file as --csv '" + *r.csv + "'");
     }
 }
 
@@ -92,10 +95,8 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
     using schedule_plot::envelope;
 
     // Before any work, so that a missing gnuplot costs nothing and leaves nothing.
-    std::optional<std::string> gnuplot;
     if (r.plot) {
-        gnuplot = schedule_plot::find_program("gnuplot");
-        if (!gnuplot)
+        if (!schedule_plot::find_program("gnuplot"))
             throw example_io::io_error("--plot", "gnuplot not found on PATH; install gnuplot-nox (apt-get install gnuplot-nox)");
     }
 
@@ -148,28 +149,22 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
         req.lr = &*lr_curve;
         req.momentum = m_curve ? &*m_curve : nullptr;
 
-        // The script (with the data inline) is scratch: a temp_file never
-        // committed is removed however this ends.
-        example_io::output_file script((fs::temp_directory_path() / "schedule_plot.gp").string());
-        const std::string text = schedule_plot::script(req);
-        if (std::fwrite(text.data(), 1, text.size(), script.stream()) != text.size())
-            throw example_io::io_error("gnuplot script", std::string("write failed: ") + std::strerror(errno));
-        script.finish();
-        const std::string script_path = script.temp_path();
-
-        // -d: the user's ~/.gnuplot must not restyle the plot.
-        const int status = schedule_plot::run_program(*gnuplot, {"-d", script_path});
-        if (status != 0)
-            throw example_io::io_error(*r.plot, "gnuplot failed (exit status " + std::to_string(status) +
-                                                    "); nothing written");
-        std::error_code ec;
-        if (fs::file_size(image->path(), ec) == 0 || ec)
-            throw example_io::io_error(*r.plot, "gnuplot wrote an empty image; nothing written");
+        // gnuplot and the check that its image is whole live in
+        // examples/common; the script is scratch in TMPDIR.
+        gnuplot::render(*image, schedule_plot::script(req), req.svg, "schedule_plot.gp");
     }
 
     // Every output is complete: only now does any of them replace its target.
     if (csv) csv->commit();
-    if (image) image->commit();
+    if (image) {
+        try {
+            image->commit();
+        } catch (const example_io::io_error& e) {
+            if (!csv || csv->is_stdout()) throw;
+            throw std::runtime_error(std::string(e.what()) + "; the --csv file " + *r.csv +
+                                     " was written, the --plot image was not");
+        }
+    }
 }
 
 }  // namespace

@@ -148,6 +148,11 @@ expect 2 "--bogus" "${R[@]}" --bogus 1
 # A seed is a whole number in [0, 2^64 - 1]: nothing wraps or clamps into it.
 expect 2 "--seed: '-1' is not a whole number" "${R[@]}" --seed -1 --log log.csv
 expect 2 "--seed: 18446744073709551616 must be at most 18446744073709551615" "${R[@]}" --seed 18446744073709551616 --log log.csv
+# Every output is checked before training: one that cannot be written, and
+# two naming the same file, however spelt.
+expect 2 "--log: $good: is a directory" "${R[@]}" --log "$good"
+expect 2 "--plot" "${R[@]}" --log same.png --plot same.png
+expect 2 "--plot" "${R[@]}" --log "$good/../good/same.png" --plot "$good/same.png"
 # A path component that is a file is named as such, not as a missing directory.
 expect 2 "Not a directory" --epochs 2 --data "$good/train-images-idx3-ubyte/mnist"
 # A data set with a flaw in one file, named in the message.
@@ -268,6 +273,53 @@ for mode in train range; do
   [[ -z $(ls -A "$scratch") ]] || fail "$mode: failing gnuplot left in TMPDIR: $(ls -A "$scratch")"
   pass
 done
+
+# A gnuplot that exits 0 but writes no image, or a cut-off one (a full
+# disk): refused, and neither output replaces its earlier file. The stand-in
+# writes the image named in the script's `set output` line.
+mkdir -p "$fake/lying"
+cat >"$fake/lying/gnuplot" <<'GP'
+#!/bin/sh
+out=$(sed -n "s/^set output '\(.*\)'\$/\1/p" "$2")
+case $GNUPLOT_FAKE in
+  cut) printf '\211PNG\r\n\032\n\0\0\0\rIHDR' >"$out" ;;
+  whole) printf '\211PNG\r\n\032\n\0\0\0\0IEND\256B`\202' >"$out"
+    [ -z "$GNUPLOT_FAKE_DIR" ] || { rm -f "$GNUPLOT_FAKE_DIR"; mkdir "$GNUPLOT_FAKE_DIR"; } ;;
+esac
+exit 0
+GP
+chmod +x "$fake/lying/gnuplot"
+for mode in empty cut; do
+  d=$(fresh_dir)
+  echo old >"$d/run.csv"
+  echo old >"$d/run.png"
+  rc=0
+  (cd "$d" && GNUPLOT_FAKE=$mode PATH="$fake/lying:$PATH" "$exe" "${R[@]}" --log run.csv --plot run.png \
+    >"$tmp/out" 2>"$tmp/err") || rc=$?
+  [[ $rc -eq 1 && $(cat "$tmp/err") == *run.png*"nothing written"* ]] ||
+    fail "gnuplot leaving a $mode image: exit $rc, '$(cat "$tmp/err")'"
+  [[ $(cat "$d/run.csv") == old && $(cat "$d/run.png") == old && $(ls -A "$d" | tr '\n' ' ') == "run.csv run.png " ]] ||
+    fail "gnuplot leaving a $mode image: left $(ls -A "$d" | tr '\n' ' ')or replaced an earlier output"
+  pass
+done
+# The image is in place but the log cannot follow (its name became a
+# directory meanwhile): the message says which of the two was written.
+d=$(fresh_dir)
+echo old >"$d/run.csv"
+rc=0
+(cd "$d" && GNUPLOT_FAKE=whole GNUPLOT_FAKE_DIR="$d/run.csv" PATH="$fake/lying:$PATH" "$exe" "${R[@]}" \
+  --log run.csv --plot run.png >"$tmp/out" 2>"$tmp/err") || rc=$?
+[[ $rc -eq 1 && $(cat "$tmp/err") == *run.csv*"the --plot image run.png was written, the --log file was not"* ]] ||
+  fail "log not put in place after the plot: exit $rc, '$(cat "$tmp/err")'"
+pass
+
+# A log name of 250 characters: the temporary file's name must still fit.
+d=$(fresh_dir)
+long=$(printf 'x%.0s' $(seq 1 246)).csv
+run_in "$d" "${R[@]}" --log "$long"
+[[ $rc -eq 0 ]] && check_log "$d/$long" "--log with a 250-character name" ||
+  fail "--log with a 250-character name: exit $rc, '$(cat "$tmp/err")'"
+pass
 
 # A successful range test replaces an earlier log whole.
 d=$(fresh_dir)

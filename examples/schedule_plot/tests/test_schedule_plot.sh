@@ -513,6 +513,139 @@ for sig in TERM HUP; do
   pass
 done
 
+# ---- what the output name points at ----------------------------------------------
+
+# A FIFO is written into, not replaced by a regular file.
+d=$(fresh_dir)
+mkfifo "$d/pipe"
+timeout 60 cat "$d/pipe" >"$d/got" &
+reader=$!
+run_in "$d" "${T[@]}" --csv pipe
+wait "$reader" || true
+[[ $rc -eq 0 && -p $d/pipe && $(wc -l <"$d/got") -eq 101 ]] ||
+  fail "--csv FIFO: exit $rc, '$err', pipe is $(stat -c %F "$d/pipe"), reader got $(wc -l <"$d/got") lines"
+pass
+
+# A symlink is followed: the file it points at gets the data, the link stays.
+d=$(fresh_dir)
+echo old >"$d/real.csv"
+ln -s real.csv "$d/link.csv"
+ln -s /dev/null "$d/null.csv"
+ln -s not-yet.csv "$d/dangling.csv"
+run_in "$d" "${T[@]}" --csv link.csv
+[[ $rc -eq 0 && -L $d/link.csv && $(head -n 1 "$d/real.csv") == step,lr ]] ||
+  fail "--csv through a symlink: exit $rc, '$err', link.csv is $(stat -c %F "$d/link.csv"), real.csv starts '$(head -n 1 "$d/real.csv")'"
+run_in "$d" "${T[@]}" --csv null.csv
+[[ $rc -eq 0 && -L $d/null.csv && -c /dev/null ]] || fail "--csv through a symlink to /dev/null: exit $rc, '$err'"
+run_in "$d" "${T[@]}" --csv dangling.csv
+[[ $rc -eq 0 && -L $d/dangling.csv && $(wc -l <"$d/not-yet.csv") -eq 101 ]] ||
+  fail "--csv through a dangling symlink: exit $rc, '$err', left $(ls -A "$d" | tr '\n' ' ')"
+[[ $(ls -A "$d" | tr '\n' ' ') == "dangling.csv link.csv not-yet.csv null.csv real.csv " ]] ||
+  fail "symlinks: left $(ls -A "$d" | tr '\n' ' ')"
+pass
+
+# A character device is written into (here a copy of /dev/full, made where
+# the tests may make one): the write fails, and the device stays a device.
+d=$(fresh_dir)
+if mknod "$d/full" c 1 7 2>/dev/null; then
+  run_in "$d" "${T[@]}" --csv full
+  [[ $rc -eq 1 && $err == *full*"write failed"* && -c $d/full ]] ||
+    fail "--csv on a full device: exit $rc, '$err', full is now $(stat -c %F "$d/full")"
+  pass
+fi
+
+# A hard-linked file is written into, so that every link sees the new data.
+d=$(fresh_dir)
+echo old >"$d/a.csv"
+ln "$d/a.csv" "$d/b.csv"
+run_in "$d" "${T[@]}" --csv a.csv
+[[ $rc -eq 0 && $(stat -c %h "$d/a.csv") -eq 2 && $(head -n 1 "$d/b.csv") == step,lr ]] ||
+  fail "--csv on a hard link: exit $rc, '$err', links $(stat -c %h "$d/a.csv"), b.csv starts '$(head -n 1 "$d/b.csv")'"
+pass
+
+# A read-only file is refused before any work (by its mode bits, also for
+# root); a writable one keeps its mode when replaced.
+d=$(fresh_dir)
+echo old >"$d/ro.csv"
+chmod 444 "$d/ro.csv"
+run_in "$d" "${T[@]}" --csv ro.csv
+[[ $rc -eq 2 && $err == *--csv*read-only* && $(cat "$d/ro.csv") == old && $(stat -c %a "$d/ro.csv") == 444 ]] ||
+  fail "--csv on a read-only file: exit $rc, '$err', now mode $(stat -c %a "$d/ro.csv")"
+echo old >"$d/private.csv"
+chmod 600 "$d/private.csv"
+run_in "$d" "${T[@]}" --csv private.csv
+[[ $rc -eq 0 && $(head -n 1 "$d/private.csv") == step,lr && $(stat -c %a "$d/private.csv") == 600 ]] ||
+  fail "--csv over a mode 600 file: exit $rc, '$err', now mode $(stat -c %a "$d/private.csv")"
+pass
+
+# Two outputs naming one file, however spelt, are refused before any work.
+d=$(fresh_dir)
+mkdir "$d/sub"
+ln -s same.png "$d/alias.png"
+echo old >"$d/old.png"
+ln "$d/old.png" "$d/hard.png"
+for csv in sub/../same.png "$d/same.png" alias.png; do
+  run_in "$d" "${T[@]}" --csv "$csv" --plot same.png
+  [[ $rc -eq 2 && $err == *--plot*"same file"* && ! -e $d/same.png ]] ||
+    fail "--csv $csv --plot same.png: exit $rc, '$err'"
+done
+run_in "$d" "${T[@]}" --csv hard.png --plot old.png
+[[ $rc -eq 2 && $err == *--plot*"same file"* && $(cat "$d/old.png") == old ]] ||
+  fail "--csv and --plot on two hard links of one file: exit $rc, '$err'"
+pass
+
+# A file name of 250 characters: the temporary file's name must still fit.
+d=$(fresh_dir)
+long=$(printf 'x%.0s' $(seq 1 246)).csv
+run_in "$d" "${T[@]}" --csv "$long"
+[[ $rc -eq 0 && $(wc -l <"$d/$long") -eq 101 ]] || fail "--csv with a 250-character name: exit $rc, '$err'"
+pass
+
+# A gnuplot that exits 0 but leaves a cut-off image (a full disk) or none:
+# refused, nothing replaced. The stand-in writes the image gnuplot was asked
+# for, found in the script's `set output` line.
+cut=$(fresh_dir)
+cat >"$cut/gnuplot" <<'GP'
+#!/bin/sh
+out=$(sed -n "s/^set output '\(.*\)'\$/\1/p" "$2")
+case $GNUPLOT_FAKE in
+  cut) printf '\211PNG\r\n\032\n\0\0\0\rIHDR' >"$out" ;;
+  svg) printf '<svg>\n<g>\n' >"$out" ;;
+  whole) printf '\211PNG\r\n\032\n\0\0\0\0IEND\256B`\202' >"$out"
+    [ -z "$GNUPLOT_FAKE_DIR" ] || { rm -f "$GNUPLOT_FAKE_DIR"; mkdir "$GNUPLOT_FAKE_DIR"; } ;;
+esac
+exit 0
+GP
+chmod +x "$cut/gnuplot"
+for mode in cut empty svg; do
+  d=$(fresh_dir)
+  echo old >"$d/out.csv"
+  echo old >"$d/out.png"
+  echo old >"$d/out.svg"
+  image=out.png
+  [[ $mode == svg ]] && image=out.svg
+  rc=0
+  (cd "$d" && GNUPLOT_FAKE=$mode PATH="$cut:$PATH" "$exe" "${T[@]}" --csv out.csv --plot $image >/dev/null 2>"$work/stderr") || rc=$?
+  err=$(cat "$work/stderr")
+  [[ $rc -eq 1 && $err == *$image*"nothing written"* ]] || fail "gnuplot leaving a $mode image: exit $rc, '$err'"
+  [[ $(cat "$d/out.csv") == old && $(cat "$d/out.png") == old && $(cat "$d/out.svg") == old ]] ||
+    fail "gnuplot leaving a $mode image: an earlier output was replaced"
+  [[ $(ls -A "$d" | tr '\n' ' ') == "out.csv out.png out.svg " ]] || fail "gnuplot leaving a $mode image: left $(ls -A "$d")"
+  pass
+done
+
+# When the second output cannot be put in place, the message says the first
+# was: here the stand-in turns the image's name into a directory meanwhile.
+d=$(fresh_dir)
+echo old >"$d/out.png"
+rc=0
+(cd "$d" && GNUPLOT_FAKE=whole GNUPLOT_FAKE_DIR="$d/out.png" PATH="$cut:$PATH" "$exe" "${T[@]}" --csv out.csv \
+  --plot out.png >/dev/null 2>"$work/stderr") || rc=$?
+err=$(cat "$work/stderr")
+[[ $rc -eq 1 && $err == *out.png*"the --csv file out.csv was written"* && $(head -n 1 "$d/out.csv") == step,lr ]] ||
+  fail "image not put in place after the CSV: exit $rc, '$err'"
+pass
+
 # Files come out with the usual permissions, not mkstemp's private 0600.
 d=$(fresh_dir)
 run_in "$d" "${T[@]}" --csv out.csv
