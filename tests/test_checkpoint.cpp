@@ -539,8 +539,9 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
     std::ostringstream out;
     clr::optim::save_blocks(out, w, b);
     const std::string s = out.str();
-    REQUIRE(s.size() == 8 + 4 + 1 + 8 + 16 + 11 * 8);
+    REQUIRE(s.size() == 8 + 4 + 1 + 8 + 16 + 11 * 8 + 4);
     CHECK(s.substr(0, 8) == "CLRBLOCK");
+    CHECK(s[8] == 2);
 
     SECTION("round trip, through a Map too") {
         Eigen::MatrixXd w2(2, 3);
@@ -580,6 +581,8 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
                        Catch::StartsWith("clr::optim::load_blocks: checkpoint is truncated (reading "));
         }
         CHECK(error(s.substr(0, s.size() - 1), w2, b2) ==
+              "clr::optim::load_blocks: checkpoint is truncated (reading the checksum)");
+        CHECK(error(s.substr(0, s.size() - 5), w2, b2) ==
               "clr::optim::load_blocks: checkpoint is truncated (reading the values of block 1)");
     }
     SECTION("scalar type and magic") {
@@ -596,7 +599,35 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
         std::string bad = s;
         bad[8] = 3;
         CHECK(error(bad, w2, b2) ==
-              "clr::optim::load_blocks: checkpoint format version 3 is not supported (this build reads version 1)");
+              "clr::optim::load_blocks: checkpoint format version 3 is not supported (this build reads versions 1 "
+              "and 2)");
+    }
+    SECTION("every single-bit flip is refused, the blocks unchanged") {
+        std::size_t refused = 0;
+        for (std::size_t i = 0; i < s.size() * 8; ++i) {
+            std::string bad = s;
+            bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
+            INFO("byte " << i / 8 << ", bit " << i % 8);
+            const std::string what = error(bad, w2, b2);
+            CHECK_THAT(what, Catch::StartsWith("clr::optim::load_blocks: "));
+            refused += what != "(no error)" ? 1 : 0;
+        }
+        CHECK(refused == s.size() * 8);
+        // A flipped value is caught by the checksum, named as such.
+        std::string bad = s;
+        bad[8 + 4 + 1 + 8 + 16 + 5 * 8 + 3] ^= 0x10;
+        const std::string what = error(bad, w2, b2);
+        CHECK_THAT(what, Catch::StartsWith("clr::optim::load_blocks: checksum mismatch (the record says 0x") &&
+                             Catch::EndsWith("): the parameter file is damaged"));
+    }
+    SECTION("version 1, without the checksum, still loads") {
+        // clr 0.1 wrote the same record without its last four bytes.
+        std::string v1 = s.substr(0, s.size() - 4);
+        v1[8] = 1;
+        std::istringstream in(v1);
+        clr::optim::load_blocks(in, w2, b2);
+        CHECK(w2 == w);
+        CHECK(b2 == b);
     }
     SECTION("blocks must be contiguous") {
         Eigen::MatrixXd big(4, 4);

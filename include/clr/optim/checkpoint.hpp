@@ -18,9 +18,13 @@
 // stream's exceptions() mask, is a checkpoint_error.
 //
 // Parameter record (save_blocks), all little-endian:
-//     8 bytes "CLRBLOCK", u32 version = 1, u8 scalar size (4 or 8),
+//     8 bytes "CLRBLOCK", u32 version = 2, u8 scalar size (4 or 8),
 //     u64 block count B, B x u64 block sizes, then each block's values in
-//     storage order.
+//     storage order, then a u32 CRC-32C of every byte before it.
+// Version 1 (clr 0.1) is the same without the checksum, and still loads.
+// The sizes are checked against the caller's blocks as they are read, so a
+// damaged one cannot make load_blocks allocate more than the blocks hold; a
+// damaged value fails the checksum, checked before any block is written.
 #ifndef CLR_OPTIM_CHECKPOINT_HPP
 #define CLR_OPTIM_CHECKPOINT_HPP
 
@@ -75,6 +79,7 @@ void save_blocks(std::ostream& out, const First& first, const Rest&... rest) {
     w.integer(static_cast<std::uint64_t>(views.size()));
     for (const auto& v : views) w.integer(static_cast<std::uint64_t>(v.size));
     for (const auto& v : views) w.values(v.data, v.size);
+    w.integer(w.crc());
 }
 
 // Reads what save_blocks wrote into blocks of the same sizes, in the same
@@ -91,13 +96,20 @@ void load_blocks(std::istream& in, First&& first, Rest&&... rest) {
     const std::vector<detail::block_view<T>> views{detail::view_of<T>(who, index++, first),
                                                    detail::view_of<T>(who, index++, rest)...};
     detail::checkpoint_reader r(in, who);
-    r.header(detail::blocks_magic, "clr parameter file", detail::blocks_version);
+    const auto version = r.header(detail::blocks_magic, "clr parameter file", detail::blocks_version);
     r.scalar_size(sizeof(T));
     r.block_sizes(views.size(), [&](std::size_t b) { return views[b].size; });
     std::vector<std::vector<T>> staged(views.size());
     for (std::size_t b = 0; b < views.size(); ++b) {
         staged[b].resize(static_cast<std::size_t>(views[b].size));
         r.values(staged[b].data(), views[b].size, "the values of block " + std::to_string(b));
+    }
+    if (version >= 2) {
+        const std::uint32_t computed = r.crc();
+        const auto stored = r.template integer<std::uint32_t>("the checksum");
+        if (stored != computed)
+            r.fail("checksum mismatch (the record says " + detail::hex32(stored) + ", its bytes give " +
+                   detail::hex32(computed) + "): the parameter file is damaged");
     }
     for (std::size_t b = 0; b < views.size(); ++b) std::copy(staged[b].begin(), staged[b].end(), views[b].data);
 }

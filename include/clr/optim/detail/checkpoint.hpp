@@ -31,9 +31,9 @@
 
 namespace clr::detail {
 
-// Parameter files (save_blocks) never changed; optimizer records gained the
-// settings and a checksum in version 2 and still read version 1.
-inline constexpr std::uint32_t blocks_version = 1;
+// Both records gained a CRC-32C in version 2 (optimizer records their
+// settings too); version 1 of either still reads.
+inline constexpr std::uint32_t blocks_version = 2;
 inline constexpr std::uint32_t optimizer_version = 2;
 
 inline bool host_is_little_endian() noexcept {
