@@ -36,11 +36,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -323,6 +325,17 @@ void check_twin(const char* name, const char* type, const S& lib, const H& twin)
 
 // An any_schedule or a schedule read from text holds the library schedule
 // itself, so it must give the very same bits, not merely close ones.
+template <class T>
+bool same_bits(T a, T b) noexcept {
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "float or double");
+    using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    bits_t x;
+    bits_t y;
+    std::memcpy(&x, &a, sizeof a);
+    std::memcpy(&y, &b, sizeof b);
+    return x == y;
+}
+
 template <class S, class A>
 void check_same(const char* name, const char* variant, const char* type, const S& lib, const A& other) {
     std::vector<step_t> steps(random_steps());
@@ -331,7 +344,7 @@ void check_same(const char* name, const char* variant, const char* type, const S
     for (step_t t : steps) {
         const auto a = lib.lr(t);
         const auto b = other.lr(t);
-        if (std::memcmp(&a, &b, sizeof a) != 0) {
+        if (!same_bits(a, b)) {
             std::fprintf(stderr,
                          "bench_schedules: %s<%s> (%s) differs from the library schedule at step %llu: "
                          "%.17g against %.17g\n",
@@ -514,8 +527,13 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-    add_all<float>("float");
-    add_all<double>("double");
+    try {  // building the cases parses schedules' text, which may throw
+        add_all<float>("float");
+        add_all<double>("double");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_schedules: %s\n", e.what());
+        return 1;
+    }
 
     benchmark::AddCustomContext("clr_calls_per_iteration", "1");
     benchmark::AddCustomContext("clr_step_range", "[0, " + std::to_string(step_range) + ")");

@@ -36,6 +36,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -411,9 +412,17 @@ void with_tail(input& in, unsigned kind, F&& f) {
 
 // ---- evaluation ------------------------------------------------------------------
 
+// The same bit pattern (so -0 differs from +0), compared as integers: a
+// float's object representation has no padding, but memcmp cannot say so.
 template <class T>
 bool same_bits(T a, T b) noexcept {
-    return std::memcmp(&a, &b, sizeof a) == 0;
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "float or double");
+    using bits_t = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    bits_t x;
+    bits_t y;
+    std::memcpy(&x, &a, sizeof a);
+    std::memcpy(&y, &b, sizeof b);
+    return x == y;
 }
 
 template <class T>
