@@ -140,7 +140,7 @@ private:
             const argument* a = take(key, false);
             return a ? std::optional<step_t>(p_.count(*a)) : std::nullopt;
         }
-        // One of `choices` (a null-terminated list); the index, or `fallback`.
+        // One of `choices`: its index, or `fallback` when the key is not given.
         std::size_t choice(const char* key, std::initializer_list<const char*> choices, std::size_t fallback) {
             const argument* a = take(key, false);
             if (!a) return fallback;
