@@ -3,12 +3,15 @@
 #                          find it there with find_package(clr CONFIG)
 #   MODE=add_subdirectory  pull the source tree in with add_subdirectory()
 # and what they use of it:
-#   COMPONENT=schedules    clr::clr alone, with find_package(Eigen3) disabled
-#                          for clr's own configure and the consumer's, so the
-#                          check fails if the schedules need Eigen anywhere; in
+#   COMPONENT=schedules    clr::clr alone, with find_package(Eigen3) and
+#                          find_package(Torch) disabled for clr's own configure
+#                          and the consumer's, so the check fails if the
+#                          schedules need Eigen or libtorch anywhere; in
 #                          find_package mode it also checks that asking for
-#                          COMPONENTS optim then fails, naming Eigen
+#                          COMPONENTS optim then fails, naming Eigen, and
+#                          COMPONENTS torch, naming libtorch
 #   COMPONENT=optim        COMPONENTS optim and clr::optim, with Eigen
+#   COMPONENT=torch        COMPONENTS torch and clr::torch, with libtorch
 # EXPECTED_VERSION is the version the package and <clr/version.hpp> must report.
 # Usage: cmake -D MODE=... -D COMPONENT=... -D EXPECTED_VERSION=...
 #              -D CLR_SOURCE_DIR=... -D CONSUMER_DIR=... -D WORK_DIR=...
@@ -24,8 +27,8 @@ endforeach()
 if(NOT MODE MATCHES "^(find_package|add_subdirectory)$")
   message(FATAL_ERROR "clrCheckConsumer: MODE = '${MODE}' must be find_package or add_subdirectory")
 endif()
-if(NOT COMPONENT MATCHES "^(schedules|optim)$")
-  message(FATAL_ERROR "clrCheckConsumer: COMPONENT = '${COMPONENT}' must be schedules or optim")
+if(NOT COMPONENT MATCHES "^(schedules|optim|torch)$")
+  message(FATAL_ERROR "clrCheckConsumer: COMPONENT = '${COMPONENT}' must be schedules, optim or torch")
 endif()
 if(NOT BUILD_TYPE)
   set(BUILD_TYPE Release)
@@ -39,15 +42,19 @@ file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
 set(consumer_args -DCLR_CONSUMER_MODE=${MODE} "-DCLR_CONSUMER_EXPECTED_VERSION=${EXPECTED_VERSION}")
-# What hides Eigen from a configure: find_package(Eigen3) finds nothing.
+# What hides Eigen or libtorch from a configure: find_package finds nothing.
 set(no_eigen -DCMAKE_DISABLE_FIND_PACKAGE_Eigen3=ON)
+set(no_torch -DCMAKE_DISABLE_FIND_PACKAGE_Torch=ON)
 if(COMPONENT STREQUAL "optim")
   list(APPEND consumer_args -DCLR_CONSUMER_OPTIM=ON)
   set(clr_args "")
+elseif(COMPONENT STREQUAL "torch")
+  list(APPEND consumer_args -DCLR_CONSUMER_TORCH=ON)
+  set(clr_args "")
 else()
-  list(APPEND consumer_args -DCLR_CONSUMER_OPTIM=OFF ${no_eigen})
-  # The library alone must configure, build and install without Eigen.
-  set(clr_args ${no_eigen})
+  list(APPEND consumer_args -DCLR_CONSUMER_OPTIM=OFF ${no_eigen} ${no_torch})
+  # The library alone must configure, build and install without Eigen or libtorch.
+  set(clr_args ${no_eigen} ${no_torch})
 endif()
 
 if(MODE STREQUAL "find_package")
@@ -66,7 +73,7 @@ if(MODE STREQUAL "find_package")
   if(NOT config_files OR NOT version_files)
     message(FATAL_ERROR "install did not produce clrConfig.cmake and clrConfigVersion.cmake under ${prefix}")
   endif()
-  foreach(header IN ITEMS clr.hpp version.hpp optim/sgd.hpp)
+  foreach(header IN ITEMS clr.hpp version.hpp optim/sgd.hpp torch.hpp)
     if(NOT EXISTS "${prefix}/include/clr/${header}")
       message(FATAL_ERROR "install did not put include/clr/${header} under ${prefix}")
     endif()
@@ -116,6 +123,21 @@ if(MODE STREQUAL "find_package" AND COMPONENT STREQUAL "schedules")
                         "is what is missing:\n${out}")
   endif()
   message(STATUS "without Eigen, COMPONENTS optim fails and names Eigen, as it should")
+
+  # And without libtorch, COMPONENTS torch.
+  set(torch_build "${WORK_DIR}/consumer-torch-without-torch")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${torch_build}"
+                    ${common_args} ${consumer_args} -DCLR_CONSUMER_TORCH=ON
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "find_package(clr COMPONENTS torch) succeeded with libtorch hidden:\n${out}")
+  endif()
+  string(REGEX REPLACE "[ \t\r\n]+" " " flat "${out}")
+  if(NOT flat MATCHES "torch component .*needs libtorch")
+    message(FATAL_ERROR "find_package(clr COMPONENTS torch) without libtorch failed without saying libtorch "
+                        "is what is missing:\n${out}")
+  endif()
+  message(STATUS "without libtorch, COMPONENTS torch fails and names libtorch, as it should")
 endif()
 
 message(STATUS "${COMPONENT} consumer built and ran via ${MODE}")
