@@ -11,11 +11,16 @@
 # A block containing "..." is pseudo-code and cannot compile. Each one is
 # reported; more than MAX_PSEUDO_CODE of them (default 0) fails the check.
 # A missing README fails too.
+# A block that includes <clr/torch.hpp> needs libtorch: it is compiled (and,
+# as a program, linked and run) with TORCH_INCLUDE_DIRS and TORCH_LIBRARIES
+# (each a list joined with '|'); without them it is reported as skipped, and
+# with REQUIRE_ALL=ON that fails the check.
 #
 # Usage: cmake -D README=... -D INCLUDE_DIR=... -D WORK_DIR=... -D CXX_COMPILER=...
 #              [-D PRELUDE=.../readme_prelude.hpp] [-D WERROR=ON|OFF]
 #              [-D CXX_STANDARD_FLAG=-std=c++17] [-D SYSTEM_INCLUDE_DIRS=a;b]
-#              [-D MAX_PSEUDO_CODE=0]
+#              [-D MAX_PSEUDO_CODE=0] [-D REQUIRE_ALL=ON|OFF]
+#              [-D TORCH_INCLUDE_DIRS=a|b -D TORCH_LIBRARIES=liba.so|libb.so]
 #              -P clrCheckReadme.cmake
 cmake_minimum_required(VERSION 3.25)
 
@@ -52,6 +57,14 @@ endif()
 foreach(dir IN LISTS SYSTEM_INCLUDE_DIRS)
   list(APPEND flags -isystem "${dir}")
 endforeach()
+
+string(REPLACE "|" ";" torch_include_dirs "${TORCH_INCLUDE_DIRS}")
+string(REPLACE "|" ";" torch_libraries "${TORCH_LIBRARIES}")
+set(torch_compile_flags "")
+foreach(dir IN LISTS torch_include_dirs)
+  list(APPEND torch_compile_flags -isystem "${dir}")
+endforeach()
+set(torch_skipped 0)
 
 # The text is walked with string(FIND) rather than split into a list of lines
 # because C++ is full of ';' and '[', which CMake lists would mangle. A leading
@@ -113,13 +126,29 @@ while(TRUE)
     continue()
   endif()
 
+  set(block_flags ${flags})
+  set(block_libraries "")
+  if(body MATCHES "#include <clr/torch\\.hpp>")
+    if(NOT torch_libraries)
+      if(REQUIRE_ALL)
+        message(FATAL_ERROR "README.md:${block_line}: the ```cpp block needs libtorch, which this check "
+                            "was not given (TORCH_LIBRARIES), and REQUIRE_ALL is ON")
+      endif()
+      math(EXPR torch_skipped "${torch_skipped} + 1")
+      message(STATUS "README.md:${block_line}: needs libtorch, which this build lacks: skipped")
+      continue()
+    endif()
+    list(APPEND block_flags ${torch_compile_flags})
+    set(block_libraries ${torch_libraries})
+  endif()
+
   set(src "${WORK_DIR}/readme_${block_line}.cpp")
   set(exe "${WORK_DIR}/readme_${block_line}")
   if(body MATCHES "int[ \t\n]+main[ \t\n]*\\(")
     math(EXPR programs "${programs} + 1")
     file(WRITE "${src}" "#line ${first_body_line} \"README.md\"\n${body}\n")
     message(STATUS "README.md:${block_line}: compiling a program")
-    execute_process(COMMAND "${CXX_COMPILER}" ${flags} "${src}" -o "${exe}"
+    execute_process(COMMAND "${CXX_COMPILER}" ${block_flags} "${src}" -o "${exe}" ${block_libraries}
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
     if(NOT rc EQUAL 0)
       message(FATAL_ERROR "README.md:${block_line}: the ```cpp block does not compile "
@@ -141,7 +170,7 @@ while(TRUE)
       "void readme_fragment_${block_line}();\nvoid readme_fragment_${block_line}() {\n"
       "#line ${first_body_line} \"README.md\"\n${body}\n}\n")
     message(STATUS "README.md:${block_line}: compiling a fragment")
-    execute_process(COMMAND "${CXX_COMPILER}" ${flags} -Wno-unused-variable -Wno-unused-but-set-variable
+    execute_process(COMMAND "${CXX_COMPILER}" ${block_flags} -Wno-unused-variable -Wno-unused-but-set-variable
                             -c "${src}" -o "${exe}.o"
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
     if(NOT rc EQUAL 0)
@@ -161,4 +190,4 @@ if(pseudo GREATER MAX_PSEUDO_CODE)
                       "at most ${MAX_PSEUDO_CODE} allowed: write them as C++ that compiles")
 endif()
 message(STATUS "${programs} README program(s) compiled and ran, ${fragments} fragment(s) compiled, "
-               "${pseudo} pseudo-code block(s) not compiled")
+               "${pseudo} pseudo-code block(s) not compiled, ${torch_skipped} block(s) needing libtorch skipped")

