@@ -5,14 +5,15 @@
 # (CLR_WERROR), and a test whose inputs are missing fails rather than skips
 # (CLR_TESTS_REQUIRE_ALL); neither is the default of a user's own build.
 #   1. Release build of everything with g++ -march=native (library checks,
-#      tests, examples, benchmarks) and the ctest suite
+#      tests, examples, benchmarks; the libtorch adapter's tests and
+#      examples/torch_mnist included) and the ctest suite
 #   2. the same suite with no MNIST files, where the tests that need them
 #      must report themselves skipped
 #   3. every target compiled for other CPUs: -march=x86-64-v4 (AVX-512) and
 #      -march=x86-64-v2 (no AVX), unit tests run where this CPU can
-#      (portability.sh)
+#      (portability.sh); libtorch left out
 #   4. the suite again, built by clang++ in Debug under AddressSanitizer and
-#      UBSan (sanitize.sh)
+#      UBSan (sanitize.sh), the libtorch adapter's tests included
 #   5. 30 seconds of libFuzzer per target (fuzz.sh)
 #   6. clang-tidy and cppcheck (lint.sh)
 #   QUICK      1 to run only the first stage (default 0)

@@ -47,4 +47,12 @@ for name in "${needs_data[@]}"; do
     exit 1
   fi
 done
+# torch_mnist's training case, where libtorch was found and it is built.
+if [[ -x $build_dir/examples/torch_mnist/torch_mnist ]]; then
+  if ! grep -F "torch_mnist.train " "$log" | grep -q '\*\*\*Skipped'; then
+    echo "test_data_free.sh: 'torch_mnist.train' needs the MNIST files but did not report itself skipped" >&2
+    exit 1
+  fi
+  needs_data+=(torch_mnist.train)
+fi
 echo "test_data_free.sh: the ${#needs_data[@]} cases that read MNIST skipped; everything else passed"
