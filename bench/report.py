@@ -4,8 +4,8 @@
     python3 bench/report.py RESULTS_DIR > bench/RESULTS.md
 
 Reads RESULTS_DIR/bench_*.json (Google Benchmark, repetitions aggregated),
-pytorch_schedulers.json, mnist_clr.N.log, pytorch_mnist.N.json and
-machine.txt; every figure is the median over repetitions, and every target is
+pytorch_schedulers.json, mnist_clr.N.log, pytorch_mnist.N.json,
+torch_mnist.N.log and machine.txt; every figure is the median over repetitions, and every target is
 checked against a ratio measured in the same run. bench/limits.md, the
 analysis of what limits the missed targets, is appended as it is.
 Standard library only.
@@ -368,6 +368,50 @@ class Report:
             self.target("10 epochs, batch 200, against PyTorch", ">= 3x faster", f"{speedup:.2f}x",
                         speedup >= 3.0)
 
+    # ---- 5. the same run with libtorch ---------------------------------------------
+    def torch_run(self):
+        """torch_mnist (libtorch, C++) beside PyTorch (Python) and mnist_clr."""
+        def logs(pattern):
+            rows = []
+            for path in sorted(glob.glob(os.path.join(self.dir, pattern))):
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                t = re.search(r"^Train time: ([0-9.]+) s", text, re.M)
+                e = re.search(r"^Test error: ([0-9.]+)%", text, re.M)
+                if not t or not e:
+                    fail(f"{path}: no 'Train time' and 'Test error' lines")
+                rows.append((float(t.group(1)), float(e.group(1))))
+            return rows
+        torch_cpp = logs("torch_mnist.*.log")
+        if not torch_cpp:
+            return
+        ours = logs("mnist_clr.*.log")
+        python = [(r["seconds"], r["test_error"])
+                  for r in (load_json(p) for p in
+                            sorted(glob.glob(os.path.join(self.dir, "pytorch_mnist.*.json"))))]
+        self.out("## 5. The same run with libtorch: torch_mnist, PyTorch and mnist_clr")
+        self.out()
+        self.out("The run of section 4 trained three ways, one after the other in each round: "
+                 "`examples/torch_mnist` (libtorch's C++ `torch::optim::Adam` under "
+                 "`clr::torch::scheduler`), `bench/pytorch_mnist.py` (Python, `CyclicLR`) and "
+                 "mnist_clr (Eigen and OpenBLAS). torch_mnist follows the Python program's "
+                 "initialisation, shuffling and batches, so the two libtorch programs differ only "
+                 "in the language around the same kernels. libtorch "
+                 f"{self.info.get('pkg_libtorch-dev', '?')}, its GEMMs in "
+                 f"`{self.info.get('torch_blas', '?')}`.")
+        self.out()
+        self.out("| run | torch_mnist s | test error | PyTorch s | test error | mnist_clr s | test error |")
+        self.out("|---:|---:|---:|---:|---:|---:|---:|")
+        for i in range(max(len(torch_cpp), len(python), len(ours))):
+            c = torch_cpp[i] if i < len(torch_cpp) else None
+            p = python[i] if i < len(python) else None
+            o = ours[i] if i < len(ours) else None
+            self.out(f"| {i + 1} | {fmt(c and c[0], 1)} | {fmt(c and c[1])}% | {fmt(p and p[0], 1)} | "
+                     f"{fmt(p and p[1])}% | {fmt(o and o[0], 1)} | {fmt(o and o[1])}% |")
+        med = lambda rows: fmt(statistics.median(r[0] for r in rows) if rows else None, 1)
+        self.out(f"| median | {med(torch_cpp)} | | {med(python)} | | {med(ours)} | |")
+        self.out()
+
     def summary(self):
         self.out("## Targets")
         self.out()
@@ -398,6 +442,7 @@ def main():
     r.optimizers()
     r.mlp()
     r.whole_run()
+    r.torch_run()
     body = r.lines[body_start:]
     r.lines = r.lines[:body_start]
     r.summary()  # targets first: the tables behind them follow

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Reproduces bench/RESULTS.md: builds the benchmarks and the MNIST example in
+# Reproduces bench/RESULTS.md: builds the benchmarks and the MNIST examples in
 # Release, runs every Google Benchmark suite with repetitions, times PyTorch's
-# schedulers, trains 10 MNIST epochs with mnist_clr and with the same model in
-# PyTorch (alternating, RUNS times each), and writes the report with
+# schedulers, trains 10 MNIST epochs with mnist_clr, with the same model in
+# PyTorch and with torch_mnist (libtorch under clr::torch::scheduler; the
+# three alternating, RUNS times each), and writes the report with
 # bench/report.py. Run it on an otherwise idle machine: every figure is a
 # median, but the ratios only mean something when both sides saw the same load.
 #   REPS       repetitions of each Google Benchmark (default 5)
@@ -30,11 +31,12 @@ for v in reps runs threads jobs; do
   fi
 done
 
-# PyTorch (with numpy) is the reference the figures are set against.
+# PyTorch (with numpy) is the reference the figures are set against;
+# setup.sh installs libtorch-dev, which torch_mnist needs, in any case.
 scripts/setup.sh python3-torch
 scripts/configure.sh "$build_dir" >/dev/null
 mapfile -t suites < <(cd bench && ls bench_*.cpp | sed 's/\.cpp$//')
-cmake --build "$build_dir" -j "$jobs" --target mnist_clr "${suites[@]}"
+cmake --build "$build_dir" -j "$jobs" --target mnist_clr torch_mnist "${suites[@]}"
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -64,6 +66,8 @@ for ((i = 1; i <= runs; ++i)); do
   echo "== whole run $i/$runs: PyTorch"
   /usr/bin/python3 bench/pytorch_mnist.py "${train_args[@]}" --json "$out/pytorch_mnist.$i.json" \
     | tee "$out/pytorch_mnist.$i.log"
+  echo "== whole run $i/$runs: torch_mnist"
+  "$build_dir/examples/torch_mnist/torch_mnist" "${train_args[@]}" | tee "$out/torch_mnist.$i.log"
 done
 
 # What the report says about the machine and the build.
@@ -75,7 +79,9 @@ done
   echo "blas=$(sed -n 's/^CLR_MNIST_BLAS:BOOL=//p' "$build_dir/CMakeCache.txt")"
   # The kernel a DYNAMIC_ARCH OpenBLAS chose, and Eigen's SIMD, as the example reports them.
   echo "gemm=$(sed -n 's/^CPU: .*; GEMM: //p' "$out/mnist_clr.1.log" | head -n 1)"
-  for pkg in libeigen3-dev libopenblas0-pthread libbenchmark-dev python3-torch; do
+  # libtorch's GEMMs go through libblas.so.3, whichever library that is.
+  echo "torch_blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)"
+  for pkg in libeigen3-dev libopenblas0-pthread libbenchmark-dev python3-torch libtorch-dev; do
     echo "pkg_$pkg=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo none)"
   done
   echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
