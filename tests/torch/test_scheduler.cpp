@@ -69,6 +69,19 @@ TEST_CASE("construction applies lr(0) and momentum(0) to every group; step() the
     CHECK(static_cast<::torch::optim::SGDOptions&>(g[0].options()).momentum() == 0.8);
 }
 
+TEST_CASE("a float schedule sets its values widened to double", "[torch]") {
+    auto p = model();
+    ::torch::optim::AdamW opt(groups(p), ::torch::optim::AdamWOptions(0.01));
+    const auto s = clr::one_cycle<float>(0.1f, 100).with_momentum(0.85f, 0.95f);
+    clr::torch::scheduler sched(opt, s);
+    for (clr::step_t t = 0; t < 100; ++t, sched.step()) {
+        const auto& o = static_cast<const ::torch::optim::AdamWOptions&>(opt.param_groups()[1].options());
+        CHECK(o.lr() == double(s.lr(t)));
+        CHECK(std::get<0>(o.betas()) == double(*s.momentum(t)));
+        CHECK(std::get<1>(o.betas()) == 0.999);
+    }
+}
+
 TEST_CASE("group_lr_ratios reads each group's rate relative to the first's", "[torch]") {
     auto p = model();
     auto gs = groups(p);
