@@ -55,7 +55,7 @@ torch::nn::Sequential make_model() {
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const trainer_cli::trainer_options& t,
-                                                        std::vector<torch::Tensor> params) {
+                                                        const std::vector<torch::Tensor>& params) {
     const double m = t.momentum.value_or(0.9);
     // The rate here is a placeholder: the scheduler sets lr(0) on construction.
     if (t.optimizer == "sgd")

@@ -48,6 +48,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -243,15 +244,16 @@ public:
         if (!text.isString()) throw checkpoint_error(who + "the schedule entry is not text (damaged file?)");
         if (!scales.isDoubleList()) throw checkpoint_error(who + "the group scales are not a list of numbers (damaged file?)");
         const std::vector<double> saved_scales = scales.toDoubleVector();
-        const std::string saved_text = text.toStringRef();
+        const std::string& saved_text = text.toStringRef();
         const step_t n = static_cast<step_t>(steps.toInt());
 
         if (saved_scales.size() != scales_.size())
             throw checkpoint_error(who + "the archive is of a scheduler of " + std::to_string(saved_scales.size()) +
                                    " parameter groups, this one drives " + std::to_string(scales_.size()));
-        for (double s : saved_scales)
-            if (!(std::isfinite(s) && s >= 0.0))
-                throw checkpoint_error(who + "a group scale is " + clr::detail::to_text(s) + " (damaged file?)");
+        const auto bad = std::find_if(saved_scales.begin(), saved_scales.end(),
+                                      [](double s) { return !(std::isfinite(s) && s >= 0.0); });
+        if (bad != saved_scales.end())
+            throw checkpoint_error(who + "a group scale is " + clr::detail::to_text(*bad) + " (damaged file?)");
         if (settings == resume::same_settings) {
             const std::string hint = "; load with clr::torch::resume::new_settings if the change is intended";
             const std::string current = clr::detail::text_or_empty(sched_);
@@ -259,11 +261,12 @@ public:
                 throw checkpoint_error(who + "the schedule differs: the archive's is " + saved_text +
                                        ", this scheduler's is " +
                                        (current.empty() ? std::string("one without a text form") : current) + hint);
-            for (std::size_t g = 0; g < scales_.size(); ++g)
-                if (!(saved_scales[g] == scales_[g]))
-                    throw checkpoint_error(who + "group " + std::to_string(g) + "'s scale differs: the archive's is " +
-                                           clr::detail::to_text(saved_scales[g]) + ", this scheduler's is " +
-                                           clr::detail::to_text(scales_[g]) + hint);
+            std::size_t g = 0;
+            while (g < scales_.size() && saved_scales[g] == scales_[g]) ++g;
+            if (g < scales_.size())
+                throw checkpoint_error(who + "group " + std::to_string(g) + "'s scale differs: the archive's is " +
+                                       clr::detail::to_text(saved_scales[g]) + ", this scheduler's is " +
+                                       clr::detail::to_text(scales_[g]) + hint);
         }
         apply(n, "clr::torch::scheduler::load");
     }
@@ -285,25 +288,28 @@ private:
                 throw std::domain_error(std::string(who) + ": the schedule gives momentum = " +
                                         clr::detail::to_text(*m) + " at step " + std::to_string(n) +
                                         "; it must lie in [0, 1)");
-            for (std::size_t g = 0; g < groups.size(); ++g)
-                if (detail::slot_of(groups[g].options()) == momentum_slot::none)
-                    throw std::invalid_argument(
-                        std::string(who) + ": the schedule cycles momentum (" + clr::detail::to_text(*m) +
-                        " at step " + std::to_string(n) + "), and parameter group " + std::to_string(g) +
-                        "'s optimizer has no momentum to cycle: SGD and RMSprop take it as momentum, Adam and "
-                        "AdamW as beta1; give this optimizer a schedule without .with_momentum");
+            std::size_t g = 0;
+            while (g < groups.size() && detail::slot_of(groups[g].options()) != momentum_slot::none) ++g;
+            if (g < groups.size())
+                throw std::invalid_argument(
+                    std::string(who) + ": the schedule cycles momentum (" + clr::detail::to_text(*m) + " at step " +
+                    std::to_string(n) + "), and parameter group " + std::to_string(g) +
+                    "'s optimizer has no momentum to cycle: SGD and RMSprop take it as momentum, Adam and "
+                    "AdamW as beta1; give this optimizer a schedule without .with_momentum");
         }
         std::vector<double> rates(groups.size());
-        for (std::size_t g = 0; g < groups.size(); ++g) {
+        std::size_t g = 0;
+        for (; g < groups.size(); ++g) {
             rates[g] = scales_[g] == 1.0 ? double(lr) : double(lr) * scales_[g];
-            if (!std::isfinite(rates[g]))
-                throw std::domain_error(std::string(who) + ": lr = " + clr::detail::to_text(lr) + " at step " +
-                                        std::to_string(n) + " times group " + std::to_string(g) +
-                                        "'s scale = " + clr::detail::to_text(scales_[g]) + " is not finite");
+            if (!std::isfinite(rates[g])) break;
         }
-        for (std::size_t g = 0; g < groups.size(); ++g) {
-            groups[g].options().set_lr(rates[g]);
-            if (m) detail::set_momentum(groups[g].options(), double(*m));
+        if (g < groups.size())
+            throw std::domain_error(std::string(who) + ": lr = " + clr::detail::to_text(lr) + " at step " +
+                                    std::to_string(n) + " times group " + std::to_string(g) + "'s scale = " +
+                                    clr::detail::to_text(scales_[g]) + " is not finite");
+        for (std::size_t i = 0; i < groups.size(); ++i) {
+            groups[i].options().set_lr(rates[i]);
+            if (m) detail::set_momentum(groups[i].options(), double(*m));
         }
         t_ = n;
         last_lr_ = std::move(rates);
