@@ -166,8 +166,10 @@ public:
     // scale) and the momentum, if cycled, go into the optimizer. Call it
     // after opt.step(), as in PyTorch. The schedule's values are checked
     // first (a finite rate >= 0, a momentum in [0, 1)); on an error
-    // (std::domain_error, or std::logic_error if the optimizer's group
-    // count changed) nothing changes.
+    // (std::domain_error; std::invalid_argument for a momentum the
+    // optimizer has no place for, where a composed schedule starts cycling
+    // one; std::logic_error if the optimizer's group count changed) nothing
+    // changes.
     void step() {
         if (t_ >= clr::detail::max_steps)
             throw std::overflow_error("clr::torch::scheduler::step: the step counter is at its limit, 2^62");
