@@ -38,18 +38,27 @@ struct trainer_options {
 
 inline void add_trainer_options(CLI::App& app, trainer_options& t) {
     app.add_option("--optimizer", t.optimizer, "sgd, adam or adamw (default adam)")->type_name("NAME");
-    app.add_option_function<double>(
-           "--lr", [&t](double v) { t.lr = v; }, "The rate of --schedule constant (default 0.001)")
-        ->type_name("RATE");
-    app.add_option_function<double>(
-           "--momentum", [&t](double v) { t.momentum = v; }, "SGD momentum, or Adam's beta1 (default 0.9)")
-        ->type_name("M");
-    app.add_option_function<double>(
-           "--weight-decay", [&t](double v) { t.weight_decay = v; }, "L2 (sgd, adam) or decoupled (adamw) decay")
-        ->type_name("W");
+    // Every number goes through the strict parsers of schedule_options.hpp,
+    // so that a bad value is refused naming its own flag: CLI11 would take
+    // "nan", "inf", "1e400" and "-1" (as 2^64 - 1 for an unsigned).
+    const auto number = [&app](const char* flag, const char* type, const std::string& help, auto set) {
+        app.add_option_function<std::string>(
+               flag, [flag, set](const std::string& v) { set(schedule_cli::parse_number(flag, v)); }, help)
+            ->type_name(type);
+    };
+    number("--lr", "RATE", "The rate of --schedule constant (default 0.001)", [&t](double v) { t.lr = v; });
+    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)", [&t](double v) { t.momentum = v; });
+    number("--weight-decay", "W", "L2 (sgd, adam) or decoupled (adamw) decay",
+           [&t](double v) { t.weight_decay = v; });
     app.add_option("--epochs", t.epochs, "Passes over the training set (default 10)")->type_name("N");
     app.add_option("--batch", t.batch, "Examples per update (default 200)")->type_name("N");
-    app.add_option("--seed", t.seed, "Initialisation and shuffling seed (default 1)")->type_name("N");
+    app.add_option_function<std::string>(
+           "--seed",
+           [&t](const std::string& v) {
+               t.seed = schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX, "a whole number from 0 to 2^64 - 1");
+           },
+           "Initialisation and shuffling seed, 0 to 2^64 - 1 (default 1)")
+        ->type_name("N");
     app.add_option("--threads", t.threads, "Compute threads (default: all cores)")->type_name("N");
     app.add_option("--data", t.data, "Directory of the four IDX files, plain or .gz (default data/mnist)")
         ->type_name("DIR");

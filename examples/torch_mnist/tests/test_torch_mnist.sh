@@ -77,6 +77,9 @@ if want cli; then
   expect 2 "--step-size" "${R[@]}" --schedule triangular --step-size 0
   expect 2 "--max-lr" "${R[@]}" --schedule triangular --base-lr 0.01 --max-lr 0.001
   expect 2 "--schedule" "${R[@]}" --schedule nonesuch
+  expect 2 "--lr" "${R[@]}" --lr nan
+  expect 2 "--momentum" "${R[@]}" --momentum 1e400
+  expect 2 "--seed" "${R[@]}" --seed -1
 
   # Two short runs that train: the epoch lines and the final line, for a
   # cyclical rate with cycled momentum (SGD) and for one-cycle (AdamW).
