@@ -5,6 +5,8 @@
 #               include/clr/), with the compile commands of a Debug configure
 #               in $BUILD_DIR; TIDY_TESTS=1 adds tests/, which only uses the
 #               library and takes as long again
+#   clang-format  every tracked .hpp and .cpp against .clang-format
+#               (scripts/format.sh rewrites them)
 #   cppcheck    over include/, examples/, tests/, bench/ and fuzz/; third-party
 #               suppressions in .cppcheck-suppressions, Catch2 macros in
 #               cmake/cppcheck.cfg
@@ -21,6 +23,7 @@ jobs=${JOBS:-2}
 scripts/setup.sh
 missing=()
 command -v clang-tidy-14 >/dev/null 2>&1 || missing+=(clang-tidy-14)
+command -v clang-format-14 >/dev/null 2>&1 || missing+=(clang-format-14)
 command -v cppcheck >/dev/null 2>&1 || missing+=(cppcheck)
 if ((${#missing[@]})); then
   sudo=()
@@ -76,6 +79,15 @@ for f in "${tidy_files[@]}"; do
   fi
 done
 echo "clang-tidy: ${#tidy_files[@]} translation units"
+
+echo "== clang-format"
+mapfile -t format_files < <(git ls-files '*.hpp' '*.cpp')
+if ! clang-format-14 --dry-run --Werror "${format_files[@]}" 2>"$tmp/format.log"; then
+  status=1
+  grep -E '^[^ ].*: (error|warning):' "$tmp/format.log" | cut -d: -f1 | sort -u | sed 's/^/-- not formatted: /'
+  echo "clang-format: run scripts/format.sh"
+fi
+echo "clang-format: ${#format_files[@]} files"
 
 echo "== cppcheck"
 # Headers are named one by one: cppcheck only picks .cpp files out of a
