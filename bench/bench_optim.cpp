@@ -166,8 +166,10 @@ void adamw(benchmark::State& state) { adam_like<clr::optim::adamw<clr::triangula
     // so no per-benchmark option that would append to the name. Size-major
     // order runs the benchmarks of one size back to back, so that the ratios
     // at that size see the same machine load.
-    const std::pair<const char*, void (*)(benchmark::State&)> kinds[] = {
-        {"optim/triad", triad}, {"optim/sgd_momentum", sgd_momentum}, {"optim/adam", adam}, {"optim/adamw", adamw}};
+    const std::pair<const char*, void (*)(benchmark::State&)> kinds[] = {{"optim/triad", triad},
+                                                                         {"optim/sgd_momentum", sgd_momentum},
+                                                                         {"optim/adam", adam},
+                                                                         {"optim/adamw", adamw}};
     for (const std::int64_t n : sizes)
         for (const auto& [name, fn] : kinds) benchmark::RegisterBenchmark(name, fn)->Arg(n);
     return true;

@@ -86,7 +86,9 @@ constexpr T pi = T(3.141592653589793238462643383279502884L);
 // a + (b - a) * w, as typed by hand: the twins of the `hand` variant.
 struct plain_mix {
     template <class T>
-    static T of(T a, T b, T w) noexcept { return a + (b - a) * w; }
+    static T of(T a, T b, T w) noexcept {
+        return a + (b - a) * w;
+    }
 };
 
 // The library's own interpolation, exact at w = 1 and never past b: the
@@ -94,7 +96,9 @@ struct plain_mix {
 // the layers around the formula (CRTP base, policy objects, validation).
 struct exact_mix {
     template <class T>
-    static T of(T a, T b, T w) noexcept { return clr::detail::lerp(a, b, w); }
+    static T of(T a, T b, T w) noexcept {
+        return clr::detail::lerp(a, b, w);
+    }
 };
 
 template <class T>
@@ -106,7 +110,8 @@ struct constant {
 // Position a in [0, 1] within a symmetric cycle of 2 * up steps.
 template <class T>
 T ramp(step_t p, step_t up) noexcept {
-    return p < up ? static_cast<T>(p) / static_cast<T>(up) : T(1) - static_cast<T>(p - up) / static_cast<T>(up);
+    return p < up ? static_cast<T>(p) / static_cast<T>(up)
+                  : T(1) - static_cast<T>(p - up) / static_cast<T>(up);
 }
 
 template <class T, class Mix = plain_mix>
@@ -228,7 +233,8 @@ struct warmup_constant_cosine {
         if (t < n2) return top;
         t -= n2;
         if (t >= total) return T(0);
-        return Mix::of(T(0), top, (T(1) + std::cos(pi<T> * static_cast<T>(t) / static_cast<T>(total))) / T(2));
+        return Mix::of(T(0), top,
+                       (T(1) + std::cos(pi<T> * static_cast<T>(t) / static_cast<T>(total))) / T(2));
     }
 };
 
@@ -496,7 +502,8 @@ void add_all(const char* type) {
         hand::welch<T, exact_mix>{base, top, up});
     add("hann", type, clr::hann<T>(base, top, up), hand::hann<T>{base, top, up},
         hand::hann<T, exact_mix>{base, top, up});
-    add("cosine_restarts", type, clr::cosine_restarts<T>(T(0.05), 1000).with_t_mult(T(2)).with_eta_min(T(0.001)),
+    add("cosine_restarts", type,
+        clr::cosine_restarts<T>(T(0.05), 1000).with_t_mult(T(2)).with_eta_min(T(0.001)),
         hand::cosine_restarts_t2<T>{T(0.05), T(0.001), 1000},
         hand::cosine_restarts_t2<T, exact_mix>{T(0.05), T(0.001), 1000});
     add("cosine_restarts_tmult1", type, clr::cosine_restarts<T>(T(0.05), 1000).with_eta_min(T(0.001)),
@@ -507,7 +514,8 @@ void add_all(const char* type) {
         hand::one_cycle<T>(T(0.1), step_range), hand::one_cycle<T, exact_mix>(T(0.1), step_range));
     add("warmup_triangular", type, clr::warmup(clr::triangular<T>(base, top, up), 500, T(0)),
         hand::warmup_triangular<T>{T(0), base, 500, hand::triangular<T>{base, top, up}},
-        hand::warmup_triangular<T, exact_mix>{T(0), base, 500, hand::triangular<T, exact_mix>{base, top, up}});
+        hand::warmup_triangular<T, exact_mix>{T(0), base, 500,
+                                              hand::triangular<T, exact_mix>{base, top, up}});
     // The usual three pieces: a linear warmup over 1000 steps, the peak held
     // to step 4,000,000, a cosine decay to 0 that ends with the step range.
     const step_t warm = 1000, hold = 3'999'000, decay = step_range - warm - hold;
@@ -537,8 +545,8 @@ int main(int argc, char** argv) {
 
     benchmark::AddCustomContext("clr_calls_per_iteration", "1");
     benchmark::AddCustomContext("clr_step_range", "[0, " + std::to_string(step_range) + ")");
-    benchmark::AddCustomContext("clr_random_steps",
-                                std::to_string(random_count) + " uniform, seed " + std::to_string(random_seed));
+    benchmark::AddCustomContext(
+        "clr_random_steps", std::to_string(random_count) + " uniform, seed " + std::to_string(random_seed));
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -40,7 +40,8 @@ public:
     scratch() {
         std::error_code ec;
         std::filesystem::path base = std::filesystem::temp_directory_path(ec);
-        if (std::getenv("TMPDIR") == nullptr && std::filesystem::is_directory("/dev/shm", ec) && access("/dev/shm", W_OK) == 0)
+        if (std::getenv("TMPDIR") == nullptr && std::filesystem::is_directory("/dev/shm", ec) &&
+            access("/dev/shm", W_OK) == 0)
             base = "/dev/shm";
         if (base.empty()) base = "/tmp";
         std::string tmpl = (base / "fuzz_idx.XXXXXX").string();
@@ -71,7 +72,8 @@ private:
 };
 
 std::uint32_t be32(const std::uint8_t* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
 }
 
 bool gzip_magic(const std::uint8_t* data, std::size_t size) {
@@ -100,8 +102,9 @@ void read_images(const std::string& path, const std::uint8_t* data, std::size_t 
     try {
         const mnist::images im = mnist::read_images(path);
         if (im.pixels.size() != im.count * im.rows * im.cols)
-            violation("images size", std::to_string(im.pixels.size()) + " pixels for " + std::to_string(im.count) + " x " +
-                                         std::to_string(im.rows) + " x " + std::to_string(im.cols));
+            violation("images size", std::to_string(im.pixels.size()) + " pixels for " +
+                                         std::to_string(im.count) + " x " + std::to_string(im.rows) + " x " +
+                                         std::to_string(im.cols));
         if (plain) {
             if (size != 16 + im.pixels.size() || be32(data + 4) != im.count || be32(data + 8) != im.rows ||
                 be32(data + 12) != im.cols)
@@ -115,7 +118,8 @@ void read_images(const std::string& path, const std::uint8_t* data, std::size_t 
     }
 }
 
-void read_labels(const std::string& path, const std::uint8_t* data, std::size_t size, bool plain, unsigned classes) {
+void read_labels(const std::string& path, const std::uint8_t* data, std::size_t size, bool plain,
+                 unsigned classes) {
     try {
         const mnist::labels lb = mnist::read_labels(path, classes);
         for (const std::uint8_t v : lb.values)
@@ -129,7 +133,8 @@ void read_labels(const std::string& path, const std::uint8_t* data, std::size_t 
     } catch (const mnist::data_error& e) {
         check_error(e, path);
         // Every byte is a valid label among 256 classes.
-        if (plain && classes == 256 && size >= 8 && be32(data) == mnist::labels_magic && size - 8 == be32(data + 4))
+        if (plain && classes == 256 && size >= 8 && be32(data) == mnist::labels_magic &&
+            size - 8 == be32(data + 4))
             violation("labels refused", e.what());
     }
 }
@@ -145,8 +150,7 @@ void read_all(const std::string& path, const std::uint8_t* data, std::size_t siz
     try {
         (void)mnist::read_labels(path, 0);
         violation("num_classes = 0", "accepted");
-    } catch (const std::invalid_argument&) {
-    }
+    } catch (const std::invalid_argument&) {}
 }
 
 }  // namespace

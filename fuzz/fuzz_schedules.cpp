@@ -229,7 +229,9 @@ built<clr::cyclic<T, Window, Scale>> make_cyclic(input& in, Scale scale) {
         }
     }
     const step_t len = s.cycle_length();
-    return {s, fixed(m), {s.step_size_up(), len - 1, len, len + s.step_size_up(), (last_step - up) / len * len + up}};
+    return {s,
+            fixed(m),
+            {s.step_size_up(), len - 1, len, len + s.step_size_up(), (last_step - up) / len * len + up}};
 }
 
 template <class T>
@@ -254,7 +256,8 @@ built<clr::cosine_restarts<T>> make_cosine(input& in) {
     // Restarts are checked at steps whose period index is finite and not negative.
     for (const step_t t : {step_t{0}, t0, last_step}) {
         const T i = s.restarts_before(t);
-        if (!std::isfinite(i) || i < T(0)) violation("cosine_restarts restart count", text(t) + " -> " + text(i));
+        if (!std::isfinite(i) || i < T(0))
+            violation("cosine_restarts restart count", text(t) + " -> " + text(i));
     }
     return {s, fixed<T>(std::nullopt), {t0 - 1, t0, 2 * t0, 3 * t0}};
 }
@@ -281,9 +284,7 @@ built<clr::one_cycle<T>> make_one_cycle(input& in) {
                 m = clr::range<T>{bm, mm};
                 break;
             }
-            default:
-                s = s.with_momentum();
-                m = clr::range<T>{T(0.85), T(0.95)};
+            default: s = s.with_momentum(); m = clr::range<T>{T(0.85), T(0.95)};
         }
     }
     const auto peak = s.pct_start() * static_cast<T>(total);
@@ -315,7 +316,8 @@ built<clr::linear<T>> make_linear(input& in) {
     const T start = in.real<T>();
     const T end = in.real<T>();
     const step_t total = in.step();
-    return {clr::linear<T>(start, end, total), fixed<T>(std::nullopt), {total - 1, total, total + 1, total / 2}};
+    return {
+        clr::linear<T>(start, end, total), fixed<T>(std::nullopt), {total - 1, total, total + 1, total / 2}};
 }
 
 template <class T>
@@ -324,7 +326,9 @@ built<clr::polynomial<T>> make_polynomial(input& in) {
     const T end = in.real<T>();
     const step_t total = in.step();
     const T power = in.real<T>();
-    return {clr::polynomial<T>(lr, end, total, power), fixed<T>(std::nullopt), {total - 1, total, total + 1, total / 2}};
+    return {clr::polynomial<T>(lr, end, total, power),
+            fixed<T>(std::nullopt),
+            {total - 1, total, total + 1, total / 2}};
 }
 
 template <class T>
@@ -446,7 +450,8 @@ void check_values(const S& s, const M& momentum, const std::vector<step_t>& step
     for (const step_t t : steps) {
         const T v = s(t);
         if (!(std::isfinite(v) && r.contains(v)))
-            violation("lr outside bounds", "lr(" + text(t) + ") = " + text(v) + ", bounds [" + text(r.lo) + ", " + text(r.hi) + "]");
+            violation("lr outside bounds", "lr(" + text(t) + ") = " + text(v) + ", bounds [" + text(r.lo) +
+                                               ", " + text(r.hi) + "]");
         const std::optional<T> m = s.momentum(t);
         const momentum_range<T> want = momentum(t);
         if (m.has_value() != want.has_value())
@@ -471,7 +476,8 @@ void check_round_trip(const S& s, const std::string& what, const std::vector<ste
         violation("text refused on reading back", what + " '" + written + "': " + e.what());
     }
     const std::string again = clr::to_string(*back);
-    if (again != written) violation("text changed on reading back", what + " '" + written + "' -> '" + again + "'");
+    if (again != written)
+        violation("text changed on reading back", what + " '" + written + "' -> '" + again + "'");
     const clr::range<T> r = s.bounds(), rb = back->bounds();
     if (!same_bits(r.lo, rb.lo) || !same_bits(r.hi, rb.hi))
         violation("bounds changed on reading back", "'" + written + "': [" + text(r.lo) + ", " + text(r.hi) +
@@ -558,7 +564,8 @@ void run(input& in, std::uint8_t head) {
                     const step_t n1 = in.step();
                     const step_t n2 = in.step();
                     const auto s = clr::sequence(first.s, n1, second.s, n2, third.s);
-                    auto m = [ma = first.momentum, mb = second.momentum, mc = third.momentum, n1, n2](step_t t) {
+                    auto m = [ma = first.momentum, mb = second.momentum, mc = third.momentum, n1,
+                              n2](step_t t) {
                         return t < n1 ? ma(t) : t - n1 < n2 ? mb(t - n1) : mc(t - n1 - n2);
                     };
                     std::vector<step_t> marks{n1 - 1, n1, n1 + n2 - 1, n1 + n2, n1 + n2 + 1};
@@ -593,7 +600,9 @@ void run(input& in, std::uint8_t head) {
             with_tail<T>(in, in.byte(), [&](auto second) {
                 const step_t n = in.step();
                 const auto s = clr::sequence(first.s, n, second.s);
-                auto m = [ma = first.momentum, mb = second.momentum, n](step_t t) { return t < n ? ma(t) : mb(t - n); };
+                auto m = [ma = first.momentum, mb = second.momentum, n](step_t t) {
+                    return t < n ? ma(t) : mb(t - n);
+                };
                 std::vector<step_t> marks{n - 1, n, n + 1};
                 for (const step_t t : first.landmarks) marks.push_back(t);
                 for (const step_t t : second.landmarks) marks.push_back(t + n);

@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "running %s (%zu bytes)\n", p.string().c_str(), bytes.size());
         // libFuzzer never passes a null pointer, even for an empty input.
         static const std::uint8_t none = 0;
-        LLVMFuzzerTestOneInput(bytes.empty() ? &none : reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+        LLVMFuzzerTestOneInput(bytes.empty() ? &none : reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                               bytes.size());
     }
     std::fprintf(stderr, "%zu inputs ran without a failure\n", inputs.size());
     return 0;

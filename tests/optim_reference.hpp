@@ -31,7 +31,9 @@ namespace clr_test {
 template <class T>
 class table_schedule : public clr::schedule<table_schedule<T>, T> {
 public:
-    table_schedule(std::vector<T> lr, std::vector<T> momentum) : lr_(std::move(lr)), m_(std::move(momentum)) {}
+    table_schedule(std::vector<T> lr, std::vector<T> momentum)
+        : lr_(std::move(lr)),
+          m_(std::move(momentum)) {}
     T lr_at(clr::step_t t) const noexcept { return lr_[index(t)]; }
     clr::range<T> lr_range() const noexcept {
         const auto mm = std::minmax_element(lr_.begin(), lr_.end());
@@ -76,7 +78,9 @@ struct optim_reference {
     // [t][k]: k runs over block 0 (row-major, as PyTorch stores it), then block 1.
     std::vector<std::vector<double>> grad, before, after;
 
-    double number(const std::string& key) const { return parse_double(options.at(key), "case option " + key); }
+    double number(const std::string& key) const {
+        return parse_double(options.at(key), "case option " + key);
+    }
     bool cycled() const { return options.at("cycled") == "momentum"; }
 };
 
@@ -86,7 +90,8 @@ struct optim_reference {
 // given, is what the test itself expects the table to cover.
 inline optim_reference load_optim_reference_file(const std::string& path, std::size_t expected_steps = 0) {
     const std::vector<std::string> lines = table_lines(read_table_text(path));
-    if (lines.size() < 4 || lines[0].compare(0, 2, "# ") != 0) throw std::runtime_error(path + ": no provenance line");
+    if (lines.size() < 4 || lines[0].compare(0, 2, "# ") != 0)
+        throw std::runtime_error(path + ": no provenance line");
     optim_reference ref;
     const std::string tag = "# case: ";
     if (lines[1].compare(0, tag.size(), tag) != 0) throw std::runtime_error(path + ": no case line");
@@ -108,9 +113,11 @@ inline optim_reference load_optim_reference_file(const std::string& path, std::s
                                  std::to_string(expected_steps));
 
     const std::string init_tag = "# initial=";
-    if (lines[2].compare(0, init_tag.size(), init_tag) != 0) throw std::runtime_error(path + ": no initial line");
+    if (lines[2].compare(0, init_tag.size(), init_tag) != 0)
+        throw std::runtime_error(path + ": no initial line");
     const std::vector<std::string> init = split(lines[2].substr(init_tag.size()), ',');
-    if (init.size() != std::size_t(n_values)) throw std::runtime_error(path + ": the initial line needs 17 values");
+    if (init.size() != std::size_t(n_values))
+        throw std::runtime_error(path + ": the initial line needs 17 values");
     std::vector<double> start;
     for (const auto& cell : init) start.push_back(parse_double(cell, path + ":3"));
 
@@ -130,7 +137,8 @@ inline optim_reference load_optim_reference_file(const std::string& path, std::s
             throw std::runtime_error(where + ": " + std::to_string(c.size()) + " cells, expected " +
                                      std::to_string(columns));
         if (parse_count(c[0], where) != t)
-            throw std::runtime_error(where + ": update " + c[0] + " where update " + std::to_string(t) + " belongs");
+            throw std::runtime_error(where + ": update " + c[0] + " where update " + std::to_string(t) +
+                                     " belongs");
         ref.lr.push_back(parse_double(c[1], where));
         ref.momentum.push_back(parse_double(c[2], where));
         std::vector<double> g, p;
@@ -244,8 +252,9 @@ inline double worst_scaled_error(const trajectory& got, const trajectory& want,
             const double w = want[t][k % want[t].size()];
             const double g = got[t][k];
             // A value that is not finite is infinitely wrong (relative_error's rule).
-            worst = worse(worst, std::isfinite(g) && std::isfinite(w) ? std::abs(g - w) / std::max(std::abs(w), 1.0)
-                                                                       : std::numeric_limits<double>::infinity());
+            worst = worse(worst, std::isfinite(g) && std::isfinite(w)
+                                     ? std::abs(g - w) / std::max(std::abs(w), 1.0)
+                                     : std::numeric_limits<double>::infinity());
         }
     return worst;
 }
@@ -258,8 +267,8 @@ inline double worst_scaled_error(const trajectory& got, const trajectory& want,
 // run registers the vector plainly, to show that the options changed it.
 // Returns the number of updates after which the two ways differ (0 if none).
 template <class T, class Make, class MakeVector>
-std::size_t differs_from_separate(const optim_reference& ref, const clr::optim::block_options& options, T scale,
-                                  Make make, MakeVector make_vector) {
+std::size_t differs_from_separate(const optim_reference& ref, const clr::optim::block_options& options,
+                                  T scale, Make make, MakeVector make_vector) {
     using matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
     using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
     const table_schedule<T> sched = schedule_of<T>(ref);

@@ -13,11 +13,11 @@
 #include <sstream>
 
 namespace readme {
-extern Eigen::MatrixXf W, dW;            // a parameter block and its gradient
-extern std::ofstream checkpoint;         // where a checkpoint goes
-extern std::ifstream saved_checkpoint;   // where one comes back from
-double train_one_batch(double lr);       // trains one mini-batch at rate lr, returns the loss
-void compute_gradients();                // fills dW
+extern Eigen::MatrixXf W, dW;           // a parameter block and its gradient
+extern std::ofstream checkpoint;        // where a checkpoint goes
+extern std::ifstream saved_checkpoint;  // where one comes back from
+double train_one_batch(double lr);      // trains one mini-batch at rate lr, returns the loss
+void compute_gradients();               // fills dW
 extern std::uint64_t batches_per_epoch;
 extern int steps;
 }  // namespace readme

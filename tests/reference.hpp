@@ -74,9 +74,11 @@ inline std::uint64_t parse_count(const std::string& cell, const std::string& whe
 }
 
 // "# key=N" on a line of its own.
-inline std::uint64_t parse_count_line(const std::string& line, const std::string& key, const std::string& where) {
+inline std::uint64_t parse_count_line(const std::string& line, const std::string& key,
+                                      const std::string& where) {
     const std::string tag = "# " + key + "=";
-    if (line.compare(0, tag.size(), tag) != 0) throw std::runtime_error(where + ": expected '" + tag + "N', got " + line);
+    if (line.compare(0, tag.size(), tag) != 0)
+        throw std::runtime_error(where + ": expected '" + tag + "N', got " + line);
     return parse_count(line.substr(tag.size()), where);
 }
 
@@ -95,15 +97,17 @@ struct reference_table {
 // cover, so a table regenerated shorter is caught too.
 inline reference_table load_reference_file(const std::string& path, std::uint64_t expected_rows = 0) {
     const std::vector<std::string> lines = table_lines(read_table_text(path));
-    if (lines.size() < 3 || lines[0].compare(0, 2, "# ") != 0) throw std::runtime_error(path + ": no provenance line");
+    if (lines.size() < 3 || lines[0].compare(0, 2, "# ") != 0)
+        throw std::runtime_error(path + ": no provenance line");
     const std::uint64_t rows = parse_count_line(lines[1], "rows", path + ":2");
     const std::string& header = lines[2];
     const bool with_momentum = header == "step,lr,momentum";
-    if (!with_momentum && header != "step,lr") throw std::runtime_error(path + ": unexpected header " + header);
+    if (!with_momentum && header != "step,lr")
+        throw std::runtime_error(path + ": unexpected header " + header);
     if (rows == 0) throw std::runtime_error(path + ": rows=0");
     if (lines.size() - 3 != rows)
-        throw std::runtime_error(path + ": the header promises " + std::to_string(rows) + " rows, the file has " +
-                                 std::to_string(lines.size() - 3));
+        throw std::runtime_error(path + ": the header promises " + std::to_string(rows) +
+                                 " rows, the file has " + std::to_string(lines.size() - 3));
     if (expected_rows != 0 && rows != expected_rows)
         throw std::runtime_error(path + ": " + std::to_string(rows) + " rows, the test expects " +
                                  std::to_string(expected_rows));
@@ -116,7 +120,9 @@ inline reference_table load_reference_file(const std::string& path, std::uint64_
             throw std::runtime_error(where + ": " + std::to_string(cells.size()) + " cells, expected " +
                                      std::to_string(columns));
         const std::uint64_t step = parse_count(cells[0], where);
-        if (step != r) throw std::runtime_error(where + ": step " + cells[0] + " where step " + std::to_string(r) + " belongs");
+        if (step != r)
+            throw std::runtime_error(where + ": step " + cells[0] + " where step " + std::to_string(r) +
+                                     " belongs");
         table.step.push_back(step);
         table.lr.push_back(parse_double(cells[1], where));
         if (with_momentum) table.momentum.push_back(parse_double(cells[2], where));

@@ -26,7 +26,6 @@ namespace {
 
 using namespace clr_test;
 
-
 template <class Options>
 Options adam_options_of(const optim_reference& ref) {
     Options o;
@@ -47,7 +46,8 @@ auto make_adamw(const clr::optim::adamw_options& o) {
     return [o](table_schedule<T> s) { return clr::optim::adamw<table_schedule<T>>(std::move(s), o); };
 }
 
-const char* const adam_cases[] = {"optim_adam_weight_decay.csv", "optim_adam_cycled_beta1.csv", "optim_adamw.csv"};
+const char* const adam_cases[] = {"optim_adam_weight_decay.csv", "optim_adam_cycled_beta1.csv",
+                                  "optim_adamw.csv"};
 
 // Runs a case through adam or adamw, as its table says, in precision T.
 template <class T>
@@ -98,15 +98,18 @@ TEST_CASE("adam, adamw: a block's lr_scale and weight decay act as a separate op
             auto other = o;
             other.weight_decay = o.weight_decay == 0.0 ? 0.03 : 0.0;
             const auto decay = clr::optim::block_options().with_weight_decay(other.weight_decay);
-            CHECK(differs_from_separate<double>(ref, decay.with_lr_scale(0.5), 0.5, make(o), make(other)) == 0);
+            CHECK(differs_from_separate<double>(ref, decay.with_lr_scale(0.5), 0.5, make(o), make(other)) ==
+                  0);
             // AdamW's decoupled decay uses the block's rate too.
-            CHECK(differs_from_separate<double>(ref, clr::optim::block_options().with_lr_scale(0.5), 0.5, make(o),
-                                                make(o)) == 0);
+            CHECK(differs_from_separate<double>(ref, clr::optim::block_options().with_lr_scale(0.5), 0.5,
+                                                make(o), make(o)) == 0);
         };
         if (ref.options.at("optimizer") == "adam")
-            check(adam_options_of<clr::optim::adam_options>(ref), [](auto o) { return make_adam<double>(o); });
+            check(adam_options_of<clr::optim::adam_options>(ref),
+                  [](auto o) { return make_adam<double>(o); });
         else
-            check(adam_options_of<clr::optim::adamw_options>(ref), [](auto o) { return make_adamw<double>(o); });
+            check(adam_options_of<clr::optim::adamw_options>(ref),
+                  [](auto o) { return make_adamw<double>(o); });
     }
 }
 
@@ -257,21 +260,27 @@ TEST_CASE("adam: each bad option is rejected with its name and value", "[optim][
         return clr::optim::adamw(s, o);
     };
     REQUIRE_THROWS_AS(adam_with([](A& o) { o.beta1 = 1.0; }), std::invalid_argument);
-    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta1 = 1.0; }), "clr::optim::adam: beta1 = 1 must lie in [0, 1)");
-    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta1 = -0.5; }), "clr::optim::adam: beta1 = -0.5 must lie in [0, 1)");
-    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta2 = 1.5; }), "clr::optim::adam: beta2 = 1.5 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta1 = 1.0; }),
+                        "clr::optim::adam: beta1 = 1 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta1 = -0.5; }),
+                        "clr::optim::adam: beta1 = -0.5 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta2 = 1.5; }),
+                        "clr::optim::adam: beta2 = 1.5 must lie in [0, 1)");
     REQUIRE_THROWS_WITH(adam_with([](A& o) { o.beta2 = std::nan(""); }),
                         "clr::optim::adam: beta2 = nan must be finite");
     REQUIRE_THROWS_WITH(adam_with([](A& o) { o.eps = 0.0; }), "clr::optim::adam: eps = 0 must be positive");
-    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.eps = -0.25; }), "clr::optim::adam: eps = -0.25 must be positive");
-    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.eps = HUGE_VAL; }), "clr::optim::adam: eps = inf must be finite");
+    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.eps = -0.25; }),
+                        "clr::optim::adam: eps = -0.25 must be positive");
+    REQUIRE_THROWS_WITH(adam_with([](A& o) { o.eps = HUGE_VAL; }),
+                        "clr::optim::adam: eps = inf must be finite");
     REQUIRE_THROWS_WITH(adam_with([](A& o) { o.weight_decay = -1.0; }),
                         "clr::optim::adam: weight_decay = -1 must not be negative");
     REQUIRE_THROWS_WITH(adamw_with([](W& o) { o.weight_decay = -1.0; }),
                         "clr::optim::adamw: weight_decay = -1 must not be negative");
     REQUIRE_THROWS_WITH(adamw_with([](W& o) { o.weight_decay = std::nan(""); }),
                         "clr::optim::adamw: weight_decay = nan must be finite");
-    REQUIRE_THROWS_WITH(adamw_with([](W& o) { o.beta1 = 2.0; }), "clr::optim::adamw: beta1 = 2 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(adamw_with([](W& o) { o.beta1 = 2.0; }),
+                        "clr::optim::adamw: beta1 = 2 must lie in [0, 1)");
     CHECK_NOTHROW(adam_with([](A& o) { o.beta1 = 0.0; }));
 }
 
@@ -280,8 +289,9 @@ TEST_CASE("adam: a cycled beta1 out of range stops the step before any change", 
     Eigen::Vector2d p(1, 2), g(1, 1);
     opt.add(p, g);
     REQUIRE_THROWS_AS(opt.step(), std::domain_error);
-    REQUIRE_THROWS_WITH(opt.step(),
-                        "clr::optim::adamw::step: the schedule gives beta1 = 1.5 at step 0; it must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(
+        opt.step(),
+        "clr::optim::adamw::step: the schedule gives beta1 = 1.5 at step 0; it must lie in [0, 1)");
     CHECK(p == Eigen::Vector2d(1, 2));
     CHECK(opt.steps() == 0);
 }

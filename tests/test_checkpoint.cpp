@@ -16,8 +16,8 @@
 #include <ios>
 #include <optional>
 #include <sstream>
-#include <streambuf>
 #include <stdexcept>
+#include <streambuf>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -60,7 +60,8 @@ struct model {
     // the parameters, so every earlier update matters.
     void gradients(clr::step_t t) {
         for (Eigen::Index i = 0; i < w.size(); ++i) dw(i) = w(i) - T(0.1 * std::sin(double(i) + double(t)));
-        for (Eigen::Index i = 0; i < b.size(); ++i) db(i) = T(0.5) * b(i) + T(0.2 * std::cos(0.01 * double(i * t)));
+        for (Eigen::Index i = 0; i < b.size(); ++i)
+            db(i) = T(0.5) * b(i) + T(0.2 * std::cos(0.01 * double(i * t)));
     }
     template <class Opt>
     void attach(Opt& opt) {
@@ -143,7 +144,8 @@ std::string load_error(Opt& opt, const std::string& bytes) {
 
 std::uint64_t u64_at(const std::string& s, std::size_t offset) {
     std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i) v |= std::uint64_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
+    for (std::size_t i = 0; i < 8; ++i)
+        v |= std::uint64_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
     return v;
 }
 
@@ -159,7 +161,8 @@ void put_u64(std::string& s, std::size_t offset, std::uint64_t v) {
 
 std::uint32_t u32_at(const std::string& s, std::size_t offset) {
     std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
+    for (std::size_t i = 0; i < 4; ++i)
+        v |= std::uint32_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
     return v;
 }
 
@@ -180,8 +183,8 @@ std::string resealed(std::string s) {
 // Offsets in a version-2 record (see include/clr/optim/detail/optimizer.hpp).
 struct v2_offsets {
     explicit v2_offsets(const std::string& s) : text(84), blocks(84 + u32_at(s, 80)) {}
-    static constexpr std::size_t scalar = 20, kind = 21, steps = 22, flags = 30, last_lr = 31, last_momentum = 39,
-                                 option_count = 47, options = 48, text_length = 80;
+    static constexpr std::size_t scalar = 20, kind = 21, steps = 22, flags = 30, last_lr = 31,
+                                 last_momentum = 39, option_count = 47, options = 48, text_length = 80;
     std::size_t text;
     std::size_t blocks;  // the block count; block b's size at blocks + 8 + 24 b
     std::size_t states(std::size_t n_blocks) const { return blocks + 8 + 24 * n_blocks; }
@@ -266,9 +269,9 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     REQUIRE(s.size() == std::size_t(20 + 40 + 8 * 4 + 24 * 2 + (1 + 24) + (1 + 16) + 4) + text);
     CHECK(s.substr(0, 8) == "CLROPTIM");
     CHECK(s.substr(8, 4) == std::string("\x02\x00\x00\x00", 4));  // version 2
-    CHECK(u64_at(s, 12) == s.size() - 24);                         // the body's length
-    CHECK(s[at.scalar] == 8);                                      // double
-    CHECK(s[at.kind] == 1);                                        // sgd
+    CHECK(u64_at(s, 12) == s.size() - 24);                        // the body's length
+    CHECK(s[at.scalar] == 8);                                     // double
+    CHECK(s[at.kind] == 1);                                       // sgd
     CHECK(u64_at(s, at.steps) == 1);
     CHECK(s[at.flags] == 3);  // last_lr and last_momentum set
     CHECK(u64_at(s, at.last_lr) == bits_of(0.1));
@@ -307,7 +310,8 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     adam.step();
     const std::string a = saved(adam);
     const v2_offsets aat(a);
-    REQUIRE(a.size() == std::size_t(20 + 40 + 8 * 4 + 24 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v2_offsets::text_length));
+    REQUIRE(a.size() ==
+            std::size_t(20 + 40 + 8 * 4 + 24 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v2_offsets::text_length));
     CHECK(a[v2_offsets::scalar] == 4);  // float
     CHECK(a[v2_offsets::kind] == 2);    // adam
     CHECK(u64_at(a, v2_offsets::options) == bits_of(0.9));
@@ -327,7 +331,8 @@ TEST_CASE("crc32c gives the standard check value", "[optim][checkpoint]") {
     CHECK(empty.value() == 0u);
 }
 
-TEST_CASE("load refuses a checkpoint that does not match, naming what differs", "[optim][checkpoint][errors]") {
+TEST_CASE("load refuses a checkpoint that does not match, naming what differs",
+          "[optim][checkpoint][errors]") {
     clr::optim::sgd opt(wavy<double>(0.1), momentum_options());
     Eigen::VectorXd p1 = Eigen::VectorXd::Ones(10), g1 = Eigen::VectorXd::Ones(10);
     Eigen::VectorXd p2 = Eigen::VectorXd::Ones(7840), g2 = Eigen::VectorXd::Ones(7840);
@@ -343,7 +348,8 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
         other.add(q1, h1);
         other.add(q2, h2);
         other.step();
-        CHECK(load_error(opt, saved(other)) == "clr::optim::sgd::load: block 1 has 7840 values, checkpoint has 784");
+        CHECK(load_error(opt, saved(other)) ==
+              "clr::optim::sgd::load: block 1 has 7840 values, checkpoint has 784");
     }
     SECTION("block count") {
         clr::optim::sgd one(wavy<double>(0.1));
@@ -370,7 +376,8 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
               "clr::optim::adamw::load: checkpoint was written by clr::optim::adam, not clr::optim::adamw");
         std::string bad = good;
         bad[v2_offsets::kind] = 9;
-        CHECK(load_error(opt, resealed(bad)) == "clr::optim::sgd::load: unknown optimizer kind 9 in the checkpoint");
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: unknown optimizer kind 9 in the checkpoint");
     }
     SECTION("scalar type") {
         clr::optim::sgd single(wavy<float>(0.1f), momentum_options());
@@ -378,35 +385,41 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
         single.add(q1, h1);
         single.add(q2, h2);
         CHECK(load_error(opt, saved(single)) ==
-              "clr::optim::sgd::load: checkpoint holds 4-byte values (float), this side uses 8-byte values (double)");
+              "clr::optim::sgd::load: checkpoint holds 4-byte values (float), this side uses 8-byte values "
+              "(double)");
         CHECK(load_error(single, good) ==
-              "clr::optim::sgd::load: checkpoint holds 8-byte values (double), this side uses 4-byte values (float)");
+              "clr::optim::sgd::load: checkpoint holds 8-byte values (double), this side uses 4-byte values "
+              "(float)");
     }
     SECTION("magic tag and version") {
-        CHECK(load_error(opt, "not a checkpoint at all, but long enough") ==
-              "clr::optim::sgd::load: not a clr optimizer checkpoint (wrong magic tag, expected \"CLROPTIM\")");
+        CHECK(
+            load_error(opt, "not a checkpoint at all, but long enough") ==
+            "clr::optim::sgd::load: not a clr optimizer checkpoint (wrong magic tag, expected \"CLROPTIM\")");
         std::ostringstream blocks;
         clr::optim::save_blocks(blocks, p1, p2);
-        CHECK(load_error(opt, blocks.str()) ==
-              "clr::optim::sgd::load: not a clr optimizer checkpoint (wrong magic tag, expected \"CLROPTIM\")");
+        CHECK(
+            load_error(opt, blocks.str()) ==
+            "clr::optim::sgd::load: not a clr optimizer checkpoint (wrong magic tag, expected \"CLROPTIM\")");
         std::string bad = good;
         bad[8] = 3;
         CHECK(load_error(opt, bad) ==
-              "clr::optim::sgd::load: checkpoint format version 3 is not supported (this build reads versions 1 "
+              "clr::optim::sgd::load: checkpoint format version 3 is not supported (this build reads "
+              "versions 1 "
               "and 2)");
         bad[8] = 0;
         CHECK(load_error(opt, bad) ==
-              "clr::optim::sgd::load: checkpoint format version 0 is not supported (this build reads versions 1 "
+              "clr::optim::sgd::load: checkpoint format version 0 is not supported (this build reads "
+              "versions 1 "
               "and 2)");
     }
     SECTION("damaged fields behind a valid checksum") {
         const v2_offsets at(good);
         std::string bad = good;
         bad[at.states(2)] = 7;
-        CHECK(load_error(opt, bad) == "clr::optim::sgd::load: checksum mismatch (the record says " +
-                                          clr::detail::hex32(u32_at(good, good.size() - 4)) +
-                                          ", its bytes give " + clr::detail::hex32(u32_at(resealed(bad), bad.size() - 4)) +
-                                          "): the checkpoint is damaged");
+        CHECK(load_error(opt, bad) ==
+              "clr::optim::sgd::load: checksum mismatch (the record says " +
+                  clr::detail::hex32(u32_at(good, good.size() - 4)) + ", its bytes give " +
+                  clr::detail::hex32(u32_at(resealed(bad), bad.size() - 4)) + "): the checkpoint is damaged");
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: momentum flag of block 0 is 7, not 0 or 1 (damaged file?)");
         bad = good;
@@ -427,8 +440,9 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
               "clr::optim::sgd::load: last_momentum = 1 is not a momentum in [0, 1) (damaged file?)");
         bad = good;
         put_u64(bad, at.blocks + 16, bits_of(-1.0));
-        CHECK(load_error(opt, resealed(bad)) ==
-              "clr::optim::sgd::load: options of block 0 are lr_scale = -1, weight decay = 0 (damaged file?)");
+        CHECK(
+            load_error(opt, resealed(bad)) ==
+            "clr::optim::sgd::load: options of block 0 are lr_scale = -1, weight decay = 0 (damaged file?)");
         bad = good;
         put_u64(bad, at.states(2) + 1 + 8, bits_of(std::nan("")));
         CHECK(load_error(opt, resealed(bad)) ==
@@ -444,7 +458,8 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
         std::string bad_a = a;
         put_u64(bad_a, st, std::uint64_t(1) << 63);
         CHECK(load_error(adam, resealed(bad_a)) ==
-              "clr::optim::adam::load: update count 9223372036854775808 of block 0 is larger than 2^62 (damaged "
+              "clr::optim::adam::load: update count 9223372036854775808 of block 0 is larger than 2^62 "
+              "(damaged "
               "file?)");
         bad_a = a;
         put_u64(bad_a, st + 8 + 16, bits_of(HUGE_VAL));  // exp_avg[2]
@@ -452,9 +467,10 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs", 
               "clr::optim::adam::load: exp_avg of block 0 holds inf at index 2 (damaged file?)");
         bad_a = a;
         put_u64(bad_a, st + 8 + 32 + 24, bits_of(-0.25));  // exp_avg_sq[3]
-        CHECK(load_error(adam, resealed(bad_a)) ==
-              "clr::optim::adam::load: exp_avg_sq of block 0 holds -0.25 at index 3, a negative second moment "
-              "(damaged file?)");
+        CHECK(
+            load_error(adam, resealed(bad_a)) ==
+            "clr::optim::adam::load: exp_avg_sq of block 0 holds -0.25 at index 3, a negative second moment "
+            "(damaged file?)");
         bad_a = a;
         put_u64(bad_a, st + 8 + 32, bits_of(std::nan("")));
         CHECK(load_error(adam, resealed(bad_a)) ==
@@ -497,7 +513,8 @@ TEST_CASE("load refuses a truncated checkpoint at every length", "[optim][checkp
           "clr::optim::sgd::load: checkpoint is truncated (reading the format version)");
     CHECK(load_error(opt, good.substr(0, 19)) ==
           "clr::optim::sgd::load: checkpoint is truncated (reading the record length)");
-    CHECK(load_error(opt, good.substr(0, 40)) == "clr::optim::sgd::load: checkpoint is truncated (reading the record)");
+    CHECK(load_error(opt, good.substr(0, 40)) ==
+          "clr::optim::sgd::load: checkpoint is truncated (reading the record)");
     CHECK(load_error(opt, good.substr(0, good.size() - 1)) ==
           "clr::optim::sgd::load: checkpoint is truncated (reading the checksum)");
     // A body cut short behind a matching length and checksum still says
@@ -528,7 +545,8 @@ TEST_CASE("save reports a stream that fails", "[optim][checkpoint][errors]") {
     std::ostream broken(nullptr);
     REQUIRE_THROWS_AS(opt.save(broken), clr::optim::checkpoint_error);
     REQUIRE_THROWS_WITH(opt.save(broken), "clr::optim::sgd::save: writing the checkpoint failed");
-    REQUIRE_THROWS_WITH(clr::optim::save_blocks(broken, p), "clr::optim::save_blocks: writing the checkpoint failed");
+    REQUIRE_THROWS_WITH(clr::optim::save_blocks(broken, p),
+                        "clr::optim::save_blocks: writing the checkpoint failed");
 }
 
 TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
@@ -589,9 +607,10 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
         Eigen::MatrixXf wf(2, 3);
         Eigen::VectorXf bf(5);
         std::istringstream in(s);
-        REQUIRE_THROWS_WITH(clr::optim::load_blocks(in, wf, bf),
-                            "clr::optim::load_blocks: checkpoint holds 8-byte values (double), this side uses 4-byte "
-                            "values (float)");
+        REQUIRE_THROWS_WITH(
+            clr::optim::load_blocks(in, wf, bf),
+            "clr::optim::load_blocks: checkpoint holds 8-byte values (double), this side uses 4-byte "
+            "values (float)");
         clr::optim::sgd opt(wavy<double>(0.1));
         opt.add(w, w2);
         CHECK(error(saved(opt), w2, b2) ==
@@ -599,7 +618,8 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
         std::string bad = s;
         bad[8] = 3;
         CHECK(error(bad, w2, b2) ==
-              "clr::optim::load_blocks: checkpoint format version 3 is not supported (this build reads versions 1 "
+              "clr::optim::load_blocks: checkpoint format version 3 is not supported (this build reads "
+              "versions 1 "
               "and 2)");
     }
     SECTION("every single-bit flip is refused, the blocks unchanged") {
@@ -617,8 +637,9 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
         std::string bad = s;
         bad[8 + 4 + 1 + 8 + 16 + 5 * 8 + 3] ^= 0x10;
         const std::string what = error(bad, w2, b2);
-        CHECK_THAT(what, Catch::StartsWith("clr::optim::load_blocks: checksum mismatch (the record says 0x") &&
-                             Catch::EndsWith("): the parameter file is damaged"));
+        CHECK_THAT(what,
+                   Catch::StartsWith("clr::optim::load_blocks: checksum mismatch (the record says 0x") &&
+                       Catch::EndsWith("): the parameter file is damaged"));
     }
     SECTION("version 1, without the checksum, still loads") {
         // clr 0.1 wrote the same record without its last four bytes.
@@ -632,9 +653,10 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
     SECTION("blocks must be contiguous") {
         Eigen::MatrixXd big(4, 4);
         std::ostringstream o2;
-        REQUIRE_THROWS_WITH(clr::optim::save_blocks(o2, w, big.block(0, 0, 2, 2)),
-                            "clr::optim::save_blocks: block 1 is not contiguous in memory (inner stride 1, outer "
-                            "stride 4 for 2x2); register the whole matrix or a contiguous Map");
+        REQUIRE_THROWS_WITH(
+            clr::optim::save_blocks(o2, w, big.block(0, 0, 2, 2)),
+            "clr::optim::save_blocks: block 1 is not contiguous in memory (inner stride 1, outer "
+            "stride 4 for 2x2); register the whole matrix or a contiguous Map");
     }
 }
 
@@ -673,7 +695,8 @@ void check_bit_flips(Opt& opt, Vec& param, Opt& twin, Vec& twin_param) {
 
 }  // namespace
 
-TEST_CASE("every single-bit flip of a checkpoint is refused, the optimizer unchanged", "[optim][checkpoint][errors]") {
+TEST_CASE("every single-bit flip of a checkpoint is refused, the optimizer unchanged",
+          "[optim][checkpoint][errors]") {
     SECTION("sgd with momentum") {
         clr::optim::sgd opt(wavy<double>(0.1), momentum_options());
         clr::optim::sgd twin(wavy<double>(0.1), momentum_options());
@@ -772,7 +795,8 @@ TEST_CASE("a version-1 checkpoint written by clr 0.1 still loads", "[optim][chec
         Eigen::Vector2d q, h;
         opt.add(p, g);
         opt.add(q, h);
-        CHECK(load_error(opt, bad) == "clr::optim::sgd::load: momentum flag of block 0 is 7, not 0 or 1 (damaged file?)");
+        CHECK(load_error(opt, bad) ==
+              "clr::optim::sgd::load: momentum flag of block 0 is 7, not 0 or 1 (damaged file?)");
         const std::string v1 = data_file("checkpoint_v1_sgd.bin");
         CHECK(load_error(opt, v1.substr(0, 50)) ==
               "clr::optim::sgd::load: checkpoint is truncated (reading the momentum buffer of block 0)");
@@ -834,7 +858,8 @@ TEST_CASE("load refuses changed settings unless the change is intended", "[optim
         clr::optim::sgd other(wavy<double>(0.1), o);
         other.add(p, g);
         other.add(q, h);  // the optimizer's 0.01
-        refused_then_new(other, "block 1's weight decay differs: the checkpoint's is 0, this optimizer's is 0.01");
+        refused_then_new(other,
+                         "block 1's weight decay differs: the checkpoint's is 0, this optimizer's is 0.01");
         // Set to the optimizer's own value, it is the same as applied.
         clr::optim::sgd same(wavy<double>(0.1), o);
         same.add(p, g, clr::optim::block_options().with_weight_decay(0.01));
@@ -855,7 +880,8 @@ TEST_CASE("load refuses changed settings unless the change is intended", "[optim
         other_text = resealed(other_text);
         const std::string current = clr::detail::schedule_text(opt.schedule());
         CHECK(load_error(opt, other_text) ==
-              "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text + ", this optimizer's is " +
+              "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
+                  ", this optimizer's is " +
                   (current.empty() ? std::string("one without a text form") : current) + hint);
         std::istringstream in(other_text);
         opt.load(in, clr::optim::resume::new_settings);
@@ -887,8 +913,9 @@ TEST_CASE("load compares the schedule's text form", "[optim][checkpoint][errors]
         const auto other_tri = clr::triangular<double>(0.001, 0.005, 2000).with_momentum(0.85, 0.95);
         clr::optim::sgd other(other_tri);
         other.add(p, g);
-        CHECK(load_error(other, good) == "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
-                                             ", this optimizer's is " + clr::to_string(other_tri) + hint);
+        CHECK(load_error(other, good) == "clr::optim::sgd::load: the schedule differs: the checkpoint's is " +
+                                             text + ", this optimizer's is " + clr::to_string(other_tri) +
+                                             hint);
         std::istringstream in(good);
         other.load(in, clr::optim::resume::new_settings);
         CHECK(other.steps() == 1);
@@ -898,15 +925,16 @@ TEST_CASE("load compares the schedule's text form", "[optim][checkpoint][errors]
         clr::optim::sgd onec(clr::one_cycle<double>(0.1, 1000).with_momentum(0.85, 0.95));
         onec.add(p, g);
         CHECK_THAT(load_error(onec, good),
-                   Catch::StartsWith("clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
-                                     ", this optimizer's is one_cycle("));
-        const auto user = clr::make_cyclic(0.001, 0.006, 2000,
-                                           clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); }));
+                   Catch::StartsWith("clr::optim::sgd::load: the schedule differs: the checkpoint's is " +
+                                     text + ", this optimizer's is one_cycle("));
+        const auto user = clr::make_cyclic(
+            0.001, 0.006, 2000, clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); }));
         static_assert(!clr::has_text_form_v<std::decay_t<decltype(user)>>);
         clr::optim::sgd custom(user);
         custom.add(p, g);
-        CHECK(load_error(custom, good) == "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
-                                              ", this optimizer's is one without a text form" + hint);
+        CHECK(load_error(custom, good) ==
+              "clr::optim::sgd::load: the schedule differs: the checkpoint's is " + text +
+                  ", this optimizer's is one without a text form" + hint);
         // Its own checkpoint holds no text, so any schedule may load it:
         // a schedule without a text form cannot be checked.
         custom.step();
@@ -920,7 +948,8 @@ TEST_CASE("load compares the schedule's text form", "[optim][checkpoint][errors]
     }
 }
 
-TEST_CASE("last_lr and last_momentum: what the last step applied, kept by checkpoints", "[optim][checkpoint]") {
+TEST_CASE("last_lr and last_momentum: what the last step applied, kept by checkpoints",
+          "[optim][checkpoint]") {
     const wavy<double> sched(0.1, true);
     clr::optim::sgd opt(sched, momentum_options(0.5));
     Eigen::VectorXd p = Eigen::VectorXd::Ones(3), g = Eigen::VectorXd::Constant(3, 0.5);
@@ -933,7 +962,7 @@ TEST_CASE("last_lr and last_momentum: what the last step applied, kept by checkp
     CHECK(*opt.last_lr() == sched.lr(2));  // the schedule's rate, before the block's lr_scale
     CHECK(*opt.last_lr() != sched.lr(3));
     CHECK(*opt.last_momentum() == *sched.momentum(2));  // cycled: the schedule's, not the option's 0.5
-    opt.set_steps(10);  // moves the schedule, applies nothing
+    opt.set_steps(10);                                  // moves the schedule, applies nothing
     CHECK(*opt.last_lr() == sched.lr(2));
 
     clr::optim::sgd other(sched, momentum_options(0.5));
@@ -974,7 +1003,8 @@ TEST_CASE("a stream with exceptions enabled still gives checkpoint_error", "[opt
     REQUIRE_THROWS_AS(opt.load(cut), clr::optim::checkpoint_error);
     std::istringstream cut2(good.substr(0, 30));
     cut2.exceptions(all);
-    REQUIRE_THROWS_WITH(opt.load(cut2), "clr::optim::adam::load: checkpoint is truncated (reading the record)");
+    REQUIRE_THROWS_WITH(opt.load(cut2),
+                        "clr::optim::adam::load: checkpoint is truncated (reading the record)");
     std::istringstream cut3(good.substr(0, 5));
     cut3.exceptions(all);
     Eigen::VectorXd r(3);
@@ -990,7 +1020,8 @@ TEST_CASE("a stream with exceptions enabled still gives checkpoint_error", "[opt
     REQUIRE_THROWS_AS(opt.save(out), clr::optim::checkpoint_error);
     std::ostream out2(&buffer);
     out2.exceptions(std::ios::failbit | std::ios::badbit);
-    REQUIRE_THROWS_WITH(clr::optim::save_blocks(out2, p), "clr::optim::save_blocks: writing the checkpoint failed");
+    REQUIRE_THROWS_WITH(clr::optim::save_blocks(out2, p),
+                        "clr::optim::save_blocks: writing the checkpoint failed");
 }
 
 TEST_CASE("save and load agree on the step limit, 2^62", "[optim][checkpoint][errors]") {
@@ -1011,8 +1042,9 @@ TEST_CASE("save and load agree on the step limit, 2^62", "[optim][checkpoint][er
     // One more step would make a counter no checkpoint holds: refused before any change.
     const Eigen::VectorXd p0 = p;
     REQUIRE_THROWS_AS(opt.step(), std::overflow_error);
-    REQUIRE_THROWS_WITH(opt.step(), "clr::optim::sgd::step: the step counter is at its limit, 2^62 (set_steps to a "
-                                    "smaller one)");
+    REQUIRE_THROWS_WITH(opt.step(),
+                        "clr::optim::sgd::step: the step counter is at its limit, 2^62 (set_steps to a "
+                        "smaller one)");
     CHECK(opt.steps() == limit);
     CHECK(p == p0);
     CHECK(saved(opt) == at_limit);
@@ -1044,14 +1076,16 @@ TEST_CASE("save refuses a diverged state, which load would refuse", "[optim][che
     clr::optim::sgd opt(wavy<double>(0.1), momentum_options());
     opt.add(p, g);
     opt.step();
-    REQUIRE_THROWS_WITH(opt.save(out), "clr::optim::sgd::save: the momentum buffer of block 0 holds nan at index 1; "
-                                       "a diverged state is not saved, load() would refuse it");
+    REQUIRE_THROWS_WITH(opt.save(out),
+                        "clr::optim::sgd::save: the momentum buffer of block 0 holds nan at index 1; "
+                        "a diverged state is not saved, load() would refuse it");
     clr::optim::adamw adamw(wavy<double>(0.1));
     Eigen::VectorXd q = Eigen::VectorXd::Ones(3);
     adamw.add(q, g);
     adamw.step();
     REQUIRE_THROWS_AS(adamw.save(out), clr::optim::checkpoint_error);
-    REQUIRE_THROWS_WITH(adamw.save(out), "clr::optim::adamw::save: exp_avg of block 0 holds nan at index 1; "
-                                         "a diverged state is not saved, load() would refuse it");
+    REQUIRE_THROWS_WITH(adamw.save(out),
+                        "clr::optim::adamw::save: exp_avg of block 0 holds nan at index 1; "
+                        "a diverged state is not saved, load() would refuse it");
     CHECK(out.str().empty());  // nothing written
 }

@@ -31,11 +31,11 @@ TEST_CASE("warmup ramps linearly into the schedule", "[compose]") {
     CHECK(s(0) == 0.0);
     CHECK(s(50) == Approx(0.0005).epsilon(1e-15));
     CHECK(s(99) == Approx(0.00099).epsilon(1e-15));
-    CHECK(s(100) == 0.001);                             // tri(0), by hand
-    CHECK(s(1100) == Approx(0.0035).epsilon(1e-15));    // tri(1000): half way up
-    CHECK(s(2100) == 0.006);                            // tri(2000): the peak
-    CHECK(s(4100) == 0.001);                            // tri(4000): back down
-    CHECK(s(4600) == Approx(0.00225).epsilon(1e-15));   // tri(4500): a quarter up
+    CHECK(s(100) == 0.001);                            // tri(0), by hand
+    CHECK(s(1100) == Approx(0.0035).epsilon(1e-15));   // tri(1000): half way up
+    CHECK(s(2100) == 0.006);                           // tri(2000): the peak
+    CHECK(s(4100) == 0.001);                           // tri(4000): back down
+    CHECK(s(4600) == Approx(0.00225).epsilon(1e-15));  // tri(4500): a quarter up
     for (clr::step_t t = 100; t < 5000; t += 37) CHECK(clr_test::same_value(s(t), tri(t - 100)));
     CHECK(clr_test::same_value(s(last_step), tri(last_step - 100)));
     // Continuous into the schedule: the last ramp step is one increment short.
@@ -83,11 +83,11 @@ TEST_CASE("sequence joins any number of schedules, each from its own step 0", "[
     CHECK(w(0) == 0.0);
     CHECK(w(50) == 0.05);
     CHECK(w(99) == Approx(0.099).epsilon(1e-15));
-    CHECK(w(100) == 0.1);   // the hold, from its step 0
+    CHECK(w(100) == 0.1);  // the hold, from its step 0
     CHECK(w(499) == 0.1);
-    CHECK(w(500) == 0.1);   // the cosine's step 0
+    CHECK(w(500) == 0.1);                           // the cosine's step 0
     CHECK(w(1000) == Approx(0.05).epsilon(1e-15));  // its step 500 of 1000
-    CHECK(w(1500) == 0.0);  // its end, held
+    CHECK(w(1500) == 0.0);                          // its end, held
     CHECK(w(last_step) == 0.0);
     CHECK(w.bounds().lo == 0.0);
     CHECK(w.bounds().hi == 0.1);
@@ -149,23 +149,27 @@ TEST_CASE("sequence of three matches PyTorch's SequentialLR", "[compose][referen
     // SequentialLR(LinearLR(0.1 -> 1, 50 steps), StepLR(25, 0.5), CosineAnnealingLR(300, 1e-4),
     // milestones [50, 150]) on lr 0.1: a warmup, a step decay for 100 steps, then
     // the cosine from its own step 0.
-    const auto s = clr::sequence(clr::linear<double>(0.1 * 0.1, 0.1 * 1.0, 50), 50, clr::step_decay<double>(0.1, 25, 0.5),
-                                 100, clr::cosine<double>(0.1, 300).with_eta_min(1e-4));
+    const auto s = clr::sequence(clr::linear<double>(0.1 * 0.1, 0.1 * 1.0, 50), 50,
+                                 clr::step_decay<double>(0.1, 25, 0.5), 100,
+                                 clr::cosine<double>(0.1, 300).with_eta_min(1e-4));
     const auto table = clr_test::load_reference("sequence_3way.csv", 451);
     CHECK(clr_test::worst_relative_error(s, table) <= 1e-14);  // measured: 2.0e-15
-    CHECK(table.lr[149] == Approx(0.0125).epsilon(1e-12));  // StepLR's step 99: three halvings
-    CHECK(table.lr[150] == Approx(0.1).epsilon(1e-15));      // the cosine's step 0
+    CHECK(table.lr[149] == Approx(0.0125).epsilon(1e-12));     // StepLR's step 99: three halvings
+    CHECK(table.lr[150] == Approx(0.1).epsilon(1e-15));        // the cosine's step 0
 }
 
 TEST_CASE("compose: step counts that look negative are refused", "[compose][validation]") {
     using Catch::Matchers::Contains;
     clr::constant<double> c(0.1);
-    REQUIRE_THROWS_WITH(clr::warmup(c, static_cast<clr::step_t>(-1), 0.0), Contains("clr::warmup") && Contains("steps"));
+    REQUIRE_THROWS_WITH(clr::warmup(c, static_cast<clr::step_t>(-1), 0.0),
+                        Contains("clr::warmup") && Contains("steps"));
     REQUIRE_THROWS_WITH(clr::warmup(c, 10, -0.5), Contains("start_lr = -0.5"));
-    REQUIRE_THROWS_WITH(clr::sequence(c, static_cast<clr::step_t>(-100), c), Contains("clr::sequence") && Contains("boundary"));
+    REQUIRE_THROWS_WITH(clr::sequence(c, static_cast<clr::step_t>(-100), c),
+                        Contains("clr::sequence") && Contains("boundary"));
     REQUIRE_THROWS_WITH(clr::sequence(c, 10, c, static_cast<clr::step_t>(-1), c),
                         Contains("clr::sequence") && Contains("boundary = 18446744073709551615"));
     const int negative = -3;
-    REQUIRE_THROWS_WITH(clr::sequence(c, 10, c, 20, c, negative, c), Contains("clr::sequence") && Contains("boundary"));
+    REQUIRE_THROWS_WITH(clr::sequence(c, 10, c, 20, c, negative, c),
+                        Contains("clr::sequence") && Contains("boundary"));
     REQUIRE_THROWS_WITH(clr::sequence(c, static_cast<clr::step_t>(-7), c, 20, c), Contains("boundary"));
 }

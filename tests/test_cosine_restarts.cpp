@@ -87,15 +87,18 @@ TEST_CASE("cosine_restarts: m_mul lowers each restart's peak", "[cosine_restarts
 TEST_CASE("matches PyTorch's CosineAnnealingWarmRestarts", "[cosine_restarts][reference]") {
     SECTION("T_mult 1") {
         auto s = clr::cosine_restarts<double>(0.1, 100).with_eta_min(1e-4);
-        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult1.csv", 1000)) <= clr_test::cosine_restarts_worst_error);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult1.csv", 1000)) <=
+              clr_test::cosine_restarts_worst_error);
     }
     SECTION("T_mult 2") {
         auto s = clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_eta_min(0.001);
-        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult2.csv", 5000)) <= clr_test::cosine_restarts_worst_error);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult2.csv", 5000)) <=
+              clr_test::cosine_restarts_worst_error);
     }
     SECTION("T_mult 3, eta_min 0") {
         auto s = clr::cosine_restarts<double>(0.1, 7).with_t_mult(3);
-        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult3.csv", 6000)) <= clr_test::cosine_restarts_worst_error);
+        CHECK(worst_relative_error(s, load_reference("cosine_restarts_tmult3.csv", 6000)) <=
+              clr_test::cosine_restarts_worst_error);
     }
 }
 
@@ -136,7 +139,8 @@ TEST_CASE("matches Keras's CosineDecayRestarts", "[cosine_restarts][reference][k
         CHECK(steps_off(s, table, 1e-12) == std::vector<clr::step_t>{1210});
         CHECK(table.lr[1210] == Approx(0.01).epsilon(1e-15));
         CHECK(s(1210) == 0.2);
-        CHECK(table.lr[1211] == Approx(0.01 + 0.19 * (1 + std::cos(std::acos(-1.0) / 2430)) / 2).epsilon(1e-14));
+        CHECK(table.lr[1211] ==
+              Approx(0.01 + 0.19 * (1 + std::cos(std::acos(-1.0) / 2430)) / 2).epsilon(1e-14));
     }
     SECTION("m_mul with alpha: clr decays the peak, Keras the height above the floor") {
         // Keras: lr = init (alpha + (1 - alpha) m_mul^i (1 + cos) / 2); clr:
@@ -161,7 +165,8 @@ TEST_CASE("cosine_restarts: float agrees with double", "[cosine_restarts]") {
 
 TEST_CASE("cosine_restarts: invalid parameters name themselves", "[cosine_restarts][validation]") {
     using Catch::Matchers::Contains;
-    REQUIRE_THROWS_WITH((clr::cosine_restarts<double>(0.1, 0)), Contains("clr::cosine_restarts") && Contains("T_0 = 0"));
+    REQUIRE_THROWS_WITH((clr::cosine_restarts<double>(0.1, 0)),
+                        Contains("clr::cosine_restarts") && Contains("T_0 = 0"));
     REQUIRE_THROWS_WITH((clr::cosine_restarts<double>(-1.0, 10)), Contains("eta_max = -1"));
     clr::cosine_restarts<double> s(0.1, 10);
     REQUIRE_THROWS_WITH(s.with_t_mult(0.5), Contains("T_mult = 0.5") && Contains("at least 1"));

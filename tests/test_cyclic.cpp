@@ -115,17 +115,19 @@ TEST_CASE("windows and scales combine", "[cyclic]") {
 
 TEST_CASE("user scale on the cycle number and on the step", "[cyclic]") {
     // Keras scale_fn with scale_mode='cycle' receives the 1-based cycle.
-    auto by_cycle = clr::make_cyclic(0.0, 1.0, 10, clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); }));
+    auto by_cycle =
+        clr::make_cyclic(0.0, 1.0, 10, clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); }));
     CHECK(by_cycle(10) == 1.0);
     CHECK(by_cycle(30) == 0.5);
     CHECK(by_cycle(50) == Approx(1.0 / 3).epsilon(1e-15));
-    auto by_step = clr::make_cyclic<clr::welch_window>(0.0, 2.0, 4,
-                                                         clr::scale_on_step([](clr::step_t t) { return t < 8 ? 1.0 : 0.25; }));
+    auto by_step = clr::make_cyclic<clr::welch_window>(
+        0.0, 2.0, 4, clr::scale_on_step([](clr::step_t t) { return t < 8 ? 1.0 : 0.25; }));
     CHECK(by_step(4) == 2.0);
     CHECK(by_step(12) == 0.5);
 }
 
-TEST_CASE("a user scale past [0, 1] is clamped to it; NaN and the user's exceptions reach the caller", "[cyclic][errors]") {
+TEST_CASE("a user scale past [0, 1] is clamped to it; NaN and the user's exceptions reach the caller",
+          "[cyclic][errors]") {
     // -1 would put the rate below base_lr, 2 above max_lr: bounds() must hold.
     auto below = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_cycle([](clr::step_t) { return -1.0; }));
     CHECK(below(10) == 0.1);
@@ -138,24 +140,28 @@ TEST_CASE("a user scale past [0, 1] is clamped to it; NaN and the user's excepti
 
     // NaN has no place in [0, 1]: refused, naming where.
     auto nan = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_cycle([](clr::step_t c) {
-        return c < 3 ? 1.0 : std::numeric_limits<double>::quiet_NaN();
-    }));
+                                    return c < 3 ? 1.0 : std::numeric_limits<double>::quiet_NaN();
+                                }));
     CHECK(nan(39) == 0.1 + (0.5 - 0.1) * (1.0 - 9.0 / 10.0));  // cycle 2 is fine: 0.14
     CHECK_THROWS_AS(nan(40), std::domain_error);
-    CHECK_THROWS_WITH(nan(40), "clr::cyclic: the scale function returned nan for cycle 3; it must return a number in [0, 1]");
+    CHECK_THROWS_WITH(
+        nan(40),
+        "clr::cyclic: the scale function returned nan for cycle 3; it must return a number in [0, 1]");
     CHECK_FALSE(nan.momentum(40));  // momentum not cycled: the scale is not asked
     CHECK_THROWS_WITH(nan.with_momentum(0.8, 0.9).momentum(40), Catch::Contains("for cycle 3"));
 
     // The user's own exception passes through lr(), composed or held at run
     // time, instead of ending the program.
     auto throwing = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_step([](clr::step_t t) {
-        if (t >= 100) throw std::runtime_error("scale table ends at step 100");
-        return 1.0;
-    }));
+                                         if (t >= 100)
+                                             throw std::runtime_error("scale table ends at step 100");
+                                         return 1.0;
+                                     }));
     CHECK(throwing(99) == throwing(19));
     CHECK_THROWS_WITH(throwing(100), "scale table ends at step 100");
     CHECK_THROWS_WITH(clr::warmup(throwing, 10, 0.0)(110), "scale table ends at step 100");
-    CHECK_THROWS_WITH(clr::sequence(clr::constant<double>(0.1), 50, throwing)(150), "scale table ends at step 100");
+    CHECK_THROWS_WITH(clr::sequence(clr::constant<double>(0.1), 50, throwing)(150),
+                      "scale table ends at step 100");
     // (On built schedules: constructors validate, so they may throw anyway.)
     const auto warm_throwing = clr::warmup(throwing, 10, 0.0);
     STATIC_REQUIRE_FALSE(noexcept(throwing(0)));
@@ -180,15 +186,19 @@ TEST_CASE("matches PyTorch's CyclicLR", "[cyclic][reference]") {
     }
     SECTION("triangular, 300 up / 200 down, momentum 0.8-0.9") {
         auto s = clr::triangular<double>(0.001, 0.006, 300).with_step_size_down(200).with_momentum(0.8, 0.9);
-        CHECK(worst_relative_error(s, load_reference("cyclic_triangular_asym_momentum.csv", 3000)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("cyclic_triangular_asym_momentum.csv", 3000)) <=
+              readme_worst_error);
     }
     SECTION("triangular2, 250 up / 150 down, momentum 0.85-0.95") {
         auto s = clr::triangular2<double>(0.01, 0.1, 250).with_step_size_down(150).with_momentum(0.85, 0.95);
-        CHECK(worst_relative_error(s, load_reference("cyclic_triangular2_asym_momentum.csv", 4000)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("cyclic_triangular2_asym_momentum.csv", 4000)) <=
+              readme_worst_error);
     }
     SECTION("exp_range, gamma 0.9995, 100 up / 150 down, momentum 0.8-0.9") {
-        auto s = clr::exp_range<double>(0.001, 0.01, 100, 0.9995).with_step_size_down(150).with_momentum(0.8, 0.9);
-        CHECK(worst_relative_error(s, load_reference("cyclic_exp_range_momentum.csv", 3000)) <= readme_worst_error);
+        auto s =
+            clr::exp_range<double>(0.001, 0.01, 100, 0.9995).with_step_size_down(150).with_momentum(0.8, 0.9);
+        CHECK(worst_relative_error(s, load_reference("cyclic_exp_range_momentum.csv", 3000)) <=
+              readme_worst_error);
     }
     SECTION("exp_range, gamma 0.99, step 7") {
         clr::exp_range<double> s(0.001, 0.006, 7, 0.99);
@@ -203,15 +213,18 @@ TEST_CASE("matches PyTorch's CyclicLR", "[cyclic][reference]") {
 TEST_CASE("matches Keras's CyclicLR callback", "[cyclic][reference][keras]") {
     SECTION("triangular, the README's CyclicLR(0.001, 0.006, 2000)") {
         clr::triangular<double> s(0.001, 0.006, 2000);
-        CHECK(worst_relative_error(s, load_reference("keras_cyclic_triangular.csv", 10000)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("keras_cyclic_triangular.csv", 10000)) <=
+              readme_worst_error);
     }
     SECTION("triangular2, step_size 250") {
         clr::triangular2<double> s(0.01, 0.1, 250);
-        CHECK(worst_relative_error(s, load_reference("keras_cyclic_triangular2.csv", 4000)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("keras_cyclic_triangular2.csv", 4000)) <=
+              readme_worst_error);
     }
     SECTION("exp_range, gamma 0.9995, step_size 100") {
         clr::exp_range<double> s(0.001, 0.01, 100, 0.9995);
-        CHECK(worst_relative_error(s, load_reference("keras_cyclic_exp_range.csv", 3000)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("keras_cyclic_exp_range.csv", 3000)) <=
+              readme_worst_error);
     }
 }
 
@@ -237,7 +250,8 @@ TEST_CASE("huge steps stay finite and in bounds", "[cyclic]") {
     clr::triangular2<double> tri2(0.001, 0.006, 3);
     clr::exp_range<float> exp(0.001f, 0.006f, 3, 0.999f);
     clr::hann<float> hann(0.001f, 0.006f, 1);
-    for (clr::step_t t : {last_step, last_step - 1, last_step / 2, clr::step_t(1) << 62, clr::step_t(1) << 40}) {
+    for (clr::step_t t :
+         {last_step, last_step - 1, last_step / 2, clr::step_t(1) << 62, clr::step_t(1) << 40}) {
         for (double v : {tri(t), tri2(t), double(exp(t)), double(hann(t))}) {
             CHECK(std::isfinite(v));
             CHECK(v >= 0.001 * (1 - 1e-6));
@@ -253,13 +267,19 @@ TEST_CASE("huge steps stay finite and in bounds", "[cyclic]") {
 
 TEST_CASE("cyclic: invalid parameters name themselves", "[cyclic][validation]") {
     using Catch::Matchers::Contains;
-    REQUIRE_THROWS_WITH((clr::triangular<double>(0.001, 0.006, 0)), Contains("step_size = 0") && Contains("at least 1"));
-    REQUIRE_THROWS_WITH((clr::triangular<double>(0.006, 0.001, 10)),
-                        Contains("clr::triangular") && Contains("max_lr = 0.001") && Contains("base_lr = 0.006"));
-    REQUIRE_THROWS_WITH((clr::triangular2<double>(-0.1, 0.1, 10)), Contains("clr::triangular2") && Contains("base_lr = -0.1"));
-    REQUIRE_THROWS_WITH((clr::welch<double>(0.1, std::nan(""), 10)), Contains("clr::welch") && Contains("max_lr = nan"));
-    REQUIRE_THROWS_WITH((clr::hann<double>(0.1, HUGE_VAL, 10)), Contains("clr::hann") && Contains("must be finite"));
-    REQUIRE_THROWS_WITH((clr::exp_range<double>(0.001, 0.01, 5, 1.5)), Contains("gamma = 1.5") && Contains("(0, 1]"));
+    REQUIRE_THROWS_WITH((clr::triangular<double>(0.001, 0.006, 0)),
+                        Contains("step_size = 0") && Contains("at least 1"));
+    REQUIRE_THROWS_WITH((clr::triangular<double>(0.006, 0.001, 10)), Contains("clr::triangular") &&
+                                                                         Contains("max_lr = 0.001") &&
+                                                                         Contains("base_lr = 0.006"));
+    REQUIRE_THROWS_WITH((clr::triangular2<double>(-0.1, 0.1, 10)),
+                        Contains("clr::triangular2") && Contains("base_lr = -0.1"));
+    REQUIRE_THROWS_WITH((clr::welch<double>(0.1, std::nan(""), 10)),
+                        Contains("clr::welch") && Contains("max_lr = nan"));
+    REQUIRE_THROWS_WITH((clr::hann<double>(0.1, HUGE_VAL, 10)),
+                        Contains("clr::hann") && Contains("must be finite"));
+    REQUIRE_THROWS_WITH((clr::exp_range<double>(0.001, 0.01, 5, 1.5)),
+                        Contains("gamma = 1.5") && Contains("(0, 1]"));
     REQUIRE_THROWS_WITH((clr::exp_range<double>(0.001, 0.01, 5, 0.0)), Contains("gamma = 0"));
     REQUIRE_THROWS_WITH((clr::triangular<double>(0.001, 0.01, static_cast<clr::step_t>(-5))),
                         Contains("step_size = 18446744073709551611") && Contains("negative"));
@@ -267,6 +287,7 @@ TEST_CASE("cyclic: invalid parameters name themselves", "[cyclic][validation]") 
     REQUIRE_THROWS_WITH(s.with_step_size_down(0), Contains("step_size_down = 0"));
     REQUIRE_THROWS_WITH(s.with_momentum(0.8, 1.0), Contains("max_momentum = 1") && Contains("[0, 1)"));
     REQUIRE_THROWS_WITH(s.with_momentum(-0.1, 0.9), Contains("base_momentum = -0.1"));
-    REQUIRE_THROWS_WITH(s.with_momentum(0.9, 0.8), Contains("max_momentum = 0.8") && Contains("base_momentum = 0.9"));
+    REQUIRE_THROWS_WITH(s.with_momentum(0.9, 0.8),
+                        Contains("max_momentum = 0.8") && Contains("base_momentum = 0.9"));
     REQUIRE_THROWS_AS((clr::triangular<float>(0.1f, 0.01f, 3)), std::invalid_argument);
 }

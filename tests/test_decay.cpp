@@ -39,9 +39,9 @@ template <class S>
 void stays_inside(const S& s, clr::step_t total) {
     const auto b = s.bounds();
     REQUIRE(b.lo <= b.hi);
-    for (const clr::step_t t : {clr::step_t(0), clr::step_t(1), total - 1, total, total + 1, clr::step_t(1) << 24,
-                                (clr::step_t(1) << 24) + 1, clr::step_t(1) << 53, clr::step_t(1) << 62,
-                                clr::step_t(1) << 63, last_step - 1, last_step}) {
+    for (const clr::step_t t : {clr::step_t(0), clr::step_t(1), total - 1, total, total + 1,
+                                clr::step_t(1) << 24, (clr::step_t(1) << 24) + 1, clr::step_t(1) << 53,
+                                clr::step_t(1) << 62, clr::step_t(1) << 63, last_step - 1, last_step}) {
         CAPTURE(t);
         CHECK(std::isfinite(s(t)));
         CHECK(b.contains(s(t)));
@@ -93,8 +93,8 @@ TEST_CASE("cosine: values by hand", "[decay][cosine]") {
 TEST_CASE("cosine: matches PyTorch's CosineAnnealingLR up to T_max", "[decay][cosine][reference]") {
     CHECK(worst_relative_error(clr::cosine<double>(0.1, 500).with_eta_min(1e-4),
                                load_reference("cosine_annealing.csv", 501)) <= pytorch_tolerance);
-    CHECK(worst_relative_error(clr::cosine<double>(0.05, 77), load_reference("cosine_annealing_eta0.csv", 78)) <=
-          pytorch_tolerance);
+    CHECK(worst_relative_error(clr::cosine<double>(0.05, 77),
+                               load_reference("cosine_annealing_eta0.csv", 78)) <= pytorch_tolerance);
 }
 
 TEST_CASE("cosine: past T_max it holds eta_min where PyTorch rises again", "[decay][cosine][reference]") {
@@ -144,10 +144,10 @@ TEST_CASE("linear: values by hand", "[decay][linear]") {
 
 TEST_CASE("linear: matches PyTorch's LinearLR", "[decay][linear][reference]") {
     // LinearLR(start_factor, end_factor) on an optimizer lr: the rates are the products.
-    CHECK(worst_relative_error(clr::linear<double>(0.1 * 1.0, 0.1 * 0.05, 200), load_reference("linear_decay.csv", 300)) <=
-          pytorch_tolerance);
-    CHECK(worst_relative_error(clr::linear<double>(0.01 * 0.25, 0.01 * 1.0, 80), load_reference("linear_warmup.csv", 120)) <=
-          pytorch_tolerance);
+    CHECK(worst_relative_error(clr::linear<double>(0.1 * 1.0, 0.1 * 0.05, 200),
+                               load_reference("linear_decay.csv", 300)) <= pytorch_tolerance);
+    CHECK(worst_relative_error(clr::linear<double>(0.01 * 0.25, 0.01 * 1.0, 80),
+                               load_reference("linear_warmup.csv", 120)) <= pytorch_tolerance);
 }
 
 // ---- polynomial ----------------------------------------------------------------
@@ -169,7 +169,7 @@ TEST_CASE("polynomial: values by hand", "[decay][polynomial]") {
     CHECK(floor.bounds().hi == 0.1);
 
     const clr::polynomial<double> root(1.0, 0.0, 4, 0.5);  // stays high, drops late
-    CHECK(root(3) == Approx(0.5).epsilon(1e-15));  // sqrt(1/4)
+    CHECK(root(3) == Approx(0.5).epsilon(1e-15));          // sqrt(1/4)
     CHECK(root(4) == 0.0);
 
     const clr::polynomial<double> rising(0.0, 0.1, 10, 1.0);  // end above start
@@ -183,10 +183,10 @@ TEST_CASE("polynomial: values by hand", "[decay][polynomial]") {
 }
 
 TEST_CASE("polynomial: matches PyTorch's PolynomialLR", "[decay][polynomial][reference]") {
-    CHECK(worst_relative_error(clr::polynomial<double>(0.1, 0.0, 250, 1.0), load_reference("polynomial_power1.csv", 260)) <=
-          pytorch_tolerance);
-    CHECK(worst_relative_error(clr::polynomial<double>(0.1, 0.0, 300, 2.0), load_reference("polynomial_power2.csv", 400)) <=
-          pytorch_tolerance);
+    CHECK(worst_relative_error(clr::polynomial<double>(0.1, 0.0, 250, 1.0),
+                               load_reference("polynomial_power1.csv", 260)) <= pytorch_tolerance);
+    CHECK(worst_relative_error(clr::polynomial<double>(0.1, 0.0, 300, 2.0),
+                               load_reference("polynomial_power2.csv", 400)) <= pytorch_tolerance);
     CHECK(worst_relative_error(clr::polynomial<double>(0.02, 0.0, 97, 0.5),
                                load_reference("polynomial_power_half.csv", 120)) <= pytorch_tolerance);
 }
@@ -218,10 +218,10 @@ TEST_CASE("exponential: values by hand", "[decay][exponential]") {
 }
 
 TEST_CASE("exponential: matches PyTorch's ExponentialLR", "[decay][exponential][reference]") {
-    CHECK(worst_relative_error(clr::exponential<double>(0.1, 0.99), load_reference("exponential.csv", 1000)) <=
-          pytorch_tolerance);
-    CHECK(worst_relative_error(clr::exponential<double>(0.01, 0.9995), load_reference("exponential_slow.csv", 3000)) <=
-          pytorch_tolerance);
+    CHECK(worst_relative_error(clr::exponential<double>(0.1, 0.99),
+                               load_reference("exponential.csv", 1000)) <= pytorch_tolerance);
+    CHECK(worst_relative_error(clr::exponential<double>(0.01, 0.9995),
+                               load_reference("exponential_slow.csv", 3000)) <= pytorch_tolerance);
 }
 
 // ---- step_decay ----------------------------------------------------------------------
@@ -288,8 +288,8 @@ TEST_CASE("multistep: values by hand", "[decay][multistep]") {
 }
 
 TEST_CASE("multistep: matches PyTorch's MultiStepLR to the last bit", "[decay][multistep][reference]") {
-    CHECK(worst_relative_error(clr::multistep<double>(0.1, {30, 80, 120}, 0.1), load_reference("multistep.csv", 200)) ==
-          0.0);
+    CHECK(worst_relative_error(clr::multistep<double>(0.1, {30, 80, 120}, 0.1),
+                               load_reference("multistep.csv", 200)) == 0.0);
     CHECK(worst_relative_error(clr::multistep<double>(1.0, {0, 1, 2, 50}, 0.5),
                                load_reference("multistep_from_zero.csv", 100)) == 0.0);
 }
@@ -303,31 +303,38 @@ TEST_CASE("decays: invalid parameters name themselves", "[decay][validation]") {
 
     REQUIRE_THROWS_WITH(clr::cosine<double>(-0.1, 10), Contains("clr::cosine") && Contains("lr = -0.1"));
     REQUIRE_THROWS_WITH(clr::cosine<double>(0.1, 0), Contains("clr::cosine") && Contains("total_steps = 0"));
-    REQUIRE_THROWS_WITH(clr::cosine<double>(0.1, clr::step_t(-1)), Contains("total_steps = 18446744073709551615"));
+    REQUIRE_THROWS_WITH(clr::cosine<double>(0.1, clr::step_t(-1)),
+                        Contains("total_steps = 18446744073709551615"));
     REQUIRE_THROWS_WITH(clr::cosine<double>(0.1, 10).with_eta_min(nan), Contains("eta_min = nan"));
     REQUIRE_THROWS_WITH(clr::cosine<double>(0.1, 10).with_eta_min(-1e-3), Contains("eta_min = -0.001"));
     REQUIRE_THROWS_WITH(clr::cosine<double>(0.1, 10).with_eta_min(0.2),
                         Contains("lr = 0.1 must not be below eta_min = 0.2"));
 
-    REQUIRE_THROWS_WITH(clr::linear<double>(-1, 0.1, 10), Contains("clr::linear") && Contains("start_lr = -1"));
+    REQUIRE_THROWS_WITH(clr::linear<double>(-1, 0.1, 10),
+                        Contains("clr::linear") && Contains("start_lr = -1"));
     REQUIRE_THROWS_WITH(clr::linear<double>(0.1, inf, 10), Contains("end_lr = inf"));
     REQUIRE_THROWS_WITH(clr::linear<double>(0.1, 0.0, 0), Contains("total_steps = 0"));
 
-    REQUIRE_THROWS_WITH(clr::polynomial<double>(nan, 0.0, 10, 1.0), Contains("clr::polynomial") && Contains("lr = nan"));
+    REQUIRE_THROWS_WITH(clr::polynomial<double>(nan, 0.0, 10, 1.0),
+                        Contains("clr::polynomial") && Contains("lr = nan"));
     REQUIRE_THROWS_WITH(clr::polynomial<double>(0.1, -0.5, 10, 1.0), Contains("end_lr = -0.5"));
     REQUIRE_THROWS_WITH(clr::polynomial<double>(0.1, 0.0, 0, 1.0), Contains("total_steps = 0"));
-    REQUIRE_THROWS_WITH(clr::polynomial<double>(0.1, 0.0, 10, 0.0), Contains("power = 0") && Contains("positive"));
+    REQUIRE_THROWS_WITH(clr::polynomial<double>(0.1, 0.0, 10, 0.0),
+                        Contains("power = 0") && Contains("positive"));
     REQUIRE_THROWS_WITH(clr::polynomial<double>(0.1, 0.0, 10, -2.0), Contains("power = -2"));
     REQUIRE_THROWS_WITH(clr::polynomial<double>(0.1, 0.0, 10, inf), Contains("power = inf"));
 
-    REQUIRE_THROWS_WITH(clr::exponential<double>(-0.1, 0.9), Contains("clr::exponential") && Contains("lr = -0.1"));
+    REQUIRE_THROWS_WITH(clr::exponential<double>(-0.1, 0.9),
+                        Contains("clr::exponential") && Contains("lr = -0.1"));
     REQUIRE_THROWS_WITH(clr::exponential<double>(0.1, 0.0), Contains("gamma = 0") && Contains("(0, 1]"));
     REQUIRE_THROWS_WITH(clr::exponential<double>(0.1, 1.01), Contains("gamma = 1.01") && Contains("(0, 1]"));
     REQUIRE_THROWS_WITH(clr::exponential<double>(0.1, -0.5), Contains("gamma = -0.5"));
     REQUIRE_THROWS_WITH(clr::exponential<float>(0.1f, std::nanf("")), Contains("gamma = nan"));
 
-    REQUIRE_THROWS_WITH(clr::step_decay<double>(0.1, 0, 0.5), Contains("clr::step_decay") && Contains("step_size = 0"));
-    REQUIRE_THROWS_WITH(clr::step_decay<double>(0.1, clr::step_t(-30), 0.5), Contains("step_size") && Contains("2^62"));
+    REQUIRE_THROWS_WITH(clr::step_decay<double>(0.1, 0, 0.5),
+                        Contains("clr::step_decay") && Contains("step_size = 0"));
+    REQUIRE_THROWS_WITH(clr::step_decay<double>(0.1, clr::step_t(-30), 0.5),
+                        Contains("step_size") && Contains("2^62"));
     REQUIRE_THROWS_WITH(clr::step_decay<double>(0.1, 30, 2.0), Contains("gamma = 2"));
     REQUIRE_THROWS_WITH(clr::step_decay<double>(inf, 30, 0.5), Contains("lr = inf"));
 
@@ -341,7 +348,8 @@ TEST_CASE("decays: invalid parameters name themselves", "[decay][validation]") {
     for (clr::step_t i = 1; i <= 17; ++i) too_many.push_back(i);
     REQUIRE_THROWS_WITH(clr::multistep<double>(0.1, too_many, 0.1),
                         Contains("milestones = [1, 2,") && Contains("has 17 steps; at most 16"));
-    REQUIRE_THROWS_WITH(clr::multistep<double>(0.1, {30}, 0.0), Contains("clr::multistep") && Contains("gamma = 0"));
+    REQUIRE_THROWS_WITH(clr::multistep<double>(0.1, {30}, 0.0),
+                        Contains("clr::multistep") && Contains("gamma = 0"));
     REQUIRE_THROWS_WITH(clr::multistep<double>(-1.0, {30}, 0.5), Contains("lr = -1"));
     REQUIRE_THROWS_AS(clr::multistep<double>(0.1, {30, 20}, 0.1), std::invalid_argument);
 }

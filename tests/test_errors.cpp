@@ -60,13 +60,15 @@ TEST_CASE("invalid_parameter is a std::invalid_argument that copies without thro
 }
 
 TEST_CASE("schedule constructors throw invalid_parameter with who, param and value", "[errors]") {
-    require_invalid([] { return clr::triangular<double>(0.001, 0.006, 0); },
-                    {"clr::triangular", "step_size", "0", "clr::triangular: step_size = 0 must be at least 1"});
+    require_invalid(
+        [] { return clr::triangular<double>(0.001, 0.006, 0); },
+        {"clr::triangular", "step_size", "0", "clr::triangular: step_size = 0 must be at least 1"});
     require_invalid([] { return clr::triangular<double>(0.1, 0.01, 3); },
                     {"clr::triangular", "max_lr", "0.01",
                      "clr::triangular: max_lr = 0.01 must not be below base_lr = 0.1"});
-    require_invalid([] { return clr::triangular2<double>(-0.5, 0.006, 10); },
-                    {"clr::triangular2", "base_lr", "-0.5", "clr::triangular2: base_lr = -0.5 must not be negative"});
+    require_invalid(
+        [] { return clr::triangular2<double>(-0.5, 0.006, 10); },
+        {"clr::triangular2", "base_lr", "-0.5", "clr::triangular2: base_lr = -0.5 must not be negative"});
     require_invalid([] { return clr::exp_range<double>(0.001, 0.006, 10, 1.5); },
                     {"clr::exp_range", "gamma", "1.5", "clr::exp_range: gamma = 1.5 must lie in (0, 1]"});
     require_invalid([] { return clr::one_cycle<double>(std::numeric_limits<double>::quiet_NaN(), 100); },
@@ -75,8 +77,9 @@ TEST_CASE("schedule constructors throw invalid_parameter with who, param and val
                     {"clr::cosine_restarts", "T_0", "0", "clr::cosine_restarts: T_0 = 0 must be at least 1"});
     require_invalid([] { return clr::constant<double>(-std::numeric_limits<double>::infinity()); },
                     {"clr::constant", "lr", "-inf", "clr::constant: lr = -inf must be finite"});
-    require_invalid([] { return clr::range_test<float>(1.0f, 0.5f, 10); },
-                    {"clr::range_test", "max_lr", "0.5", "clr::range_test: max_lr = 0.5 must be above min_lr = 1"});
+    require_invalid(
+        [] { return clr::range_test<float>(1.0f, 0.5f, 10); },
+        {"clr::range_test", "max_lr", "0.5", "clr::range_test: max_lr = 0.5 must be above min_lr = 1"});
     // A negative count converted to unsigned.
     require_invalid([] { return clr::warmup(clr::constant<double>(0.1), static_cast<clr::step_t>(-1), 0.0); },
                     {"clr::warmup", "steps", "18446744073709551615",
@@ -89,22 +92,24 @@ TEST_CASE("with_* options throw invalid_parameter naming the option", "[errors]"
     require_invalid([&] { return tri.with_momentum(0.95, 0.85); },
                     {"clr::triangular", "max_momentum", "0.85",
                      "clr::triangular: max_momentum = 0.85 must not be below base_momentum = 0.95"});
-    require_invalid([&] { return tri.with_step_size_down(0); },
-                    {"clr::triangular", "step_size_down", "0",
-                     "clr::triangular: step_size_down = 0 must be at least 1"});
+    require_invalid(
+        [&] { return tri.with_step_size_down(0); },
+        {"clr::triangular", "step_size_down", "0", "clr::triangular: step_size_down = 0 must be at least 1"});
 
     const auto oc = clr::one_cycle<double>(0.1, 1000);
     require_invalid([&] { return oc.with_pct_start(0.0); },
                     {"clr::one_cycle", "pct_start", "0", "clr::one_cycle: pct_start = 0 must lie in (0, 1)"});
-    require_invalid([&] { return oc.with_three_phase().with_pct_start(0.6); },
-                    {"clr::one_cycle", "pct_start", "0.6",
-                     "clr::one_cycle: pct_start = 0.6 must be below 0.5 with three phases (the phases would overlap)"});
+    require_invalid(
+        [&] { return oc.with_three_phase().with_pct_start(0.6); },
+        {"clr::one_cycle", "pct_start", "0.6",
+         "clr::one_cycle: pct_start = 0.6 must be below 0.5 with three phases (the phases would overlap)"});
     require_invalid([&] { return oc.with_div_factor(0.0); },
                     {"clr::one_cycle", "div_factor", "0", "clr::one_cycle: div_factor = 0 must be positive"});
 
     const auto cr = clr::cosine_restarts<double>(0.1, 50);
-    require_invalid([&] { return cr.with_t_mult(0.5); },
-                    {"clr::cosine_restarts", "T_mult", "0.5", "clr::cosine_restarts: T_mult = 0.5 must be at least 1"});
+    require_invalid(
+        [&] { return cr.with_t_mult(0.5); },
+        {"clr::cosine_restarts", "T_mult", "0.5", "clr::cosine_restarts: T_mult = 0.5 must be at least 1"});
     require_invalid([&] { return cr.with_eta_min(0.2); },
                     {"clr::cosine_restarts", "eta_max", "0.1",
                      "clr::cosine_restarts: eta_max = 0.1 must not be below eta_min = 0.2"});
@@ -118,17 +123,20 @@ TEST_CASE("optimizer options throw invalid_parameter naming the option", "[error
 
     clr::optim::sgd_options so;
     so.momentum = 1.5;
-    require_invalid([&] { return clr::optim::sgd(s, so); },
-                    {"clr::optim::sgd", "momentum", "1.5", "clr::optim::sgd: momentum = 1.5 must lie in [0, 1)"});
+    require_invalid(
+        [&] { return clr::optim::sgd(s, so); },
+        {"clr::optim::sgd", "momentum", "1.5", "clr::optim::sgd: momentum = 1.5 must lie in [0, 1)"});
     so = {};
     so.dampening = 2.0;
-    require_invalid([&] { return clr::optim::sgd(s, so); },
-                    {"clr::optim::sgd", "dampening", "2", "clr::optim::sgd: dampening = 2 must lie in [0, 1]"});
+    require_invalid(
+        [&] { return clr::optim::sgd(s, so); },
+        {"clr::optim::sgd", "dampening", "2", "clr::optim::sgd: dampening = 2 must lie in [0, 1]"});
     so = {};
     so.nesterov = true;
-    require_invalid([&] { return clr::optim::sgd(s, so); },
-                    {"clr::optim::sgd", "momentum", "0",
-                     "clr::optim::sgd: momentum = 0 must be positive with nesterov = true (or cycled by the schedule)"});
+    require_invalid(
+        [&] { return clr::optim::sgd(s, so); },
+        {"clr::optim::sgd", "momentum", "0",
+         "clr::optim::sgd: momentum = 0 must be positive with nesterov = true (or cycled by the schedule)"});
 
     clr::optim::adam_options ao;
     ao.beta2 = 1.0;
@@ -146,10 +154,14 @@ TEST_CASE("optimizer options throw invalid_parameter naming the option", "[error
                     {"clr::optim::adamw", "eps", "0", "clr::optim::adamw: eps = 0 must be positive"});
 
     clr::optim::sgd opt(s);
-    require_invalid([&] { opt.set_steps(static_cast<clr::step_t>(-1)); return 0; },
-                    {"clr::optim::sgd::set_steps", "steps", "18446744073709551615",
-                     "clr::optim::sgd::set_steps: steps = 18446744073709551615 is larger than 2^62 "
-                     "(a negative number converted to unsigned?)"});
+    require_invalid(
+        [&] {
+            opt.set_steps(static_cast<clr::step_t>(-1));
+            return 0;
+        },
+        {"clr::optim::sgd::set_steps", "steps", "18446744073709551615",
+         "clr::optim::sgd::set_steps: steps = 18446744073709551615 is larger than 2^62 "
+         "(a negative number converted to unsigned?)"});
 }
 
 TEST_CASE("invalid_parameter is still caught as std::invalid_argument", "[errors]") {
@@ -175,8 +187,8 @@ TEST_CASE("invalid_parameter is still caught as std::invalid_argument", "[errors
 TEST_CASE("version macros agree with each other", "[version]") {
     STATIC_REQUIRE(CLR_VERSION == CLR_VERSION_MAJOR * 10000 + CLR_VERSION_MINOR * 100 + CLR_VERSION_PATCH);
     STATIC_REQUIRE(CLR_VERSION_MINOR < 100 && CLR_VERSION_PATCH < 100);
-    const std::string text = std::to_string(CLR_VERSION_MAJOR) + "." + std::to_string(CLR_VERSION_MINOR) + "." +
-                             std::to_string(CLR_VERSION_PATCH);
+    const std::string text = std::to_string(CLR_VERSION_MAJOR) + "." + std::to_string(CLR_VERSION_MINOR) +
+                             "." + std::to_string(CLR_VERSION_PATCH);
     CHECK(text == CLR_VERSION_STRING);
 #ifdef CLR_TEST_PROJECT_VERSION
     // project(VERSION) as CMake read it from <clr/version.hpp>.

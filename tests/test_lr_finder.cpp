@@ -79,7 +79,8 @@ TEST_CASE("range_sweep: exponential rates at first, middle and last step", "[ran
     CHECK(e(2) == Approx(std::pow(10.0, -4.0 + 8.0 / 3.0)).epsilon(1e-14));
     // Neighbouring rates keep a constant ratio.
     clr::range_sweep<double> w(1e-7, 10.0, 100);
-    for (clr::step_t t = 1; t < 100; ++t) CHECK(w(t) / w(t - 1) == Approx(std::pow(1e8, 1.0 / 99.0)).epsilon(1e-12));
+    for (clr::step_t t = 1; t < 100; ++t)
+        CHECK(w(t) / w(t - 1) == Approx(std::pow(1e8, 1.0 / 99.0)).epsilon(1e-12));
     STATIC_REQUIRE(clr::is_schedule_v<clr::range_sweep<double>>);
     // sample() is lr() step by step.
     const auto sampled = s.sample(7);
@@ -122,7 +123,8 @@ TEST_CASE("range_test: the step function sees the sweep's rates, in order, once 
         REQUIRE(seen.size() == 25);
         for (std::size_t i = 0; i < 25; ++i) {
             const double x = double(i) / 24.0;
-            const double want = shape == clr::sweep::exponential ? 1e-3 * std::pow(1000.0, x) : 1e-3 + (1.0 - 1e-3) * x;
+            const double want =
+                shape == clr::sweep::exponential ? 1e-3 * std::pow(1000.0, x) : 1e-3 + (1.0 - 1e-3) * x;
             CAPTURE(i);
             CHECK(seen[i] == Approx(want).epsilon(1e-13));
         }
@@ -153,7 +155,8 @@ TEST_CASE("range_test: bias-corrected smoothing by hand with beta 0.9", "[range_
 
 TEST_CASE("range_test: the first smoothed value is the first loss exactly", "[range_test]") {
     for (double beta : {0.0, 0.5, 0.9, 0.98, 0.999}) {
-        const auto r = clr::range_test<double>(1e-4, 1.0, 2).with_smoothing(beta).run([](double) { return 0.1234567; });
+        const auto r =
+            clr::range_test<double>(1e-4, 1.0, 2).with_smoothing(beta).run([](double) { return 0.1234567; });
         CHECK(r.records[0].smoothed_loss == 0.1234567);
     }
     const auto f = clr::range_test<float>(1e-4f, 1.0f, 2).run([](float) { return 2.302585f; });
@@ -182,7 +185,8 @@ TEST_CASE("range_test: smoothing matches the textbook average over a long noisy 
         CHECK(*r.records[i].smoothed_accuracy == Approx(acc_ema[i]).epsilon(1e-12));
     }
     // Beta 0 reads the raw values.
-    const auto raw = test.with_smoothing(0.0).run([&, i = std::size_t(0)](double) mutable { return losses[i++]; });
+    const auto raw =
+        test.with_smoothing(0.0).run([&, i = std::size_t(0)](double) mutable { return losses[i++]; });
     for (std::size_t i = 0; i < 300; ++i) CHECK(raw.records[i].smoothed_loss == losses[i]);
 }
 
@@ -275,7 +279,9 @@ TEST_CASE("range_test: the warm-up keeps the first batches out of every reading"
     // Three wild first batches, then the tanh fall: with the default warm-up
     // of 5 the readings are those of the clean curve; without one the spike's
     // own fall would be the steepest and would set the starting value.
-    const auto clean = [](double lr) { return tanh_fall(lr, -3.0, 0.4) + std::exp((std::log10(lr) + 0.5) / 0.1); };
+    const auto clean = [](double lr) {
+        return tanh_fall(lr, -3.0, 0.4) + std::exp((std::log10(lr) + 0.5) / 0.1);
+    };
     const auto test = clr::range_test<double>(1e-6, 1.0, 121).with_smoothing(0.0);
     auto spiky = [&, i = 0](double lr) mutable { return i++ < 3 ? 50.0 : clean(lr); };
     const auto r = test.run(spiky);
@@ -286,7 +292,8 @@ TEST_CASE("range_test: the warm-up keeps the first batches out of every reading"
     CHECK(r.suggestions.base_lr.value == ref.suggestions.base_lr.value);
     CHECK(r.suggestions.max_lr.value == ref.suggestions.max_lr.value);
     CHECK(std::abs(std::log10(*r.suggestions.steepest.value) + 3.0) <= 0.05);
-    const auto unwarmed = test.with_warmup(0).run([&, i = 0](double lr) mutable { return i++ < 3 ? 50.0 : clean(lr); });
+    const auto unwarmed =
+        test.with_warmup(0).run([&, i = 0](double lr) mutable { return i++ < 3 ? 50.0 : clean(lr); });
     REQUIRE(unwarmed.suggestions.steepest);
     CHECK(unwarmed.suggestions.steepest.step < 5);
 }
@@ -294,7 +301,9 @@ TEST_CASE("range_test: the warm-up keeps the first batches out of every reading"
 TEST_CASE("range_test: steepest descent on a linear sweep", "[range_test]") {
     // Uneven in log(lr): the slope divides by the log spacing, not the index.
     const double c = -1.0, w = 0.3;
-    const auto loss = [&](double lr) { return tanh_fall(lr, c, w) + std::exp((std::log10(lr) + 0.2) / 0.05); };
+    const auto loss = [&](double lr) {
+        return tanh_fall(lr, c, w) + std::exp((std::log10(lr) + 0.2) / 0.05);
+    };
     const auto test = clr::range_test<double>(0.0, 0.5, 400, clr::sweep::linear).with_smoothing(0.0);
     const auto r = test.run(loss);
     REQUIRE(r.suggestions.steepest);
@@ -442,7 +451,8 @@ TEST_CASE("range_test: a flat curve gives no suggestion", "[range_test]") {
     check_no_suggestion(r.suggestions, "flat curve");
     CHECK_THROWS_WITH(r.suggestions.cyclic.make_triangular(100), Contains("flat curve"));
     // Ripple of 1% around a constant: still flat.
-    const auto ripple = test.run([](double lr) { return 0.6931 * (1.0 + 0.01 * std::sin(20.0 * std::log10(lr))); });
+    const auto ripple =
+        test.run([](double lr) { return 0.6931 * (1.0 + 0.01 * std::sin(20.0 * std::log10(lr))); });
     check_no_suggestion(ripple.suggestions, "flat curve");
     // A 3% fall is below the default 5% but counts once min_drop allows it.
     const auto small = [](double lr) { return 1.0 - 0.015 * (1.0 + std::tanh(std::log10(lr) + 3.0)); };
@@ -489,7 +499,11 @@ TEST_CASE("range_test: too few points give no suggestion", "[range_test]") {
     const auto warm = clr::range_test<double>(1e-6, 1.0, 15).with_warmup(20).run(curve);
     check_no_suggestion(warm.suggestions, "too few points: 15 finite losses, need at least 23");
     // Fewer points are read once min_points allows it.
-    const auto eight_ok = clr::range_test<double>(1e-6, 1.0, 8).with_smoothing(0.0).with_warmup(0).with_min_points(8).run(curve);
+    const auto eight_ok = clr::range_test<double>(1e-6, 1.0, 8)
+                              .with_smoothing(0.0)
+                              .with_warmup(0)
+                              .with_min_points(8)
+                              .run(curve);
     CHECK(eight_ok.suggestions.steepest);
     CHECK(eight_ok.suggestions.base_lr);
 }
@@ -534,9 +548,7 @@ TEST_CASE("range_test: max_lr is read from accuracy when it levels off first", "
     CHECK(*r.records[10].smoothed_accuracy == *r.records[10].accuracy);
 
     // Flat accuracy carries no information: the loss rule stands.
-    const auto flat = test.run([&](double lr) {
-        return clr::range_test_step{step(lr).loss, 0.1};
-    });
+    const auto flat = test.run([&](double lr) { return clr::range_test_step{step(lr).loss, 0.1}; });
     REQUIRE(flat.suggestions.max_lr);
     CHECK_THAT(flat.suggestions.max_lr.rule, !Contains("accuracy"));
     CHECK(std::abs(std::log10(*flat.suggestions.max_lr.value) - (-3.0 + 0.4 * std::atanh(0.9))) <= grid);
@@ -561,7 +573,8 @@ TEST_CASE("range_test: a non-finite accuracy with a finite loss is an error", "[
     auto nan_at_7 = [i = 0](double) mutable {
         return clr::range_test_step{1.0, i++ == 7 ? std::optional<double>(qnan) : std::optional<double>(0.5)};
     };
-    REQUIRE_THROWS_WITH(test.run(nan_at_7), Contains("clr::range_test") && Contains("accuracy = nan") && Contains("step 7"));
+    REQUIRE_THROWS_WITH(test.run(nan_at_7),
+                        Contains("clr::range_test") && Contains("accuracy = nan") && Contains("step 7"));
     const auto inf_accuracy = [](double) { return clr::range_test_step{1.0, inf_v}; };
     REQUIRE_THROWS_AS(test.run(inf_accuracy), std::invalid_argument);
     // With a NaN loss the model diverged: that is a stop, not an error.
@@ -574,8 +587,9 @@ TEST_CASE("range_test: a non-finite accuracy with a finite loss is an error", "[
 TEST_CASE("range_test: float tests and float or double step functions", "[range_test]") {
     const auto curve = [](double lr) { return 0.2 + tanh_fall(lr, -3.0, 0.4) + lr * lr; };
     const auto d = clr::range_test<double>(1e-6, 1.0, 121).with_smoothing(0.0).run(curve);
-    const auto f = clr::range_test<float>(1e-6f, 1.0f, 121).with_smoothing(0.0f).run(
-        [&](float lr) { return static_cast<float>(curve(static_cast<double>(lr))); });
+    const auto f = clr::range_test<float>(1e-6f, 1.0f, 121).with_smoothing(0.0f).run([&](float lr) {
+        return static_cast<float>(curve(static_cast<double>(lr)));
+    });
     const auto fd = clr::range_test<float>(1e-6f, 1.0f, 121).with_smoothing(0.0f).run(curve);
     REQUIRE(d.suggestions.steepest);
     REQUIRE(f.suggestions.steepest);
@@ -617,30 +631,38 @@ TEST_CASE("range_test: step sizes in epochs' worth of iterations", "[range_test]
 TEST_CASE("range_test: invalid parameters name themselves", "[range_test][validation]") {
     using T = clr::range_test<double>;
     const auto lin = clr::sweep::linear;
-    REQUIRE_THROWS_WITH((T(0.0, 1.0, 100)), Contains("clr::range_test") && Contains("min_lr = 0") && Contains("positive"));
+    REQUIRE_THROWS_WITH((T(0.0, 1.0, 100)),
+                        Contains("clr::range_test") && Contains("min_lr = 0") && Contains("positive"));
     REQUIRE_THROWS_WITH((T(-1e-3, 1.0, 100)), Contains("min_lr = -0.001") && Contains("positive"));
-    REQUIRE_THROWS_WITH((T(-1e-3, 1.0, 100, lin)), Contains("min_lr = -0.001") && Contains("must not be negative"));
+    REQUIRE_THROWS_WITH((T(-1e-3, 1.0, 100, lin)),
+                        Contains("min_lr = -0.001") && Contains("must not be negative"));
     REQUIRE_NOTHROW(T(0.0, 1.0, 100, lin));
     REQUIRE_THROWS_WITH((T(qnan, 1.0, 100)), Contains("min_lr = nan") && Contains("finite"));
-    REQUIRE_THROWS_WITH((T(0.1, 0.1, 100)), Contains("max_lr = 0.1") && Contains("must be above min_lr = 0.1"));
+    REQUIRE_THROWS_WITH((T(0.1, 0.1, 100)),
+                        Contains("max_lr = 0.1") && Contains("must be above min_lr = 0.1"));
     REQUIRE_THROWS_WITH((T(0.1, 0.01, 100, lin)), Contains("max_lr = 0.01") && Contains("min_lr = 0.1"));
     REQUIRE_THROWS_WITH((T(1e-6, inf_v, 100)), Contains("max_lr = inf") && Contains("finite"));
     REQUIRE_THROWS_WITH((T(1e-6, qnan, 100)), Contains("max_lr = nan"));
     REQUIRE_THROWS_WITH((T(1e-6, 1.0, 0)), Contains("steps = 0") && Contains("at least 2"));
     REQUIRE_THROWS_WITH((T(1e-6, 1.0, 1)), Contains("steps = 1") && Contains("at least 2"));
-    REQUIRE_THROWS_WITH((T(1e-6, 1.0, static_cast<clr::step_t>(-5))), Contains("steps = ") && Contains("2^62"));
+    REQUIRE_THROWS_WITH((T(1e-6, 1.0, static_cast<clr::step_t>(-5))),
+                        Contains("steps = ") && Contains("2^62"));
 
     const T t(1e-6, 1.0, 100);
     REQUIRE_THROWS_WITH(t.with_smoothing(-0.1), Contains("beta = -0.1") && Contains("[0, 1)"));
     REQUIRE_THROWS_WITH(t.with_smoothing(1.0), Contains("beta = 1") && Contains("[0, 1)"));
     REQUIRE_THROWS_WITH(t.with_smoothing(qnan), Contains("beta = nan"));
-    REQUIRE_THROWS_WITH(t.with_divergence_factor(1.0), Contains("divergence_factor = 1") && Contains("above 1"));
+    REQUIRE_THROWS_WITH(t.with_divergence_factor(1.0),
+                        Contains("divergence_factor = 1") && Contains("above 1"));
     REQUIRE_THROWS_WITH(t.with_divergence_factor(0.5), Contains("divergence_factor = 0.5"));
-    REQUIRE_THROWS_WITH(t.with_divergence_factor(inf_v), Contains("divergence_factor = inf") && Contains("finite"));
+    REQUIRE_THROWS_WITH(t.with_divergence_factor(inf_v),
+                        Contains("divergence_factor = inf") && Contains("finite"));
     REQUIRE_THROWS_WITH(t.with_divergence_factor(qnan), Contains("divergence_factor = nan"));
-    REQUIRE_THROWS_WITH(t.with_warmup(static_cast<clr::step_t>(-1)), Contains("warmup = ") && Contains("2^62"));
+    REQUIRE_THROWS_WITH(t.with_warmup(static_cast<clr::step_t>(-1)),
+                        Contains("warmup = ") && Contains("2^62"));
     REQUIRE_THROWS_WITH(t.with_min_points(2), Contains("min_points = 2") && Contains("at least 3"));
-    REQUIRE_THROWS_WITH(t.with_min_points(static_cast<clr::step_t>(-1)), Contains("min_points = ") && Contains("2^62"));
+    REQUIRE_THROWS_WITH(t.with_min_points(static_cast<clr::step_t>(-1)),
+                        Contains("min_points = ") && Contains("2^62"));
     REQUIRE_THROWS_WITH(t.with_bounds_fraction(0.0), Contains("bounds_fraction = 0") && Contains("(0, 0.5)"));
     REQUIRE_THROWS_WITH(t.with_bounds_fraction(0.5), Contains("bounds_fraction = 0.5"));
     REQUIRE_THROWS_WITH(t.with_bounds_fraction(qnan), Contains("bounds_fraction = nan"));
@@ -650,9 +672,12 @@ TEST_CASE("range_test: invalid parameters name themselves", "[range_test][valida
     REQUIRE_THROWS_AS(clr::range_test<float>(1.0f, 0.5f, 10), std::invalid_argument);
 
     // The sweep on its own names itself.
-    REQUIRE_THROWS_WITH((clr::range_sweep<double>(0.0, 1.0, 10)), Contains("clr::range_sweep") && Contains("min_lr = 0"));
-    REQUIRE_THROWS_WITH((clr::range_sweep<double>(1e-3, 1e-3, 10, lin)), Contains("clr::range_sweep") && Contains("max_lr"));
-    REQUIRE_THROWS_WITH((clr::range_sweep<double>(1e-3, 1.0, 1)), Contains("clr::range_sweep") && Contains("steps = 1"));
+    REQUIRE_THROWS_WITH((clr::range_sweep<double>(0.0, 1.0, 10)),
+                        Contains("clr::range_sweep") && Contains("min_lr = 0"));
+    REQUIRE_THROWS_WITH((clr::range_sweep<double>(1e-3, 1e-3, 10, lin)),
+                        Contains("clr::range_sweep") && Contains("max_lr"));
+    REQUIRE_THROWS_WITH((clr::range_sweep<double>(1e-3, 1.0, 1)),
+                        Contains("clr::range_sweep") && Contains("steps = 1"));
 
     // Building the schedule.
     using pair = clr::cyclic_suggestion<double>;
@@ -661,12 +686,14 @@ TEST_CASE("range_test: invalid parameters name themselves", "[range_test][valida
     REQUIRE_THROWS_WITH(pair::step_size(500, -2.0), Contains("epochs = -2"));
     REQUIRE_THROWS_WITH(pair::step_size(500, qnan), Contains("epochs = nan"));
     REQUIRE_THROWS_WITH(pair::step_size(500, 1e30), Contains("epochs = 1e+30") && Contains("2^62"));
-    REQUIRE_THROWS_WITH(pair::step_size(static_cast<clr::step_t>(-1)), Contains("steps_per_epoch") && Contains("2^62"));
+    REQUIRE_THROWS_WITH(pair::step_size(static_cast<clr::step_t>(-1)),
+                        Contains("steps_per_epoch") && Contains("2^62"));
     pair p;
     p.base_lr = 0.001;
     p.max_lr = 0.006;
     REQUIRE_THROWS_WITH(p.make_triangular(0), Contains("steps_per_epoch = 0"));
     pair empty;
     empty.reason = "flat curve: example";
-    REQUIRE_THROWS_WITH(empty.make_triangular(100), Contains("no cyclical bounds") && Contains("flat curve: example"));
+    REQUIRE_THROWS_WITH(empty.make_triangular(100),
+                        Contains("no cyclical bounds") && Contains("flat curve: example"));
 }

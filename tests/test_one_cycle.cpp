@@ -18,18 +18,22 @@ constexpr clr::step_t last_step = std::numeric_limits<clr::step_t>::max();
 
 TEST_CASE("one_cycle: values by hand", "[one_cycle]") {
     clr::one_cycle<double> s(0.1, 1000);  // pct 0.3, div 25, final_div 1e4
-    CHECK(s(0) == 0.1 / 25.0);  // exactly max_lr / div_factor: the ends of a phase are its values
+    CHECK(s(0) == 0.1 / 25.0);            // exactly max_lr / div_factor: the ends of a phase are its values
     CHECK(s(299) == Approx(0.1).epsilon(1e-15));  // peak at pct * T - 1
     CHECK(s(999) == Approx(4e-7).epsilon(1e-12));
-    CHECK(s(999) == 0.1 / 25.0 / 1e4);  // exactly initial / final_div_factor
+    CHECK(s(999) == 0.1 / 25.0 / 1e4);   // exactly initial / final_div_factor
     CHECK(s(5000) == 0.1 / 25.0 / 1e4);  // and held past the end
     CHECK(s(last_step) == 0.1 / 25.0 / 1e4);
     // Inside the climb, x = 149 / 299 of the way up the cosine.
-    CHECK(s(149) == Approx(0.1 + (0.004 - 0.1) * (1 + std::cos(std::acos(-1.0) * 149 / 299)) / 2).epsilon(1e-14));
+    CHECK(s(149) ==
+          Approx(0.1 + (0.004 - 0.1) * (1 + std::cos(std::acos(-1.0) * 149 / 299)) / 2).epsilon(1e-14));
     CHECK(s.initial_lr() == Approx(0.004).epsilon(1e-15));
     CHECK(s.min_lr() == Approx(4e-7).epsilon(1e-15));
 
-    auto lin = clr::one_cycle<double>(1.0, 11).with_anneal(clr::anneal::linear).with_pct_start(0.5).with_div_factor(10);
+    auto lin = clr::one_cycle<double>(1.0, 11)
+                   .with_anneal(clr::anneal::linear)
+                   .with_pct_start(0.5)
+                   .with_div_factor(10);
     // Up over [0, 4.5], down over [4.5, 10] to 0.1 / 1e4.
     CHECK(lin(0) == Approx(0.1).epsilon(1e-15));
     CHECK(lin(3) == Approx(0.1 + 0.9 * 3 / 4.5).epsilon(1e-15));
@@ -62,7 +66,8 @@ TEST_CASE("one_cycle: momentum runs inverse", "[one_cycle]") {
 TEST_CASE("matches PyTorch's OneCycleLR", "[one_cycle][reference]") {
     SECTION("cos, two phases, momentum") {
         auto s = clr::one_cycle<double>(0.1, 1000).with_momentum(0.85, 0.95);
-        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_momentum.csv", 1000)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_momentum.csv", 1000)) <=
+              readme_worst_error);
     }
     SECTION("linear, two phases, momentum") {
         auto s = clr::one_cycle<double>(0.01, 777)
@@ -71,11 +76,13 @@ TEST_CASE("matches PyTorch's OneCycleLR", "[one_cycle][reference]") {
                      .with_final_div_factor(100)
                      .with_anneal(clr::anneal::linear)
                      .with_momentum(0.8, 0.9);
-        CHECK(worst_relative_error(s, load_reference("one_cycle_linear_momentum.csv", 777)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("one_cycle_linear_momentum.csv", 777)) <=
+              readme_worst_error);
     }
     SECTION("cos, three phases, momentum") {
         auto s = clr::one_cycle<double>(0.5, 1200).with_three_phase().with_momentum(0.85, 0.95);
-        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_three_phase_momentum.csv", 1200)) <= readme_worst_error);
+        CHECK(worst_relative_error(s, load_reference("one_cycle_cos_three_phase_momentum.csv", 1200)) <=
+              readme_worst_error);
     }
     SECTION("linear, three phases") {
         auto s = clr::one_cycle<double>(0.02, 999)
@@ -120,13 +127,15 @@ TEST_CASE("one_cycle: float agrees with double", "[one_cycle]") {
 
 TEST_CASE("one_cycle: invalid parameters name themselves", "[one_cycle][validation]") {
     using Catch::Matchers::Contains;
-    REQUIRE_THROWS_WITH((clr::one_cycle<double>(0.1, 0)), Contains("clr::one_cycle") && Contains("total_steps = 0"));
+    REQUIRE_THROWS_WITH((clr::one_cycle<double>(0.1, 0)),
+                        Contains("clr::one_cycle") && Contains("total_steps = 0"));
     REQUIRE_THROWS_WITH((clr::one_cycle<double>(0.0, 10)), Contains("max_lr = 0") && Contains("positive"));
     REQUIRE_THROWS_WITH((clr::one_cycle<double>(std::nan(""), 10)), Contains("max_lr = nan"));
     clr::one_cycle<double> s(0.1, 100);
     REQUIRE_THROWS_WITH(s.with_pct_start(0.0), Contains("pct_start = 0") && Contains("(0, 1)"));
     REQUIRE_THROWS_WITH(s.with_pct_start(1.0), Contains("pct_start = 1"));
-    REQUIRE_THROWS_WITH(s.with_pct_start(0.6).with_three_phase(), Contains("pct_start = 0.6") && Contains("three phases"));
+    REQUIRE_THROWS_WITH(s.with_pct_start(0.6).with_three_phase(),
+                        Contains("pct_start = 0.6") && Contains("three phases"));
     REQUIRE_THROWS_WITH(s.with_div_factor(-2), Contains("div_factor = -2"));
     REQUIRE_THROWS_WITH(s.with_final_div_factor(0), Contains("final_div_factor = 0"));
     REQUIRE_THROWS_WITH(s.with_momentum(0.95, 0.85), Contains("max_momentum = 0.85"));

@@ -45,8 +45,8 @@ struct tally_t {
     tally_t& operator=(const tally_t&) = delete;
     ~tally_t() {
         if (sets != 0)
-            std::cerr << "clr properties: " << checks << " checks over " << sets << " parameter sets (" << rejected
-                      << " more drawn sets rightly refused), seed " << seed << '\n';
+            std::cerr << "clr properties: " << checks << " checks over " << sets << " parameter sets ("
+                      << rejected << " more drawn sets rightly refused), seed " << seed << '\n';
     }
 };
 
@@ -245,7 +245,9 @@ T any_t_mult(rng_t& r) {
             for (auto n = below(r, 4); n-- > 0;) m = std::nextafter(m, T(2));
             return std::nextafter(m, T(2));
         }
-        case 7: return std::ldexp(T(1) + unit<T>(r), static_cast<int>(33 + below(r, std::numeric_limits<T>::max_exponent - 34)));
+        case 7:
+            return std::ldexp(T(1) + unit<T>(r),
+                              static_cast<int>(33 + below(r, std::numeric_limits<T>::max_exponent - 34)));
         default: return std::numeric_limits<T>::max();
     }
 }
@@ -307,7 +309,8 @@ sample<clr::cosine_restarts<T>> any_cosine(rng_t& r) {
     const T t_mult = any_t_mult<T>(r);
     const T m_mul = chance(r, 40) ? T(1) : any_decay<T>(r);
     const auto s = clr::cosine_restarts<T>(hi, t0).with_eta_min(lo).with_t_mult(t_mult).with_m_mul(m_mul);
-    const std::string what = params()("eta_max", hi)("eta_min", lo)("T_0", t0)("T_mult", t_mult)("m_mul", m_mul).str();
+    const std::string what =
+        params()("eta_max", hi)("eta_min", lo)("T_0", t0)("T_mult", t_mult)("m_mul", m_mul).str();
     std::vector<step_t> marks{0, t0 - 1, t0, t0 + 1, last_step};
     push_shifted(marks, t0, t0);
     return {s, what, fixed_momentum<T>(std::nullopt), marks};
@@ -344,7 +347,8 @@ struct one_cycle_params {
 
     std::string describe() const {
         params p;
-        p("max_lr", max_lr)("total_steps", total)("pct_start", pct)("div_factor", div)("final_div_factor", final_div);
+        p("max_lr", max_lr)("total_steps", total)("pct_start", pct)("div_factor", div)("final_div_factor",
+                                                                                       final_div);
         p("anneal", anneal == clr::anneal::cos ? "cos" : "linear")("three_phase", three_phase);
         if (momentum) p("base_momentum", momentum->first)("max_momentum", momentum->second);
         return p.str();
@@ -398,7 +402,8 @@ sample<clr::warmup_schedule<S>> any_warmup(rng_t& r, const sample<S>& inner) {
     std::vector<step_t> marks{0, 1, n, n + 1, last_step};
     if (n > 0) marks.push_back(n - 1);
     for (const step_t t : inner.landmarks) push_shifted(marks, t, n);
-    return {s, "warmup steps=" + std::to_string(n) + " start_lr=" + exact(start) + " of " + inner.what, m, marks};
+    return {s, "warmup steps=" + std::to_string(n) + " start_lr=" + exact(start) + " of " + inner.what, m,
+            marks};
 }
 
 template <class A, class B>
@@ -411,7 +416,8 @@ sample<clr::sequence_schedule<A, B>> any_sequence(rng_t& r, const sample<A>& a, 
     for (const step_t t : a.landmarks)
         if (t < n) marks.push_back(t);
     for (const step_t t : b.landmarks) push_shifted(marks, t, n);
-    return {s, "sequence boundary=" + std::to_string(n) + " of (" + a.what + ") then (" + b.what + ")", m, marks};
+    return {s, "sequence boundary=" + std::to_string(n) + " of (" + a.what + ") then (" + b.what + ")", m,
+            marks};
 }
 
 // ---- the everyday decays ------------------------------------------------------------
@@ -436,7 +442,9 @@ sample<clr::cosine<T>> any_cosine_decay(rng_t& r) {
     const auto [lo, hi] = ordered_rates<T>(r);
     const step_t total = any_length(r);
     const auto s = clr::cosine<T>(hi, total).with_eta_min(lo);
-    return {s, params("cosine ")("lr", hi)("eta_min", lo)("total_steps", total).str(), fixed_momentum<T>(std::nullopt),
+    return {s,
+            params("cosine ")("lr", hi)("eta_min", lo)("total_steps", total).str(),
+            fixed_momentum<T>(std::nullopt),
             {0, 1, total / 2, total - 1, total, total + 1, last_step}};
 }
 
@@ -445,8 +453,10 @@ sample<clr::linear<T>> any_linear(rng_t& r) {
     const T a = any_rate<T>(r);
     const T b = chance(r, 10) ? a : any_rate<T>(r);
     const step_t total = any_length(r);
-    return {clr::linear<T>(a, b, total), params("linear ")("start_lr", a)("end_lr", b)("total_steps", total).str(),
-            fixed_momentum<T>(std::nullopt), {0, 1, total / 2, total - 1, total, total + 1, last_step}};
+    return {clr::linear<T>(a, b, total),
+            params("linear ")("start_lr", a)("end_lr", b)("total_steps", total).str(),
+            fixed_momentum<T>(std::nullopt),
+            {0, 1, total / 2, total - 1, total, total + 1, last_step}};
 }
 
 template <class T>
@@ -457,15 +467,18 @@ sample<clr::polynomial<T>> any_polynomial(rng_t& r) {
     const T power = any_power<T>(r);
     return {clr::polynomial<T>(a, b, total, power),
             params("polynomial ")("lr", a)("end_lr", b)("total_steps", total)("power", power).str(),
-            fixed_momentum<T>(std::nullopt), {0, 1, total / 2, total - 1, total, total + 1, last_step}};
+            fixed_momentum<T>(std::nullopt),
+            {0, 1, total / 2, total - 1, total, total + 1, last_step}};
 }
 
 template <class T>
 sample<clr::exponential<T>> any_exponential(rng_t& r) {
     const T lr = any_rate<T>(r);
     const T gamma = any_decay<T>(r);
-    return {clr::exponential<T>(lr, gamma), params("exponential ")("lr", lr)("gamma", gamma).str(),
-            fixed_momentum<T>(std::nullopt), {0, 1, 2, 1000, step_t(1) << 40, last_step}};
+    return {clr::exponential<T>(lr, gamma),
+            params("exponential ")("lr", lr)("gamma", gamma).str(),
+            fixed_momentum<T>(std::nullopt),
+            {0, 1, 2, 1000, step_t(1) << 40, last_step}};
 }
 
 template <class T>
@@ -475,7 +488,8 @@ sample<clr::step_decay<T>> any_step_decay(rng_t& r) {
     const T gamma = any_decay<T>(r);
     std::vector<step_t> marks{0, n - 1, n, last_step};
     push_shifted(marks, n, n);
-    return {clr::step_decay<T>(lr, n, gamma), params("step_decay ")("lr", lr)("step_size", n)("gamma", gamma).str(),
+    return {clr::step_decay<T>(lr, n, gamma),
+            params("step_decay ")("lr", lr)("step_size", n)("gamma", gamma).str(),
             fixed_momentum<T>(std::nullopt), marks};
 }
 
@@ -522,8 +536,8 @@ auto any_sequence3(rng_t& r, const sample<A>& a, const sample<B>& b, const sampl
     for (const step_t t : c.landmarks) push_shifted(marks, t, n1 + n2);
     using S = std::decay_t<decltype(s)>;
     return sample<S>{s,
-                     "sequence n1=" + std::to_string(n1) + " n2=" + std::to_string(n2) + " of (" + a.what + ") then (" +
-                         b.what + ") then (" + c.what + ")",
+                     "sequence n1=" + std::to_string(n1) + " n2=" + std::to_string(n2) + " of (" + a.what +
+                         ") then (" + b.what + ") then (" + c.what + ")",
                      m, marks};
 }
 
@@ -553,8 +567,9 @@ void check_text_round_trip(const sample<S>& c, rng_t& r) {
         if (!back) return;
         const std::string again = clr::to_string(*back);
         CLR_PROPERTY(again == text, text, again);
-        CLR_PROPERTY(same_bits(back->bounds().lo, c.s.bounds().lo) && same_bits(back->bounds().hi, c.s.bounds().hi),
-                     text);
+        CLR_PROPERTY(
+            same_bits(back->bounds().lo, c.s.bounds().lo) && same_bits(back->bounds().hi, c.s.bounds().hi),
+            text);
         auto at = [&](step_t t) {
             const T want = c.s(t), got = (*back)(t);
             CLR_PROPERTY(same_bits(got, want), text, t, exact(got), exact(want));
@@ -579,7 +594,9 @@ void check_bounds(const sample<S>& c, rng_t& r) {
         const std::optional<T> m = c.s.momentum(t);
         const std::optional<clr::range<T>> want = c.momentum(t);
         CLR_PROPERTY(m.has_value() == want.has_value(), t);
-        if (m) CLR_PROPERTY(std::isfinite(*m) && want->contains(*m), t, exact(*m), exact(want->lo), exact(want->hi));
+        if (m)
+            CLR_PROPERTY(std::isfinite(*m) && want->contains(*m), t, exact(*m), exact(want->lo),
+                         exact(want->hi));
     };
     for (const step_t t : c.landmarks) at(t);
     for (int i = 0; i < 16; ++i) at(any_step(r));
@@ -598,29 +615,46 @@ constexpr int bounds_sets = 150;  // per family and floating type
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentum inside its range, and the "
-                   "text form reads back bit for bit",
-                   "[property]", float, double) {
+TEMPLATE_TEST_CASE(
+    "property: every value is finite and inside bounds(), momentum inside its range, and the "
+    "text form reads back bit for bit",
+    "[property]", float, double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "bounds/float" : "bounds/double");
 
     SECTION("cyclic windows and scales") {
-        bounds_cases(r, bounds_sets, [&] { return any_cyclic<T, clr::triangular_window>(r, clr::no_scale{}, params()("policy", "triangular").str()); });
-        bounds_cases(r, bounds_sets, [&] { return any_cyclic<T, clr::welch_window>(r, clr::no_scale{}, params()("policy", "welch").str()); });
-        bounds_cases(r, bounds_sets, [&] { return any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str()); });
-        bounds_cases(r, bounds_sets, [&] { return any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{}, params()("policy", "triangular2").str()); });
-        bounds_cases(r, bounds_sets, [&] { return any_cyclic<T, clr::hann_window>(r, clr::halving_scale{}, params()("policy", "hann+halving").str()); });
         bounds_cases(r, bounds_sets, [&] {
-            const T g = any_decay<T>(r);
-            return any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("policy", "exp_range")("gamma", g).str());
+            return any_cyclic<T, clr::triangular_window>(r, clr::no_scale{},
+                                                         params()("policy", "triangular").str());
+        });
+        bounds_cases(r, bounds_sets, [&] {
+            return any_cyclic<T, clr::welch_window>(r, clr::no_scale{}, params()("policy", "welch").str());
+        });
+        bounds_cases(r, bounds_sets, [&] {
+            return any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str());
+        });
+        bounds_cases(r, bounds_sets, [&] {
+            return any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{},
+                                                         params()("policy", "triangular2").str());
+        });
+        bounds_cases(r, bounds_sets, [&] {
+            return any_cyclic<T, clr::hann_window>(r, clr::halving_scale{},
+                                                   params()("policy", "hann+halving").str());
         });
         bounds_cases(r, bounds_sets, [&] {
             const T g = any_decay<T>(r);
-            return any_cyclic<T, clr::welch_window>(r, clr::exp_scale<T>(g), params()("policy", "welch+exp")("gamma", g).str());
+            return any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g),
+                                                         params()("policy", "exp_range")("gamma", g).str());
         });
         bounds_cases(r, bounds_sets, [&] {
-            return any_cyclic<T, clr::hann_window>(r, clr::scale_on_cycle([](step_t c) { return 1.0 / static_cast<double>(c); }),
-                                                   params()("policy", "hann+1/cycle").str());
+            const T g = any_decay<T>(r);
+            return any_cyclic<T, clr::welch_window>(r, clr::exp_scale<T>(g),
+                                                    params()("policy", "welch+exp")("gamma", g).str());
+        });
+        bounds_cases(r, bounds_sets, [&] {
+            return any_cyclic<T, clr::hann_window>(
+                r, clr::scale_on_cycle([](step_t c) { return 1.0 / static_cast<double>(c); }),
+                params()("policy", "hann+1/cycle").str());
         });
     }
     SECTION("range sweep") {
@@ -637,8 +671,10 @@ TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentu
             const step_t steps = std::max<step_t>(2, any_length(r));
             const clr::range_sweep<T> s(lo, hi, steps, shape);
             const std::string what = params()("min_lr", lo)("max_lr", hi)("steps", steps)(
-                "shape", shape == clr::sweep::linear ? "linear" : "exponential").str();
-            return sample<clr::range_sweep<T>>{s, what, fixed_momentum<T>(std::nullopt), {0, 1, steps - 2, steps - 1, steps, last_step}};
+                                         "shape", shape == clr::sweep::linear ? "linear" : "exponential")
+                                         .str();
+            return sample<clr::range_sweep<T>>{
+                s, what, fixed_momentum<T>(std::nullopt), {0, 1, steps - 2, steps - 1, steps, last_step}};
         });
     }
     SECTION("cosine restarts") {
@@ -660,26 +696,37 @@ TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentu
     SECTION("constant, warmup and sequence") {
         bounds_cases(r, bounds_sets, [&] {
             const T v = any_rate<T>(r);
-            return sample<clr::constant<T>>{clr::constant<T>(v), "constant " + exact(v), fixed_momentum<T>(std::nullopt), {0, last_step}};
+            return sample<clr::constant<T>>{
+                clr::constant<T>(v), "constant " + exact(v), fixed_momentum<T>(std::nullopt), {0, last_step}};
         });
         bounds_cases(r, bounds_sets, [&] {
-            return any_warmup(r, any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{}, params()("policy", "triangular2").str()));
+            return any_warmup(r, any_cyclic<T, clr::triangular_window>(
+                                     r, clr::halving_scale{}, params()("policy", "triangular2").str()));
         });
         bounds_cases(r, bounds_sets, [&] { return any_warmup(r, any_cosine<T>(r)); });
-        bounds_cases(r, bounds_sets, [&] { return any_warmup(r, one_cycle_sample(any_one_cycle_params<T>(r, false))); });
+        bounds_cases(r, bounds_sets,
+                     [&] { return any_warmup(r, one_cycle_sample(any_one_cycle_params<T>(r, false))); });
         bounds_cases(r, bounds_sets, [&] {
             const T g = any_decay<T>(r);
-            return any_sequence(r, any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("policy", "exp_range")("gamma", g).str()),
-                                any_cosine<T>(r));
+            return any_sequence(
+                r,
+                any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g),
+                                                      params()("policy", "exp_range")("gamma", g).str()),
+                any_cosine<T>(r));
         });
         bounds_cases(r, bounds_sets, [&] {
-            return any_sequence(r, one_cycle_sample(any_one_cycle_params<T>(r, false)),
-                                any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str()));
+            return any_sequence(
+                r, one_cycle_sample(any_one_cycle_params<T>(r, false)),
+                any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str()));
         });
         bounds_cases(r, bounds_sets, [&] {
-            auto inner = any_warmup(r, any_cyclic<T, clr::welch_window>(r, clr::no_scale{}, params()("policy", "welch").str()));
+            auto inner = any_warmup(
+                r, any_cyclic<T, clr::welch_window>(r, clr::no_scale{}, params()("policy", "welch").str()));
             const T v = any_rate<T>(r);
-            return any_sequence(r, inner, sample<clr::constant<T>>{clr::constant<T>(v), "constant " + exact(v), fixed_momentum<T>(std::nullopt), {0}});
+            return any_sequence(
+                r, inner,
+                sample<clr::constant<T>>{
+                    clr::constant<T>(v), "constant " + exact(v), fixed_momentum<T>(std::nullopt), {0}});
         });
     }
     SECTION("everyday decays") {
@@ -696,7 +743,8 @@ TEMPLATE_TEST_CASE("property: every value is finite and inside bounds(), momentu
         });
         bounds_cases(r, 2 * bounds_sets, [&] {
             return any_sequence3(r, one_cycle_sample(any_one_cycle_params<T>(r, false)), any_polynomial<T>(r),
-                                 any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{}, params()("policy", "triangular2").str()));
+                                 any_cyclic<T, clr::triangular_window>(
+                                     r, clr::halving_scale{}, params()("policy", "triangular2").str()));
         });
     }
 }
@@ -774,12 +822,14 @@ TEMPLATE_TEST_CASE("property: triangular schedules repeat exactly every cycle", 
     check_periodic<T, clr::hann_window>(r, "hann");
 }
 
-TEMPLATE_TEST_CASE("property: the cyclic peak is max_lr, the trough base_lr, exactly", "[property]", float, double) {
+TEMPLATE_TEST_CASE("property: the cyclic peak is max_lr, the trough base_lr, exactly", "[property]", float,
+                   double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "ends/float" : "ends/double");
     for (int i = 0; i < 1000; ++i) {
         CAPTURE(run_seed(), i);
-        const auto c = any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{}, params()("policy", "triangular2").str());
+        const auto c = any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{},
+                                                             params()("policy", "triangular2").str());
         ++tally().sets;
         CAPTURE(c.what);
         const step_t up = c.s.step_size_up();
@@ -791,14 +841,17 @@ TEMPLATE_TEST_CASE("property: the cyclic peak is max_lr, the trough base_lr, exa
         }
         // By cycle 1100 the halvings have driven every floating type to zero height.
         const step_t len = c.s.cycle_length();
-        if ((last_step - up) / len >= 1100) CLR_PROPERTY(c.s(1100 * len + up) == c.s.base_lr(), exact(c.s(1100 * len + up)));
+        if ((last_step - up) / len >= 1100)
+            CLR_PROPERTY(c.s(1100 * len + up) == c.s.base_lr(), exact(c.s(1100 * len + up)));
     }
 }
 
 TEMPLATE_TEST_CASE("property: triangular2 and exp_range peaks never rise", "[property]", float, double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "peaks/float" : "peaks/double");
-    check_peaks_fall<T, clr::halving_scale>(r, [] { return std::pair<clr::halving_scale, std::string>{{}, "halving"}; });
+    check_peaks_fall<T, clr::halving_scale>(r, [] {
+        return std::pair<clr::halving_scale, std::string>{{}, "halving"};
+    });
     check_peaks_fall<T, clr::exp_scale<T>>(r, [&r] {
         const T g = any_decay<T>(r);
         return std::pair<clr::exp_scale<T>, std::string>{clr::exp_scale<T>(g), "gamma " + exact(g)};
@@ -808,7 +861,8 @@ TEMPLATE_TEST_CASE("property: triangular2 and exp_range peaks never rise", "[pro
     for (int i = 0; i < 600; ++i) {
         CAPTURE(run_seed(), i);
         const T g = std::min(any_decay<T>(r), std::nextafter(T(1), T(0)));
-        const auto c = any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("gamma", g).str());
+        const auto c =
+            any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("gamma", g).str());
         ++tally().sets;
         CAPTURE(c.what);
         const step_t up = c.s.step_size_up(), len = c.s.cycle_length();
@@ -826,8 +880,8 @@ namespace {
 struct restart {
     step_t index;
     step_t begin;
-    step_t end;       // last step of the period, or of all steps
-    bool whole;       // the period ends before the steps run out
+    step_t end;  // last step of the period, or of all steps
+    bool whole;  // the period ends before the steps run out
 };
 
 std::vector<restart> restarts(rng_t& r, step_t t0, step_t m) {
@@ -883,21 +937,25 @@ TEMPLATE_TEST_CASE("property: cosine restarts peak at eta_max * m_mul^i exactly 
         const T t_mult = static_cast<T>(whole);
         const auto m = static_cast<step_t>(t_mult);
         const T m_mul = chance(r, 40) ? T(1) : any_decay<T>(r);
-        const auto s = clr::cosine_restarts<T>(eta_max, t0).with_eta_min(eta_min).with_t_mult(t_mult).with_m_mul(m_mul);
+        const auto s =
+            clr::cosine_restarts<T>(eta_max, t0).with_eta_min(eta_min).with_t_mult(t_mult).with_m_mul(m_mul);
         ++tally().sets;
         CAPTURE(exact(eta_max), exact(eta_min), t0, m, exact(m_mul));
         for (const restart& p : restarts(r, t0, m)) {
             CAPTURE(p.index, p.begin, p.end);
             const T peak = m_mul == T(1) ? eta_max : eta_max * std::pow(m_mul, static_cast<T>(p.index));
             CLR_PROPERTY(s(p.begin) == peak, exact(s(p.begin)), exact(peak));
-            CLR_PROPERTY(s.restarts_before(p.begin) == static_cast<T>(p.index), exact(s.restarts_before(p.begin)));
+            CLR_PROPERTY(s.restarts_before(p.begin) == static_cast<T>(p.index),
+                         exact(s.restarts_before(p.begin)));
             if (p.begin > 0)
-                CLR_PROPERTY(s.restarts_before(p.begin - 1) == static_cast<T>(p.index - 1), exact(s.restarts_before(p.begin - 1)));
+                CLR_PROPERTY(s.restarts_before(p.begin - 1) == static_cast<T>(p.index - 1),
+                             exact(s.restarts_before(p.begin - 1)));
             // From the peak towards eta_min, monotonically; with a decayed peak
             // below eta_min that is upwards.
             std::vector<step_t> ts{p.begin, p.end};
             if (p.end > p.begin) ts.push_back(p.begin + 1);
-            for (int j = 0; j < 6; ++j) ts.push_back(p.begin + below(r, p.end - p.begin + 1 == 0 ? last_step : p.end - p.begin + 1));
+            for (int j = 0; j < 6; ++j)
+                ts.push_back(p.begin + below(r, p.end - p.begin + 1 == 0 ? last_step : p.end - p.begin + 1));
             std::sort(ts.begin(), ts.end());
             const bool falls = peak >= eta_min;
             for (std::size_t j = 1; j < ts.size(); ++j) {
@@ -932,8 +990,9 @@ TEMPLATE_TEST_CASE("property: cosine restart counts never go back, any T_mult", 
 
 // ---- one cycle -----------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("property: one cycle starts at initial, peaks at max_lr near pct*T - 1, ends and stays at the minimum",
-                   "[property]", float, double) {
+TEMPLATE_TEST_CASE(
+    "property: one cycle starts at initial, peaks at max_lr near pct*T - 1, ends and stays at the minimum",
+    "[property]", float, double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "one-cycle/float" : "one-cycle/double");
     constexpr T eps = std::numeric_limits<T>::epsilon();
@@ -946,7 +1005,8 @@ TEMPLATE_TEST_CASE("property: one cycle starts at initial, peaks at max_lr near 
         const T initial = p.max_lr / p.div;
         const T minimum = initial / p.final_div;
         const step_t last = p.total - 1;
-        CLR_PROPERTY(s.initial_lr() == initial && s.min_lr() == minimum, exact(s.initial_lr()), exact(s.min_lr()));
+        CLR_PROPERTY(s.initial_lr() == initial && s.min_lr() == minimum, exact(s.initial_lr()),
+                     exact(s.min_lr()));
         const T max_m = p.momentum ? p.momentum->second : T(0);
         const T base_m = p.momentum ? p.momentum->first : T(0);
 
@@ -983,7 +1043,8 @@ TEMPLATE_TEST_CASE("property: one cycle starts at initial, peaks at max_lr near 
             const T rise = peak;
             const T fall = (p.three_phase ? peak : static_cast<T>(last) - peak);
             const T dist = std::abs(static_cast<T>(top) - peak);
-            const T slope = T(1.5708) * std::max(p.max_lr - initial, p.max_lr - minimum) / std::min(rise, fall);
+            const T slope =
+                T(1.5708) * std::max(p.max_lr - initial, p.max_lr - minimum) / std::min(rise, fall);
             CLR_PROPERTY(p.max_lr - s(top) <= slope * dist + 4 * eps * p.max_lr, top, exact(s(top)));
         }
 
@@ -1049,8 +1110,8 @@ void check_decay(rng_t& r, const sample<S>& c, typename S::value_type start, typ
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("property: decays start at their rate, move only towards their end and hold it", "[property]",
-                   float, double) {
+TEMPLATE_TEST_CASE("property: decays start at their rate, move only towards their end and hold it",
+                   "[property]", float, double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "decays/float" : "decays/double");
     for (int i = 0; i < 400; ++i) {
@@ -1089,9 +1150,10 @@ TEMPLATE_TEST_CASE("property: decays start at their rate, move only towards thei
                 T want = c.s.initial_lr();
                 for (step_t j = 0; j < k; ++j) want *= g;
                 const T slack = T(k + 1);
-                CLR_PROPERTY(std::abs(c.s(k * n) - want) <= T(4) * slack * std::numeric_limits<T>::epsilon() * want +
-                                                               slack * std::numeric_limits<T>::denorm_min(),
-                             c.what, k, exact(c.s(k * n)), exact(want));
+                CLR_PROPERTY(
+                    std::abs(c.s(k * n) - want) <= T(4) * slack * std::numeric_limits<T>::epsilon() * want +
+                                                       slack * std::numeric_limits<T>::denorm_min(),
+                    c.what, k, exact(c.s(k * n)), exact(want));
             }
         }
         {
@@ -1107,8 +1169,9 @@ TEMPLATE_TEST_CASE("property: decays start at their rate, move only towards thei
                 CLR_PROPERTY(c.s(m) == want, c.what, m, exact(c.s(m)), exact(want));
             }
             CLR_PROPERTY(c.s.bounds().lo == want, c.what, exact(c.s.bounds().lo));
-            check_decay(r, c, count > 0 && c.s.milestone(0) == 0 ? c.s.initial_lr() * c.s.gamma() : c.s.initial_lr(), want,
-                        count > 0 ? std::optional<step_t>(c.s.milestone(count - 1)) : std::optional<step_t>(0));
+            check_decay(
+                r, c, count > 0 && c.s.milestone(0) == 0 ? c.s.initial_lr() * c.s.gamma() : c.s.initial_lr(),
+                want, count > 0 ? std::optional<step_t>(c.s.milestone(count - 1)) : std::optional<step_t>(0));
         }
     }
 }
@@ -1155,20 +1218,24 @@ shared_params any_shared(rng_t& r) {
 }
 
 std::string describe(const shared_params& p) {
-    return params()("base", p.base)("max", p.max)("gamma", p.gamma)("m_mul", p.m_mul)("t_mult", p.t_mult)("pct", p.pct)(
-               "div", p.div)("final_div", p.final_div)("start", p.start)("up", p.up)("down", p.down)("t0", p.t0)(
-               "total", p.total)("n", p.n)("three_phase", p.three_phase)("linear", p.anneal == clr::anneal::linear)
+    return params()("base", p.base)("max", p.max)("gamma", p.gamma)("m_mul", p.m_mul)("t_mult", p.t_mult)(
+               "pct", p.pct)("div", p.div)("final_div", p.final_div)("start", p.start)("up", p.up)(
+               "down", p.down)("t0", p.t0)("total", p.total)("n", p.n)("three_phase", p.three_phase)(
+               "linear", p.anneal == clr::anneal::linear)
         .str();
 }
 
 // Each schedule family built from the same parameters in type T.
 template <class T>
 auto hann_halving(const shared_params& p) {
-    return clr::cyclic<T, clr::hann_window, clr::halving_scale>(p.base, p.max, p.up).with_step_size_down(p.down).with_momentum(T(0.8f), T(0.95f));
+    return clr::cyclic<T, clr::hann_window, clr::halving_scale>(p.base, p.max, p.up)
+        .with_step_size_down(p.down)
+        .with_momentum(T(0.8f), T(0.95f));
 }
 template <class T>
 auto welch_exp(const shared_params& p) {
-    return clr::cyclic<T, clr::welch_window, clr::exp_scale<T>>(p.base, p.max, p.up, clr::exp_scale<T>(p.gamma));
+    return clr::cyclic<T, clr::welch_window, clr::exp_scale<T>>(p.base, p.max, p.up,
+                                                                clr::exp_scale<T>(p.gamma));
 }
 template <class T>
 auto exp_range(const shared_params& p) {
@@ -1176,7 +1243,10 @@ auto exp_range(const shared_params& p) {
 }
 template <class T>
 auto cosine(const shared_params& p) {
-    return clr::cosine_restarts<T>(p.max, p.t0).with_eta_min(p.base).with_t_mult(p.t_mult).with_m_mul(p.m_mul);
+    return clr::cosine_restarts<T>(p.max, p.t0)
+        .with_eta_min(p.base)
+        .with_t_mult(p.t_mult)
+        .with_m_mul(p.m_mul);
 }
 template <class T>
 auto cycle(const shared_params& p) {
@@ -1205,14 +1275,17 @@ void check_agree(const char* family, const F& f, const D& d, rng_t& r, const std
                  double spread = 1) {
     CAPTURE(family, spread);
     const double scale = spread * std::max(std::abs(d.bounds().lo), std::abs(d.bounds().hi));
-    CLR_PROPERTY(std::abs(static_cast<double>(f.bounds().hi) - d.bounds().hi) <= float_agreement * scale, exact(f.bounds().hi), exact(d.bounds().hi));
+    CLR_PROPERTY(std::abs(static_cast<double>(f.bounds().hi) - d.bounds().hi) <= float_agreement * scale,
+                 exact(f.bounds().hi), exact(d.bounds().hi));
     auto at = [&](step_t t) {
         const double a = f(t), b = d(t);
         CLR_PROPERTY(std::abs(a - b) <= float_agreement * scale, t, exact(a), exact(b), exact(scale));
         const auto fm = f.momentum(t);
         const auto dm = d.momentum(t);
         CLR_PROPERTY(fm.has_value() == dm.has_value(), t);
-        if (fm) CLR_PROPERTY(std::abs(static_cast<double>(*fm) - *dm) <= spread * float_agreement, t, exact(*fm), exact(*dm));
+        if (fm)
+            CLR_PROPERTY(std::abs(static_cast<double>(*fm) - *dm) <= spread * float_agreement, t, exact(*fm),
+                         exact(*dm));
     };
     for (const step_t t : marks) at(t);
     for (int j = 0; j < 12; ++j) at(any_step(r));
@@ -1228,8 +1301,10 @@ TEST_CASE("property: float and double schedules agree to float precision", "[pro
         CAPTURE(describe(p));
         tally().sets += 6;
         const step_t len = p.up + p.down;
-        check_agree("hann+halving", hann_halving<float>(p), hann_halving<double>(p), r, {0, p.up, len, 3 * len + p.up / 2});
-        check_agree("welch+exp", welch_exp<float>(p), welch_exp<double>(p), r, {0, p.up, 2 * p.up, 7 * p.up + 1});
+        check_agree("hann+halving", hann_halving<float>(p), hann_halving<double>(p), r,
+                    {0, p.up, len, 3 * len + p.up / 2});
+        check_agree("welch+exp", welch_exp<float>(p), welch_exp<double>(p), r,
+                    {0, p.up, 2 * p.up, 7 * p.up + 1});
         check_agree("exp_range", exp_range<float>(p), exp_range<double>(p), r, {0, p.up, len, len + p.up});
         check_agree("cosine_restarts", cosine<float>(p), cosine<double>(p), r, {0, p.t0 - 1, p.t0, 3 * p.t0});
         // Up to 2^14 steps, pct * T (pct = k / 1024) is exact in float.
@@ -1237,7 +1312,8 @@ TEST_CASE("property: float and double schedules agree to float precision", "[pro
         const double shortest = p.three_phase ? std::min(p.pct * steps - 1, steps - 2 * p.pct * steps + 1)
                                               : std::min(p.pct * steps - 1, steps - p.pct * steps);
         const double spread = p.total <= 16384 ? 1.0 : std::max(1.0, steps / shortest);
-        check_agree("one_cycle", cycle<float>(p), cycle<double>(p), r, {0, p.total / 3, p.total - 1, p.total}, spread);
+        check_agree("one_cycle", cycle<float>(p), cycle<double>(p), r, {0, p.total / 3, p.total - 1, p.total},
+                    spread);
         check_agree("warmup", warm<float>(p), warm<double>(p), r, {0, p.n / 2, p.n - 1, p.n, p.n + p.up});
     }
 }
@@ -1256,13 +1332,15 @@ TEST_CASE("property: float and double decays agree to float precision", "[proper
         CAPTURE(describe(p), power);
         tally().sets += 6;
         check_agree("cosine", clr::cosine<float>(p.max, p.total).with_eta_min(p.base),
-                    clr::cosine<double>(p.max, p.total).with_eta_min(p.base), r, {0, p.total / 2, p.total - 1, p.total});
-        check_agree("linear", clr::linear<float>(p.start, p.max, p.total), clr::linear<double>(p.start, p.max, p.total), r,
-                    {0, p.total / 3, p.total - 1, p.total});
+                    clr::cosine<double>(p.max, p.total).with_eta_min(p.base), r,
+                    {0, p.total / 2, p.total - 1, p.total});
+        check_agree("linear", clr::linear<float>(p.start, p.max, p.total),
+                    clr::linear<double>(p.start, p.max, p.total), r, {0, p.total / 3, p.total - 1, p.total});
         check_agree("polynomial", clr::polynomial<float>(p.max, p.base, p.total, power),
-                    clr::polynomial<double>(p.max, p.base, p.total, power), r, {0, p.total / 3, p.total - 1, p.total});
-        check_agree("exponential", clr::exponential<float>(p.max, p.gamma), clr::exponential<double>(p.max, p.gamma), r,
-                    {0, 1, 100, p.up});
+                    clr::polynomial<double>(p.max, p.base, p.total, power), r,
+                    {0, p.total / 3, p.total - 1, p.total});
+        check_agree("exponential", clr::exponential<float>(p.max, p.gamma),
+                    clr::exponential<double>(p.max, p.gamma), r, {0, 1, 100, p.up});
         check_agree("step_decay", clr::step_decay<float>(p.max, p.up, p.gamma),
                     clr::step_decay<double>(p.max, p.up, p.gamma), r, {0, p.up - 1, p.up, 3 * p.up});
         check_agree("multistep", clr::multistep<float>(p.max, milestones, p.gamma),
@@ -1291,7 +1369,8 @@ void check_warmup(rng_t& r, const sample<S>& inner) {
     const T scale = std::max(std::abs(start), std::abs(target));
     // (Among subnormals an ulp is absolute.)
     const T tolerance = 4 * eps * scale + std::numeric_limits<T>::denorm_min();
-    CLR_PROPERTY(std::abs((s(n) - s(n - 1)) - increment) <= tolerance, exact(s(n - 1)), exact(s(n)), exact(increment));
+    CLR_PROPERTY(std::abs((s(n) - s(n - 1)) - increment) <= tolerance, exact(s(n - 1)), exact(s(n)),
+                 exact(increment));
     // After the ramp, the schedule itself from its own step 0.
     for (int j = 0; j < 8; ++j) {
         const step_t t = j == 0 ? n : std::max(n, any_step(r));
@@ -1341,17 +1420,22 @@ TEMPLATE_TEST_CASE("property: warmup ramps into its schedule, sequence switches 
     rng_t r = stream(std::is_same_v<T, float> ? "compose/float" : "compose/double");
     for (int i = 0; i < 300; ++i) {
         CAPTURE(run_seed(), i);
-        check_warmup(r, any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{}, params()("policy", "triangular2").str()));
+        check_warmup(r, any_cyclic<T, clr::triangular_window>(r, clr::halving_scale{},
+                                                              params()("policy", "triangular2").str()));
         check_warmup(r, any_cosine<T>(r));
         check_warmup(r, one_cycle_sample(any_one_cycle_params<T>(r, false)));
         const T g = any_decay<T>(r);
-        check_sequence(r, any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("gamma", g).str()), any_cosine<T>(r));
+        check_sequence(
+            r, any_cyclic<T, clr::triangular_window>(r, clr::exp_scale<T>(g), params()("gamma", g).str()),
+            any_cosine<T>(r));
         check_sequence(r, one_cycle_sample(any_one_cycle_params<T>(r, false)),
-                       any_warmup(r, any_cyclic<T, clr::hann_window>(r, clr::no_scale{}, params()("policy", "hann").str())));
+                       any_warmup(r, any_cyclic<T, clr::hann_window>(r, clr::no_scale{},
+                                                                     params()("policy", "hann").str())));
     }
 }
 
-TEMPLATE_TEST_CASE("property: a sequence of three runs each piece from its own step 0", "[property]", float, double) {
+TEMPLATE_TEST_CASE("property: a sequence of three runs each piece from its own step 0", "[property]", float,
+                   double) {
     using T = TestType;
     rng_t r = stream(std::is_same_v<T, float> ? "sequence3/float" : "sequence3/double");
     for (int i = 0; i < 300; ++i) {
@@ -1370,7 +1454,9 @@ TEMPLATE_TEST_CASE("property: a sequence of three runs each piece from its own s
         for (int j = 0; j < 16; ++j) ts.push_back(any_step(r));
         for (const step_t t : ts) {
             const T want = t < n1 ? a.s(t) : t - n1 < n2 ? b.s(t - n1) : c.s(t - n1 - n2);
-            const auto want_m = t < n1 ? a.s.momentum(t) : t - n1 < n2 ? b.s.momentum(t - n1) : c.s.momentum(t - n1 - n2);
+            const auto want_m = t < n1        ? a.s.momentum(t)
+                                : t - n1 < n2 ? b.s.momentum(t - n1)
+                                              : c.s.momentum(t - n1 - n2);
             CLR_PROPERTY(q.s(t) == want, t, exact(q.s(t)), exact(want));
             CLR_PROPERTY(q.s.momentum(t) == want_m, t);
         }

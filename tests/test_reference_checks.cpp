@@ -10,14 +10,14 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <iterator>
-#include <random>
-#include <system_error>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -31,7 +31,10 @@ constexpr double inf_ = std::numeric_limits<double>::infinity();
 class glitch : public clr::schedule<glitch, double> {
 public:
     glitch(double value, clr::step_t bad, double at_bad, std::optional<double> m = std::nullopt)
-        : value_(value), bad_(bad), at_bad_(at_bad), m_(m) {}
+        : value_(value),
+          bad_(bad),
+          at_bad_(at_bad),
+          m_(m) {}
     double lr_at(clr::step_t t) const noexcept { return t == bad_ ? at_bad_ : value_; }
     clr::range<double> lr_range() const noexcept { return {0.0, 1.0}; }
     std::optional<double> momentum_at(clr::step_t) const noexcept { return m_; }
@@ -81,7 +84,8 @@ std::string scratch(const std::string& name, const std::string& text) {
     return path;
 }
 
-const std::string good_table = "# made by hand\n# rows=3\nstep,lr,momentum\n0,0.5,0.9\n1,0.25,0.8\n2,0.125,0.7\n";
+const std::string good_table =
+    "# made by hand\n# rows=3\nstep,lr,momentum\n0,0.5,0.9\n1,0.25,0.8\n2,0.125,0.7\n";
 
 }  // namespace
 
@@ -148,7 +152,7 @@ TEST_CASE("every committed reference table loads whole", "[reference][checks]") 
     const optim_reference r = load_optim_reference("optim_sgd_plain.csv", optim_steps);
     REQUIRE(r.after.size() == optim_steps);
     CHECK(r.before[1] == r.after[0]);
-    CHECK(r.before[0][0] == 0.4);  // initial(), block 0, index 0
+    CHECK(r.before[0][0] == 0.4);                 // initial(), block 0, index 0
     CHECK(r.before[0][12] == -(0.4 + 0.07 * 3));  // block 1, index 0
 }
 
@@ -174,22 +178,31 @@ TEST_CASE("a damaged schedule table is refused", "[reference][checks]") {
     REQUIRE_THROWS_WITH(load_reference_file(damaged("dup.csv", "1,0.25,0.8\n", "0,0.25,0.8\n")),
                         Contains("step 0 where step 1 belongs"));
     // Damaged cells.
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("junk.csv", "0.25,", "0.25x,")), Contains("bad number '0.25x'"));
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("emptycell.csv", "0.25,", ",")), Contains("bad number ''"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("junk.csv", "0.25,", "0.25x,")),
+                        Contains("bad number '0.25x'"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("emptycell.csv", "0.25,", ",")),
+                        Contains("bad number ''"));
     REQUIRE_THROWS_WITH(load_reference_file(damaged("blank.csv", "0.25,", " 0.25,")), Contains("bad number"));
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("nancell.csv", "0.25,", "nan,")), Contains("bad number 'nan'"));
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("infcell.csv", "0.8\n", "inf\n")), Contains("bad number 'inf'"));
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("extra.csv", "0.8\n", "0.8,1\n")), Contains("4 cells, expected 3"));
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("short.csv", ",0.8\n", "\n")), Contains("2 cells, expected 3"));
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("step.csv", "1,0.25", "1.0,0.25")), Contains("bad count '1.0'"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("nancell.csv", "0.25,", "nan,")),
+                        Contains("bad number 'nan'"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("infcell.csv", "0.8\n", "inf\n")),
+                        Contains("bad number 'inf'"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("extra.csv", "0.8\n", "0.8,1\n")),
+                        Contains("4 cells, expected 3"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("short.csv", ",0.8\n", "\n")),
+                        Contains("2 cells, expected 3"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("step.csv", "1,0.25", "1.0,0.25")),
+                        Contains("bad count '1.0'"));
     // The header.
-    REQUIRE_THROWS_WITH(load_reference_file(damaged("norows.csv", "# rows=3\n", "")), Contains("expected '# rows=N'"));
+    REQUIRE_THROWS_WITH(load_reference_file(damaged("norows.csv", "# rows=3\n", "")),
+                        Contains("expected '# rows=N'"));
     REQUIRE_THROWS_WITH(load_reference_file(damaged("rows.csv", "rows=3", "rows=4")),
                         Contains("promises 4 rows, the file has 3"));
     REQUIRE_THROWS_WITH(load_reference_file(damaged("hdr.csv", "step,lr,momentum", "step,lr,mom")),
                         Contains("unexpected header"));
     // A table shorter than its test expects, even if whole.
-    REQUIRE_THROWS_WITH(load_reference_file(scratch("good.csv", good_table), 4), Contains("the test expects 4"));
+    REQUIRE_THROWS_WITH(load_reference_file(scratch("good.csv", good_table), 4),
+                        Contains("the test expects 4"));
     REQUIRE_THROWS_WITH(load_reference("no_such_table.csv"), Contains("cannot open"));
 }
 
@@ -215,7 +228,8 @@ TEST_CASE("a damaged optimizer table is refused", "[reference][checks][optim]") 
     const auto comma = emptied.find(',', last + 1);
     const auto next = emptied.find(',', comma + 1);
     emptied.erase(comma + 1, next - comma - 1);
-    REQUIRE_THROWS_WITH(load_optim_reference_file(scratch("optim_emptycell.csv", emptied)), Contains("bad number ''"));
+    REQUIRE_THROWS_WITH(load_optim_reference_file(scratch("optim_emptycell.csv", emptied)),
+                        Contains("bad number ''"));
     // steps= on the case line disagreeing with the rows, or with the test.
     std::string fewer = text;
     fewer.replace(fewer.find("steps=300"), 9, "steps=200");

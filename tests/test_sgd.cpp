@@ -41,7 +41,8 @@ auto make_sgd(const clr::optim::sgd_options& o) {
     return [o](table_schedule<T> s) { return clr::optim::sgd<table_schedule<T>>(std::move(s), o); };
 }
 
-const char* const sgd_cases[] = {"optim_sgd_plain.csv", "optim_sgd_momentum.csv", "optim_sgd_nesterov_cycled.csv"};
+const char* const sgd_cases[] = {"optim_sgd_plain.csv", "optim_sgd_momentum.csv",
+                                 "optim_sgd_nesterov_cycled.csv"};
 
 }  // namespace
 
@@ -111,7 +112,8 @@ TEST_CASE("sgd: a block's lr_scale and weight decay act as a separate optimizer'
                                             make_sgd<double>(other)) == 0);
         CHECK(differs_from_separate<double>(ref, clr::optim::block_options().with_lr_scale(0.5), 0.5,
                                             make_sgd<double>(o), make_sgd<double>(o)) == 0);
-        CHECK(differs_from_separate<float>(ref, decay, 1.0f, make_sgd<float>(o), make_sgd<float>(other)) == 0);
+        CHECK(differs_from_separate<float>(ref, decay, 1.0f, make_sgd<float>(o), make_sgd<float>(other)) ==
+              0);
     }
 }
 
@@ -229,13 +231,16 @@ TEST_CASE("sgd: each bad option is rejected with its name and value", "[optim][s
     };
     using O = clr::optim::sgd_options;
     REQUIRE_THROWS_AS(with([](O& o) { o.momentum = 1.5; }), std::invalid_argument);
-    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = 1.5; }), "clr::optim::sgd: momentum = 1.5 must lie in [0, 1)");
-    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = 1.0; }), "clr::optim::sgd: momentum = 1 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = 1.5; }),
+                        "clr::optim::sgd: momentum = 1.5 must lie in [0, 1)");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = 1.0; }),
+                        "clr::optim::sgd: momentum = 1 must lie in [0, 1)");
     REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = -0.25; }),
                         "clr::optim::sgd: momentum = -0.25 must lie in [0, 1)");
     REQUIRE_THROWS_WITH(with([](O& o) { o.momentum = std::nan(""); }),
                         "clr::optim::sgd: momentum = nan must be finite");
-    REQUIRE_THROWS_WITH(with([](O& o) { o.dampening = 1.5; }), "clr::optim::sgd: dampening = 1.5 must lie in [0, 1]");
+    REQUIRE_THROWS_WITH(with([](O& o) { o.dampening = 1.5; }),
+                        "clr::optim::sgd: dampening = 1.5 must lie in [0, 1]");
     REQUIRE_THROWS_WITH(with([](O& o) { o.dampening = -0.5; }),
                         "clr::optim::sgd: dampening = -0.5 must lie in [0, 1]");
     REQUIRE_THROWS_WITH(with([](O& o) { o.weight_decay = -0.5; }),
@@ -279,7 +284,8 @@ TEST_CASE("sgd: any contiguous piece of a vector or matrix is a block", "[optim]
     CHECK((m.leftCols(2).array() == 1.75).all());  // 2 - 0.25 * 1
     CHECK((m.rightCols(2).array() == 2.0).all());
     // A piece with gaps is still refused at run time: topRows skips between columns.
-    REQUIRE_THROWS_WITH(opt.add(m.topRows(2), dm.topRows(2)), Catch::Contains("param is not contiguous in memory"));
+    REQUIRE_THROWS_WITH(opt.add(m.topRows(2), dm.topRows(2)),
+                        Catch::Contains("param is not contiguous in memory"));
 }
 
 TEST_CASE("sgd: bad blocks are rejected at add()", "[optim][sgd][errors]") {
@@ -288,20 +294,23 @@ TEST_CASE("sgd: bad blocks are rejected at add()", "[optim][sgd][errors]") {
     Eigen::VectorXd small(12);
     REQUIRE_THROWS_AS(opt.add(w, small), std::invalid_argument);
     REQUIRE_THROWS_WITH(opt.add(w, small), "clr::optim::sgd::add: grad has 12 values but param has 20");
-    REQUIRE_THROWS_WITH(opt.add(w.block(0, 0, 2, 2), dw.block(0, 0, 2, 2)),
-                        "clr::optim::sgd::add: param is not contiguous in memory (inner stride 1, outer stride 4 "
-                        "for 2x2); register the whole matrix or a contiguous Map");
+    REQUIRE_THROWS_WITH(
+        opt.add(w.block(0, 0, 2, 2), dw.block(0, 0, 2, 2)),
+        "clr::optim::sgd::add: param is not contiguous in memory (inner stride 1, outer stride 4 "
+        "for 2x2); register the whole matrix or a contiguous Map");
     Eigen::VectorXd five(5);
-    REQUIRE_THROWS_WITH(opt.add(five, dw.row(0)),
-                        "clr::optim::sgd::add: grad is not contiguous in memory (inner stride 4, outer stride 1 "
-                        "for 1x5); register the whole matrix or a contiguous Map");
+    REQUIRE_THROWS_WITH(
+        opt.add(five, dw.row(0)),
+        "clr::optim::sgd::add: grad is not contiguous in memory (inner stride 4, outer stride 1 "
+        "for 1x5); register the whole matrix or a contiguous Map");
     REQUIRE_THROWS_WITH(opt.add(w, w), "clr::optim::sgd::add: param and grad share memory");
     CHECK(opt.num_blocks() == 0);
 
     CHECK(opt.add(w, dw) == 0);
     Eigen::MatrixXd w2(4, 5), dw2(4, 5);
     REQUIRE_THROWS_WITH(opt.add(w, dw2), "clr::optim::sgd::add: param overlaps the param of block 0");
-    REQUIRE_THROWS_WITH(opt.add(w.col(1), dw2.col(1)), "clr::optim::sgd::add: param overlaps the param of block 0");
+    REQUIRE_THROWS_WITH(opt.add(w.col(1), dw2.col(1)),
+                        "clr::optim::sgd::add: param overlaps the param of block 0");
     REQUIRE_THROWS_WITH(opt.add(dw, dw2), "clr::optim::sgd::add: param overlaps the grad of block 0");
     REQUIRE_THROWS_WITH(opt.add(w2, w), "clr::optim::sgd::add: grad overlaps the param of block 0");
     CHECK(opt.num_blocks() == 1);
@@ -320,34 +329,37 @@ TEST_CASE("sgd: a schedule value out of range stops the step before any change",
         opt.step();
         const Eigen::Vector3d p2 = p;
         REQUIRE_THROWS_AS(opt.step(), std::domain_error);
-        REQUIRE_THROWS_WITH(opt.step(),
-                            "clr::optim::sgd::step: the schedule gives lr = -0.5 at step 2; it must be finite and not "
-                            "negative");
+        REQUIRE_THROWS_WITH(
+            opt.step(),
+            "clr::optim::sgd::step: the schedule gives lr = -0.5 at step 2; it must be finite and not "
+            "negative");
         CHECK(p == p2);
         CHECK(opt.steps() == 2);
     }
     SECTION("lr not finite") {
         clr::optim::sgd opt{fixed<double>(std::numeric_limits<double>::quiet_NaN())};
         opt.add(p, g);
-        REQUIRE_THROWS_WITH(opt.step(),
-                            "clr::optim::sgd::step: the schedule gives lr = nan at step 0; it must be finite and not "
-                            "negative");
+        REQUIRE_THROWS_WITH(
+            opt.step(),
+            "clr::optim::sgd::step: the schedule gives lr = nan at step 0; it must be finite and not "
+            "negative");
         CHECK(p == p0);
         CHECK(opt.steps() == 0);
     }
     SECTION("cycled momentum of 1") {
         clr::optim::sgd opt(fixed<double>(0.5, 1.0));
         opt.add(p, g);
-        REQUIRE_THROWS_WITH(opt.step(),
-                            "clr::optim::sgd::step: the schedule gives momentum = 1 at step 0; it must lie in [0, 1)");
+        REQUIRE_THROWS_WITH(
+            opt.step(),
+            "clr::optim::sgd::step: the schedule gives momentum = 1 at step 0; it must lie in [0, 1)");
         CHECK(p == p0);
     }
     SECTION("a user scale function that throws") {
         // Its exception reaches the caller through lr() and step(), not std::terminate.
         const auto s = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_step([](clr::step_t t) {
-            if (t >= 2) throw std::runtime_error("no scale past step 1");
-            return 1.0;
-        }));
+                                            if (t >= 2) throw std::runtime_error("no scale past step 1");
+                                            return 1.0;
+                                        }));
         clr::optim::sgd opt(s);
         opt.add(p, g);
         opt.step();
@@ -403,8 +415,9 @@ TEST_CASE("sgd: a block's scaled rate must stay finite", "[optim][sgd][errors]")
     opt.add(q, g);
     opt.add(p, g, clr::optim::block_options().with_lr_scale(1e10));
     REQUIRE_THROWS_AS(opt.step(), std::domain_error);
-    REQUIRE_THROWS_WITH(opt.step(), "clr::optim::sgd::step: lr = 1e+300 at step 0 times block 1's lr_scale = 1e+10 "
-                                    "is not finite");
+    REQUIRE_THROWS_WITH(opt.step(),
+                        "clr::optim::sgd::step: lr = 1e+300 at step 0 times block 1's lr_scale = 1e+10 "
+                        "is not finite");
     CHECK(q == Eigen::Vector3d(1, 2, 3));  // block 0 untouched too
     CHECK(p == Eigen::Vector3d(1, 2, 3));
     CHECK(opt.steps() == 0);
@@ -414,8 +427,9 @@ TEST_CASE("sgd: set_steps refuses a negative count converted to unsigned", "[opt
     clr::optim::sgd opt(fixed<double>(0.1));
     opt.set_steps(7);
     REQUIRE_THROWS_AS(opt.set_steps(static_cast<clr::step_t>(-1)), std::invalid_argument);
-    REQUIRE_THROWS_WITH(opt.set_steps(static_cast<clr::step_t>(-1)),
-                        "clr::optim::sgd::set_steps: steps = 18446744073709551615 is larger than 2^62 (a negative "
-                        "number converted to unsigned?)");
+    REQUIRE_THROWS_WITH(
+        opt.set_steps(static_cast<clr::step_t>(-1)),
+        "clr::optim::sgd::set_steps: steps = 18446744073709551615 is larger than 2^62 (a negative "
+        "number converted to unsigned?)");
     CHECK(opt.steps() == 7);
 }

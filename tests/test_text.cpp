@@ -27,7 +27,8 @@ void reads_back(const S& s, const std::string& text, step_t steps = 3000) {
     CHECK(clr::to_string(back) == text);
     std::vector<step_t> at;
     for (step_t t = 0; t < steps; ++t) at.push_back(t);
-    for (const step_t t : {step_t(1) << 40, (step_t(1) << 62) + 7, std::numeric_limits<step_t>::max()}) at.push_back(t);
+    for (const step_t t : {step_t(1) << 40, (step_t(1) << 62) + 7, std::numeric_limits<step_t>::max()})
+        at.push_back(t);
     for (const step_t t : at) {
         INFO("step " << t);
         REQUIRE(back(t) == s(t));
@@ -56,7 +57,8 @@ refusal refuse(const std::string& text) {
 }  // namespace
 
 TEST_CASE("to_string writes each kind as one line, options only when set", "[text]") {
-    reads_back(clr::triangular<double>(0.001, 0.006, 2000), "triangular(base_lr=0.001, max_lr=0.006, step_size=2000)");
+    reads_back(clr::triangular<double>(0.001, 0.006, 2000),
+               "triangular(base_lr=0.001, max_lr=0.006, step_size=2000)");
     reads_back(clr::triangular2<double>(0.001, 0.006, 20).with_step_size_down(10).with_momentum(0.8, 0.9),
                "triangular2(base_lr=0.001, max_lr=0.006, step_size=20, step_size_down=10, base_momentum=0.8, "
                "max_momentum=0.9)");
@@ -82,13 +84,17 @@ TEST_CASE("to_string writes each kind as one line, options only when set", "[tex
                "one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.25, div_factor=10, final_div_factor=100, "
                "anneal=linear, three_phase=true, base_momentum=0.85, max_momentum=0.95)");
     reads_back(clr::cosine<double>(0.1, 1000), "cosine(lr=0.1, total_steps=1000)");
-    reads_back(clr::cosine<double>(0.1, 1000).with_eta_min(1e-5), "cosine(lr=0.1, total_steps=1000, eta_min=1e-05)");
+    reads_back(clr::cosine<double>(0.1, 1000).with_eta_min(1e-5),
+               "cosine(lr=0.1, total_steps=1000, eta_min=1e-05)");
     reads_back(clr::linear<double>(0, 0.1, 100), "linear(start_lr=0, end_lr=0.1, total_steps=100)");
-    reads_back(clr::polynomial<double>(0.1, 0, 1000, 2), "polynomial(lr=0.1, end_lr=0, total_steps=1000, power=2)");
+    reads_back(clr::polynomial<double>(0.1, 0, 1000, 2),
+               "polynomial(lr=0.1, end_lr=0, total_steps=1000, power=2)");
     reads_back(clr::exponential<double>(0.1, 0.99), "exponential(lr=0.1, gamma=0.99)");
     reads_back(clr::step_decay<double>(0.1, 30, 0.5), "step_decay(lr=0.1, step_size=30, gamma=0.5)");
-    reads_back(clr::multistep<double>(0.1, {30, 80}, 0.1), "multistep(lr=0.1, milestones=[30, 80], gamma=0.1)");
-    reads_back(clr::multistep<double>(0.1, std::vector<step_t>{}, 0.1), "multistep(lr=0.1, milestones=[], gamma=0.1)");
+    reads_back(clr::multistep<double>(0.1, {30, 80}, 0.1),
+               "multistep(lr=0.1, milestones=[30, 80], gamma=0.1)");
+    reads_back(clr::multistep<double>(0.1, std::vector<step_t>{}, 0.1),
+               "multistep(lr=0.1, milestones=[], gamma=0.1)");
     reads_back(clr::constant<double>(0.01), "constant(lr=0.01)");
     reads_back(clr::range_sweep<double>(1e-6, 1, 7), "range_sweep(min_lr=1e-06, max_lr=1, steps=7)");
     reads_back(clr::range_sweep<double>(0, 0.1, 11, clr::sweep::linear),
@@ -103,13 +109,15 @@ TEST_CASE("to_string writes composed schedules whole; an N-way sequence as one",
                "sequence(linear(start_lr=0, end_lr=0.1, total_steps=100), 100, constant(lr=0.1), 400, "
                "cosine(lr=0.1, total_steps=1000))");
     // A sequence in first place is a piece of its own.
-    reads_back(clr::sequence(clr::sequence(clr::exponential<double>(0.1, 0.99), 10, clr::constant<double>(0.05)), 20,
-                             clr::one_cycle<double>(0.1, 100).with_momentum()),
-               "sequence(sequence(exponential(lr=0.1, gamma=0.99), 10, constant(lr=0.05)), 20, "
-               "one_cycle(max_lr=0.1, total_steps=100, base_momentum=0.85, max_momentum=0.95))");
+    reads_back(
+        clr::sequence(clr::sequence(clr::exponential<double>(0.1, 0.99), 10, clr::constant<double>(0.05)), 20,
+                      clr::one_cycle<double>(0.1, 100).with_momentum()),
+        "sequence(sequence(exponential(lr=0.1, gamma=0.99), 10, constant(lr=0.05)), 20, "
+        "one_cycle(max_lr=0.1, total_steps=100, base_momentum=0.85, max_momentum=0.95))");
     // An any_schedule writes what it holds, nested or not.
     const clr::any_schedule<double> a = clr::hann<double>(0.1, 0.2, 5);
-    reads_back(clr::warmup(a, 3, 0.05), "warmup(hann(base_lr=0.1, max_lr=0.2, step_size=5), steps=3, start_lr=0.05)");
+    reads_back(clr::warmup(a, 3, 0.05),
+               "warmup(hann(base_lr=0.1, max_lr=0.2, step_size=5), steps=3, start_lr=0.05)");
 }
 
 TEST_CASE("numbers are written shortest for their own type and read back exactly", "[text]") {
@@ -122,7 +130,8 @@ TEST_CASE("numbers are written shortest for their own type and read back exactly
     CHECK(std::signbit(clr::parse_schedule<double>("constant(lr=-0)")(0)));
     reads_back(clr::cosine<long double>(0.1L, 100), "cosine(lr=0.1, total_steps=100)");
     const step_t longest = step_t(1) << 62;
-    reads_back(clr::triangular<double>(0.1, 0.2, longest), "triangular(base_lr=0.1, max_lr=0.2, step_size=4611686018427387904)", 10);
+    reads_back(clr::triangular<double>(0.1, 0.2, longest),
+               "triangular(base_lr=0.1, max_lr=0.2, step_size=4611686018427387904)", 10);
 }
 
 TEST_CASE("an eta_min of -0 is written, so that it reads back with its sign", "[text]") {
@@ -131,16 +140,19 @@ TEST_CASE("an eta_min of -0 is written, so that it reads back with its sign", "[
     // the decay, lr = +0 where the original gave -0.
     reads_back(clr::cosine_restarts<double>(0.1, 10).with_eta_min(-0.0),
                "cosine_restarts(eta_max=0.1, T_0=10, eta_min=-0)", 50);
-    reads_back(clr::cosine<float>(0.1f, 10).with_eta_min(-0.0f), "cosine(lr=0.1, total_steps=10, eta_min=-0)", 50);
+    reads_back(clr::cosine<float>(0.1f, 10).with_eta_min(-0.0f), "cosine(lr=0.1, total_steps=10, eta_min=-0)",
+               50);
     const auto back = clr::parse_schedule<double>("cosine(lr=0.1, total_steps=10, eta_min=-0)");
     CHECK(std::signbit(back(10)));
     CHECK(std::signbit(back.bounds().lo));
-    reads_back(clr::sequence(clr::constant<double>(-0.0), 0, clr::cosine_restarts<double>(-0.0, 1).with_eta_min(-0.0)),
+    reads_back(clr::sequence(clr::constant<double>(-0.0), 0,
+                             clr::cosine_restarts<double>(-0.0, 1).with_eta_min(-0.0)),
                "sequence(constant(lr=-0), 0, cosine_restarts(eta_max=-0, T_0=1, eta_min=-0))", 50);
 }
 
 TEST_CASE("parse_schedule ignores spaces and takes parameters in any order", "[text]") {
-    const auto s = clr::parse_schedule<double>("  triangular( step_size = 2000 ,max_lr=6e-3,base_lr=0.001 )  ");
+    const auto s =
+        clr::parse_schedule<double>("  triangular( step_size = 2000 ,max_lr=6e-3,base_lr=0.001 )  ");
     CHECK(clr::to_string(s) == "triangular(base_lr=0.001, max_lr=0.006, step_size=2000)");
     CHECK(s(1000) == 0.0035);
     // The general cyclic form of a named policy reads as that policy.
@@ -148,8 +160,8 @@ TEST_CASE("parse_schedule ignores spaces and takes parameters in any order", "[t
               "cyclic(window=triangular, scale=halving, base_lr=0.001, max_lr=0.006, step_size=10)")) ==
           "triangular2(base_lr=0.001, max_lr=0.006, step_size=10)");
     // one_cycle's momentum has PyTorch's defaults for the half not given.
-    CHECK(*clr::parse_schedule<double>("one_cycle(max_lr=0.1, total_steps=100, base_momentum=0.8)").momentum(0) ==
-          0.95);
+    CHECK(*clr::parse_schedule<double>("one_cycle(max_lr=0.1, total_steps=100, base_momentum=0.8)")
+               .momentum(0) == 0.95);
 }
 
 TEST_CASE("parse_schedule names the bad part and its column", "[text][errors]") {
@@ -160,19 +172,24 @@ TEST_CASE("parse_schedule names the bad part and its column", "[text][errors]") 
         const char* says;
     };
     const row rows[] = {
-        {"triangular(base_lr=0.001, max_lr=0.006)", "step_size", "(missing)", "is required by triangular (column 1)"},
+        {"triangular(base_lr=0.001, max_lr=0.006)", "step_size", "(missing)",
+         "is required by triangular (column 1)"},
         {"triangular(base_lr=0.001, max_lr=0.006, stepsize=2000)", "stepsize", "2000",
-         "is not a parameter of triangular (it takes base_lr, max_lr, step_size, step_size_down, base_momentum, "
+         "is not a parameter of triangular (it takes base_lr, max_lr, step_size, step_size_down, "
+         "base_momentum, "
          "max_momentum) (column 50)"},
-        {"triangular(base_lr=0.001, max_lr=0.006, step_size=2000) x", "text", "x", "follows the schedule (column 57)"},
+        {"triangular(base_lr=0.001, max_lr=0.006, step_size=2000) x", "text", "x",
+         "follows the schedule (column 57)"},
         {"triangle(lr=1)", "schedule", "triangle", "is not a schedule (known: constant, triangular"},
-        {"triangular(base_lr=0.0x1, max_lr=0.006, step_size=2000)", "base_lr", "0.0x1", "is not a number (column 20)"},
+        {"triangular(base_lr=0.0x1, max_lr=0.006, step_size=2000)", "base_lr", "0.0x1",
+         "is not a number (column 20)"},
         {"constant(lr=1e999)", "lr", "1e999", "is out of range for double (column 13)"},
         {"constant(lr=1, lr=2)", "lr", "2", "is given twice (column 19)"},
         {"constant(0.1)", "constant", "0.1", "takes key=value arguments only (column 10)"},
         {"constant(lr=)", "lr", ")", "is not a value (column 13)"},
         {"constant(lr=0.1", "text", "(end of text)", "ends before the closing ) (column 16)"},
-        {"constant lr=0.1", "schedule", "constant", "must be followed by its arguments in parentheses (column 1)"},
+        {"constant lr=0.1", "schedule", "constant",
+         "must be followed by its arguments in parentheses (column 1)"},
         {"", "schedule", "(end of text)", "is not a schedule name (column 1)"},
         {"warmup(steps=10, start_lr=0)", "schedule", "10", "must come first in warmup"},
         {"warmup(constant(lr=1), steps=-1, start_lr=0)", "steps", "-1", "is not a step count"},
@@ -180,8 +197,10 @@ TEST_CASE("parse_schedule names the bad part and its column", "[text][errors]") 
         {"sequence(constant(lr=1), constant(lr=2), 5)", "sequence", "constant(lr=2)", "is not a step count"},
         {"sequence(constant(lr=1), 5, 6)", "sequence", "6", "is not a schedule"},
         {"multistep(lr=1, milestones=[3, a], gamma=0.1)", "milestones", "a", "is not a step count"},
-        {"multistep(lr=1, milestones=[3, 4, gamma=0.1)", "milestones", "[3, 4, gamma=0.1)", "has no closing ]"},
-        {"one_cycle(max_lr=0.1, total_steps=10, anneal=cosine)", "anneal", "cosine", "is not one of cos, linear"},
+        {"multistep(lr=1, milestones=[3, 4, gamma=0.1)", "milestones", "[3, 4, gamma=0.1)",
+         "has no closing ]"},
+        {"one_cycle(max_lr=0.1, total_steps=10, anneal=cosine)", "anneal", "cosine",
+         "is not one of cos, linear"},
         {"hann(base_lr=0.1, max_lr=0.2, step_size=5, base_momentum=0.8)", "max_momentum", "(missing)",
          "is required by hann with base_momentum"},
     };
@@ -202,7 +221,8 @@ TEST_CASE("a value the schedule refuses keeps the schedule's message, with the c
     CHECK(e.value == "0");
     CHECK(e.what == "clr::triangular: step_size = 0 must be at least 1 (column 51)");
     const refusal m = refuse("multistep(lr=1, milestones=[3, 2], gamma=0.1)");
-    CHECK(m.what == "clr::multistep: milestones = [3, 2] must be strictly increasing: 2 follows 3 (column 28)");
+    CHECK(m.what ==
+          "clr::multistep: milestones = [3, 2] must be strictly increasing: 2 follows 3 (column 28)");
     const refusal n = refuse("constant(lr=nan)");
     CHECK(n.what == "clr::constant: lr = nan must be finite (column 13)");
 }
@@ -243,8 +263,8 @@ TEST_CASE("any_schedule holds any schedule of its type, and copies share it", "[
 }
 
 TEST_CASE("a schedule with a user scale has no text form", "[text][any]") {
-    const auto s = clr::make_cyclic<clr::hann_window>(0.001, 0.006, 5,
-                                                      clr::scale_on_cycle([](step_t c) { return 1.0 / double(c); }));
+    const auto s = clr::make_cyclic<clr::hann_window>(
+        0.001, 0.006, 5, clr::scale_on_cycle([](step_t c) { return 1.0 / double(c); }));
     using user_scaled = std::remove_const_t<decltype(s)>;
     STATIC_REQUIRE_FALSE(clr::has_text_form_v<user_scaled>);
     STATIC_REQUIRE(clr::has_text_form_v<clr::hann<double>>);

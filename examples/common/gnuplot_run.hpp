@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -38,7 +38,8 @@ inline std::optional<std::string> find_program(const std::string& name) {
         candidate += '/';
         candidate += name;
         struct stat st {};
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            ::access(candidate.c_str(), X_OK) == 0)
             return candidate;
         start = end + 1;
     }
@@ -72,7 +73,8 @@ inline int run_program(const std::string& exe, const std::vector<std::string>& a
 // represented at all.
 inline std::string quoted(const std::string& s) {
     if (s.find_first_of("\n\r") != std::string::npos)
-        throw std::invalid_argument("'" + s + "' contains a line break, which gnuplot cannot take in a file name");
+        throw std::invalid_argument("'" + s +
+                                    "' contains a line break, which gnuplot cannot take in a file name");
     std::string out = "'";
     for (char c : s) {
         out += c;
@@ -123,8 +125,9 @@ inline void render(const example_io::temp_file& image, const std::string& script
                    const std::string& script_name) {
     const auto exe = find_program("gnuplot");
     if (!exe)
-        throw example_io::io_error(image.target(), "gnuplot not found on PATH; install gnuplot-nox "
-                                                   "(apt-get install gnuplot-nox)");
+        throw example_io::io_error(image.target(),
+                                   "gnuplot not found on PATH; install gnuplot-nox "
+                                   "(apt-get install gnuplot-nox)");
     std::error_code ec;
     example_io::output_file script(example_io::temp_file::scratch_tag{},
                                    std::filesystem::temp_directory_path(ec).string(), script_name);
@@ -134,8 +137,8 @@ inline void render(const example_io::temp_file& image, const std::string& script
     // -d: the user's ~/.gnuplot must not restyle the plot.
     const int status = run_program(*exe, {"-d", script.temp_path()});
     if (status != 0)
-        throw example_io::io_error(image.target(), "gnuplot failed (exit status " + std::to_string(status) +
-                                                       "); nothing written");
+        throw example_io::io_error(
+            image.target(), "gnuplot failed (exit status " + std::to_string(status) + "); nothing written");
     const std::string problem = image_problem(image.path(), svg);
     if (!problem.empty()) throw example_io::io_error(image.target(), problem + "; nothing written");
 }

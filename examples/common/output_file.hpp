@@ -41,7 +41,8 @@ namespace example_io {
 
 class io_error : public std::runtime_error {
 public:
-    io_error(const std::string& path, const std::string& problem) : std::runtime_error(path + ": " + problem) {}
+    io_error(const std::string& path, const std::string& problem)
+        : std::runtime_error(path + ": " + problem) {}
 };
 
 namespace detail {
@@ -296,10 +297,12 @@ public:
     explicit temp_file(const target_info& info) : info_(info), target_(info.path) {
         namespace fs = std::filesystem;
         using kind = target_info::kind;
-        const bool beside = info.how == kind::create || info.how == kind::replace || info.how == kind::copy_into;
+        const bool beside =
+            info.how == kind::create || info.how == kind::replace || info.how == kind::copy_into;
         const fs::path t(info.resolved);
         std::error_code ec;
-        const fs::path dir = beside ? fs::path(detail::parent_of(info.resolved)) : fs::temp_directory_path(ec);
+        const fs::path dir =
+            beside ? fs::path(detail::parent_of(info.resolved)) : fs::temp_directory_path(ec);
         make(dir, "." + detail::temp_prefix(t.filename().string()) + ".XXXXXX");
         // mkstemp makes the file private (0600); the result should get the
         // mode of the file it replaces, or the permissions any new file would.
@@ -484,7 +487,8 @@ public:
             }
         }
         if (earlier || failed)
-            throw io_error(shown, std::string("write failed") + (err != 0 ? ": " + detail::error_text(err) : ""));
+            throw io_error(shown,
+                           std::string("write failed") + (err != 0 ? ": " + detail::error_text(err) : ""));
     }
 
     // finish(), then puts the file in place.

@@ -49,8 +49,8 @@
 namespace schedule_cli {
 
 inline constexpr std::array<const char*, 14> schedule_names = {
-    "constant", "triangular", "triangular2", "exp_range", "welch",       "hann",       "cosine_restarts",
-    "one_cycle", "cosine",    "linear",      "polynomial", "exponential", "step_decay", "multistep"};
+    "constant",  "triangular", "triangular2", "exp_range",  "welch",       "hann",       "cosine_restarts",
+    "one_cycle", "cosine",     "linear",      "polynomial", "exponential", "step_decay", "multistep"};
 
 // Keras / PyTorch defaults, so that a bare `--schedule triangular` is the paper's
 // example and a one_cycle matches OneCycleLR's.
@@ -65,9 +65,9 @@ inline constexpr double m_mul = 1.0;
 inline constexpr double pct_start = 0.3;
 inline constexpr double div_factor = 25.0;
 inline constexpr double final_div_factor = 1e4;
-inline constexpr double end_lr = 0.0;       // polynomial
-inline constexpr double power = 1.0;        // polynomial
-inline constexpr double step_gamma = 0.1;   // step_decay and multistep, as StepLR and MultiStepLR
+inline constexpr double end_lr = 0.0;      // polynomial
+inline constexpr double power = 1.0;       // polynomial
+inline constexpr double step_gamma = 0.1;  // step_decay and multistep, as StepLR and MultiStepLR
 }  // namespace defaults
 
 // A bad schedule option. what() is "<flag>: <problem>", so a program prints it
@@ -76,7 +76,8 @@ class option_error : public std::invalid_argument {
 public:
     // note qualifies the flag in the message: "--max-lr (default): ...".
     option_error(const std::string& flag, const std::string& problem, const std::string& note = "")
-        : std::invalid_argument(flag.empty() ? problem : flag + (note.empty() ? "" : " " + note) + ": " + problem),
+        : std::invalid_argument(flag.empty() ? problem
+                                             : flag + (note.empty() ? "" : " " + note) + ": " + problem),
           flag_(flag) {}
 
     // Empty when no single flag is to blame.
@@ -92,8 +93,9 @@ private:
 struct schedule_options {
     std::string name;  // one of schedule_names; preset it to make --schedule optional
 
-    std::optional<double> base_lr;  // lower bound; eta_min for cosine_restarts and cosine; the rate for constant
-    std::optional<double> max_lr;   // peak; eta_max for cosine_restarts; the starting rate of the decays
+    std::optional<double>
+        base_lr;  // lower bound; eta_min for cosine_restarts and cosine; the rate for constant
+    std::optional<double> max_lr;  // peak; eta_max for cosine_restarts; the starting rate of the decays
     std::optional<clr::step_t> step_size;  // half cycle; T_0 for cosine_restarts; step_decay's step_size
     std::optional<clr::step_t> step_size_down;
     std::optional<double> gamma;
@@ -107,9 +109,9 @@ struct schedule_options {
     std::optional<bool> three_phase;
     std::optional<double> base_momentum;
     std::optional<double> max_momentum;
-    std::optional<double> start_lr;  // linear
-    std::optional<double> end_lr;    // linear, polynomial
-    std::optional<double> power;     // polynomial
+    std::optional<double> start_lr;                      // linear
+    std::optional<double> end_lr;                        // linear, polynomial
+    std::optional<double> power;                         // polynomial
     std::optional<std::vector<clr::step_t>> milestones;  // multistep
 
     // What one_cycle and the decays span when --total-steps is not given: the caller's run
@@ -126,16 +128,22 @@ namespace detail {
 // that a library error can be traced back to the flag that caused it.
 struct flag_info {
     const char* flag;
-    const char* schedules;         // space separated
+    const char* schedules;              // space separated
     std::array<const char*, 3> params;  // the library's parameter names for it
 };
 
 inline constexpr std::array<flag_info, 19> flag_table = {{
     // --max-lr before --base-lr: for cosine, `lr` is --max-lr and eta_min --base-lr.
-    {"--max-lr", "triangular triangular2 exp_range welch hann cosine_restarts one_cycle cosine polynomial exponential step_decay multistep",
+    {"--max-lr",
+     "triangular triangular2 exp_range welch hann cosine_restarts one_cycle cosine polynomial exponential "
+     "step_decay multistep",
      {"max_lr", "eta_max", "lr"}},
-    {"--base-lr", "constant triangular triangular2 exp_range welch hann cosine_restarts cosine", {"base_lr", "eta_min", "lr"}},
-    {"--step-size", "triangular triangular2 exp_range welch hann cosine_restarts step_decay", {"step_size", "T_0", nullptr}},
+    {"--base-lr",
+     "constant triangular triangular2 exp_range welch hann cosine_restarts cosine",
+     {"base_lr", "eta_min", "lr"}},
+    {"--step-size",
+     "triangular triangular2 exp_range welch hann cosine_restarts step_decay",
+     {"step_size", "T_0", nullptr}},
     {"--step-size-down", "triangular triangular2 exp_range welch hann", {"step_size_down", nullptr, nullptr}},
     {"--gamma", "exp_range exponential step_decay multistep", {"gamma", nullptr, nullptr}},
     {"--t-mult", "cosine_restarts", {"T_mult", nullptr, nullptr}},
@@ -146,8 +154,12 @@ inline constexpr std::array<flag_info, 19> flag_table = {{
     {"--final-div-factor", "one_cycle", {"final_div_factor", nullptr, nullptr}},
     {"--anneal", "one_cycle", {nullptr, nullptr, nullptr}},
     {"--three-phase", "one_cycle", {nullptr, nullptr, nullptr}},
-    {"--base-momentum", "triangular triangular2 exp_range welch hann one_cycle", {"base_momentum", nullptr, nullptr}},
-    {"--max-momentum", "triangular triangular2 exp_range welch hann one_cycle", {"max_momentum", nullptr, nullptr}},
+    {"--base-momentum",
+     "triangular triangular2 exp_range welch hann one_cycle",
+     {"base_momentum", nullptr, nullptr}},
+    {"--max-momentum",
+     "triangular triangular2 exp_range welch hann one_cycle",
+     {"max_momentum", nullptr, nullptr}},
     {"--start-lr", "linear", {"start_lr", nullptr, nullptr}},
     {"--end-lr", "linear polynomial", {"end_lr", nullptr, nullptr}},
     {"--power", "polynomial", {"power", nullptr, nullptr}},
@@ -298,8 +310,10 @@ inline std::vector<clr::step_t> parse_step_list(const std::string& flag, const s
     std::string::size_type start = 0;
     while (true) {
         const auto comma = text.find(',', start);
-        const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (item.empty()) throw CLI::ValidationError(flag, "'" + text + "' has an empty entry; write steps as 30,80,120");
+        const std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (item.empty())
+            throw CLI::ValidationError(flag, "'" + text + "' has an empty entry; write steps as 30,80,120");
         out.push_back(parse_steps(flag, item, 0));
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -339,8 +353,8 @@ inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
                     opts.name = v;
                     return;
                 }
-            throw CLI::ValidationError("--schedule", "'" + v + "' is not a schedule; use one of " +
-                                                         detail::schedule_list(", "));
+            throw CLI::ValidationError(
+                "--schedule", "'" + v + "' is not a schedule; use one of " + detail::schedule_list(", "));
         },
         "Schedule: " + detail::schedule_list(", "));
     sched->type_name("NAME");
@@ -351,7 +365,8 @@ inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
                flag, [flag, &out](const std::string& v) { out = parse_number(flag, v); }, help)
             ->type_name("X");
     };
-    const auto add_steps = [&app](const char* flag, std::optional<clr::step_t>& out, const std::string& help) {
+    const auto add_steps = [&app](const char* flag, std::optional<clr::step_t>& out,
+                                  const std::string& help) {
         app.add_option_function<std::string>(
                flag, [flag, &out](const std::string& v) { out = parse_steps(flag, v); }, help)
             ->type_name("N");
@@ -359,31 +374,38 @@ inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
     using detail::number;
 
     add_number("--base-lr", opts.base_lr,
-           "Lower bound (cyclic, default " + number(defaults::base_lr) + "); eta_min (cosine_restarts, cosine, default " +
-               number(defaults::eta_min) + "); the rate (constant, required)");
+               "Lower bound (cyclic, default " + number(defaults::base_lr) +
+                   "); eta_min (cosine_restarts, cosine, default " + number(defaults::eta_min) +
+                   "); the rate (constant, required)");
     add_number("--max-lr", opts.max_lr,
-           "Peak (cyclic, default " + number(defaults::max_lr) +
-               "); eta_max (cosine_restarts, required); max_lr (one_cycle, required); the starting rate (cosine, "
-               "polynomial, exponential, step_decay, multistep, required)");
+               "Peak (cyclic, default " + number(defaults::max_lr) +
+                   "); eta_max (cosine_restarts, required); max_lr (one_cycle, required); the starting rate "
+                   "(cosine, "
+                   "polynomial, exponential, step_decay, multistep, required)");
     add_steps("--step-size", opts.step_size,
-          "Half cycle in steps (cyclic, default " + std::to_string(defaults::step_size) +
-              "); T_0 (cosine_restarts, required); steps between decays (step_decay, required)");
-    add_steps("--step-size-down", opts.step_size_down, "Steps of the falling half (cyclic, default: --step-size)");
+              "Half cycle in steps (cyclic, default " + std::to_string(defaults::step_size) +
+                  "); T_0 (cosine_restarts, required); steps between decays (step_decay, required)");
+    add_steps("--step-size-down", opts.step_size_down,
+              "Steps of the falling half (cyclic, default: --step-size)");
     add_number("--gamma", opts.gamma,
                "Amplitude decay per step (exp_range, default " + number(defaults::gamma) +
                    "); decay per step (exponential, required), per --step-size (step_decay) or per milestone "
-                   "(multistep, default " + number(defaults::step_gamma) + ")");
+                   "(multistep, default " +
+                   number(defaults::step_gamma) + ")");
     add_number("--t-mult", opts.t_mult,
-           "Period growth per restart, >= 1 (cosine_restarts, default " + number(defaults::t_mult) + ")");
-    add_number("--m-mul", opts.m_mul, "Peak decay per restart (cosine_restarts, default " + number(defaults::m_mul) + ")");
+               "Period growth per restart, >= 1 (cosine_restarts, default " + number(defaults::t_mult) + ")");
+    add_number("--m-mul", opts.m_mul,
+               "Peak decay per restart (cosine_restarts, default " + number(defaults::m_mul) + ")");
     add_steps("--total-steps", opts.total_steps,
-              "Length of the cycle (one_cycle), or of the decay (cosine, linear, polynomial); default: the run length");
+              "Length of the cycle (one_cycle), or of the decay (cosine, linear, polynomial); default: the "
+              "run length");
     add_number("--pct-start", opts.pct_start,
-           "Fraction of steps spent climbing (one_cycle, default " + number(defaults::pct_start) + ")");
+               "Fraction of steps spent climbing (one_cycle, default " + number(defaults::pct_start) + ")");
     add_number("--div-factor", opts.div_factor,
-           "initial = max_lr / div_factor (one_cycle, default " + number(defaults::div_factor) + ")");
+               "initial = max_lr / div_factor (one_cycle, default " + number(defaults::div_factor) + ")");
     add_number("--final-div-factor", opts.final_div_factor,
-           "minimum = initial / final_div_factor (one_cycle, default " + number(defaults::final_div_factor) + ")");
+               "minimum = initial / final_div_factor (one_cycle, default " +
+                   number(defaults::final_div_factor) + ")");
     app.add_option_function<std::string>(
            "--anneal",
            [&opts](const std::string& v) {
@@ -401,15 +423,18 @@ inline void add_schedule_options(CLI::App& app, schedule_options& opts) {
     app.add_flag_function(
         "--three-phase", [&opts](std::int64_t count) { opts.three_phase = count > 0; },
         "Climb, fall back to the start, then anneal (one_cycle)");
-    add_number("--base-momentum", opts.base_momentum,
-           "Momentum at the peak rate; with --max-momentum turns momentum cycling on (cyclic, one_cycle)");
-    add_number("--max-momentum", opts.max_momentum,
-           "Momentum at the lowest rate; with --base-momentum turns momentum cycling on (cyclic, one_cycle)");
+    add_number(
+        "--base-momentum", opts.base_momentum,
+        "Momentum at the peak rate; with --max-momentum turns momentum cycling on (cyclic, one_cycle)");
+    add_number(
+        "--max-momentum", opts.max_momentum,
+        "Momentum at the lowest rate; with --base-momentum turns momentum cycling on (cyclic, one_cycle)");
     add_number("--start-lr", opts.start_lr, "The rate at step 0 (linear, required)");
     add_number("--end-lr", opts.end_lr,
                "The rate at --total-steps and after (linear, required; polynomial, default " +
                    number(defaults::end_lr) + ")");
-    add_number("--power", opts.power, "Exponent of the decay (polynomial, default " + number(defaults::power) + ")");
+    add_number("--power", opts.power,
+               "Exponent of the decay (polynomial, default " + number(defaults::power) + ")");
     app.add_option_function<std::string>(
            "--milestones",
            [&opts](const std::string& v) { opts.milestones = parse_step_list("--milestones", v); },
@@ -501,7 +526,9 @@ inline clr::step_t total_steps(const schedule_options& o) {
 inline std::string describe(const schedule_options& o) {
     using detail::number;
     std::string s = o.name;
-    const auto add = [&s](const char* key, const std::string& value) { s += std::string(" ") + key + "=" + value; };
+    const auto add = [&s](const char* key, const std::string& value) {
+        s += std::string(" ") + key + "=" + value;
+    };
     const auto momentum = [&] {
         if (o.cycles_momentum()) {
             add("base_momentum", number(*o.base_momentum));
@@ -579,8 +606,7 @@ constexpr const char* type_name() noexcept {
 template <class T>
 T narrow(const char* flag, double x) {
     const T y = static_cast<T>(x);
-    if (!std::isfinite(x))
-        throw option_error(flag, number(x) + " must be finite");
+    if (!std::isfinite(x)) throw option_error(flag, number(x) + " must be finite");
     if (!std::isfinite(y))
         throw option_error(flag, number(x) + " does not fit in a " + type_name<T>() + " (largest " +
                                      number(static_cast<double>(std::numeric_limits<T>::max())) + ")");
@@ -594,7 +620,8 @@ template <class T, class S>
 S cyclic_extras(S s, const schedule_options& o) {
     if (o.step_size_down) s = s.with_step_size_down(*o.step_size_down);
     if (o.cycles_momentum())
-        s = s.with_momentum(narrow<T>("--base-momentum", *o.base_momentum), narrow<T>("--max-momentum", *o.max_momentum));
+        s = s.with_momentum(narrow<T>("--base-momentum", *o.base_momentum),
+                            narrow<T>("--max-momentum", *o.max_momentum));
     return s;
 }
 
@@ -666,15 +693,16 @@ auto with_schedule(const schedule_options& o, F&& f) {
     }
     if (n == "linear") {
         auto s = detail::build(o, [&] {
-            return clr::linear<T>(narrow<T>("--start-lr", *o.start_lr), narrow<T>("--end-lr", *o.end_lr), total_steps(o));
+            return clr::linear<T>(narrow<T>("--start-lr", *o.start_lr), narrow<T>("--end-lr", *o.end_lr),
+                                  total_steps(o));
         });
         return std::forward<F>(f)(s);
     }
     if (n == "polynomial") {
         auto s = detail::build(o, [&] {
-            return clr::polynomial<T>(narrow<T>("--max-lr", *o.max_lr),
-                                      narrow<T>("--end-lr", o.end_lr.value_or(defaults::end_lr)), total_steps(o),
-                                      narrow<T>("--power", o.power.value_or(defaults::power)));
+            return clr::polynomial<T>(
+                narrow<T>("--max-lr", *o.max_lr), narrow<T>("--end-lr", o.end_lr.value_or(defaults::end_lr)),
+                total_steps(o), narrow<T>("--power", o.power.value_or(defaults::power)));
         });
         return std::forward<F>(f)(s);
     }
@@ -704,7 +732,8 @@ auto with_schedule(const schedule_options& o, F&& f) {
                                    o.total_steps ? *o.total_steps : *o.default_total_steps);
         if (o.pct_start) c = c.with_pct_start(narrow<T>("--pct-start", *o.pct_start));
         if (o.div_factor) c = c.with_div_factor(narrow<T>("--div-factor", *o.div_factor));
-        if (o.final_div_factor) c = c.with_final_div_factor(narrow<T>("--final-div-factor", *o.final_div_factor));
+        if (o.final_div_factor)
+            c = c.with_final_div_factor(narrow<T>("--final-div-factor", *o.final_div_factor));
         if (o.anneal) c = c.with_anneal(*o.anneal);
         // pct_start is checked against three phases when this is applied, so
         // it comes after with_pct_start.

@@ -47,7 +47,8 @@ inline void add_trainer_options(CLI::App& app, trainer_options& t) {
             ->type_name(type);
     };
     number("--lr", "RATE", "The rate of --schedule constant (default 0.001)", [&t](double v) { t.lr = v; });
-    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)", [&t](double v) { t.momentum = v; });
+    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)",
+           [&t](double v) { t.momentum = v; });
     number("--weight-decay", "W", "L2 (sgd, adam) or decoupled (adamw) decay",
            [&t](double v) { t.weight_decay = v; });
     app.add_option("--epochs", t.epochs, "Passes over the training set (default 10)")->type_name("N");
@@ -55,7 +56,8 @@ inline void add_trainer_options(CLI::App& app, trainer_options& t) {
     app.add_option_function<std::string>(
            "--seed",
            [&t](const std::string& v) {
-               t.seed = schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX, "a whole number from 0 to 2^64 - 1");
+               t.seed = schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX,
+                                                     "a whole number from 0 to 2^64 - 1");
            },
            "Initialisation and shuffling seed, 0 to 2^64 - 1 (default 1)")
         ->type_name("N");
@@ -71,7 +73,8 @@ inline void settle(trainer_options& t, schedule_cli::schedule_options& s, std::i
     if (s.name.empty()) s.name = "constant";
     if (t.lr) {
         if (s.name != "constant")
-            throw option_error("--lr", "is the constant rate; --schedule " + s.name + " takes --base-lr and --max-lr");
+            throw option_error(
+                "--lr", "is the constant rate; --schedule " + s.name + " takes --base-lr and --max-lr");
         if (s.base_lr) throw option_error("--lr", "and --base-lr both set the constant rate; give one");
         s.base_lr = t.lr;
         t.lr.reset();  // settled: a second pass must not see the rate twice
@@ -86,7 +89,8 @@ inline void settle(trainer_options& t, schedule_cli::schedule_options& s, std::i
     if (t.momentum && !(*t.momentum >= 0.0 && *t.momentum < 1.0))
         throw option_error("--momentum", schedule_cli::detail::number(*t.momentum) + " must lie in [0, 1)");
     if (t.weight_decay && !(*t.weight_decay >= 0.0 && std::isfinite(*t.weight_decay)))
-        throw option_error("--weight-decay", schedule_cli::detail::number(*t.weight_decay) + " must be finite and >= 0");
+        throw option_error("--weight-decay",
+                           schedule_cli::detail::number(*t.weight_decay) + " must be finite and >= 0");
     if (t.threads < 0 || t.threads > 256)
         throw option_error("--threads", std::to_string(t.threads) + " must lie in [1, 256]");
     if (t.threads == 0) t.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

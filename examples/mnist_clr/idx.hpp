@@ -30,7 +30,8 @@ namespace mnist {
 class data_error : public std::runtime_error {
 public:
     data_error(const std::string& path, const std::string& problem)
-        : std::runtime_error("mnist: " + path + ": " + problem), path_(path) {}
+        : std::runtime_error("mnist: " + path + ": " + problem),
+          path_(path) {}
 
     const std::string& path() const noexcept { return path_; }
 
@@ -45,9 +46,7 @@ struct images {
     std::vector<std::uint8_t> pixels;  // row-major, count * rows * cols
 
     std::size_t image_size() const noexcept { return rows * cols; }
-    const std::uint8_t* image(std::size_t i) const noexcept {
-        return pixels.data() + i * image_size();
-    }
+    const std::uint8_t* image(std::size_t i) const noexcept { return pixels.data() + i * image_size(); }
 };
 
 struct labels {
@@ -79,8 +78,8 @@ inline std::string hex32(std::uint32_t v) {
 }
 
 inline std::uint32_t be32(const unsigned char* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
-           (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+           std::uint32_t{p[3]};
 }
 
 inline std::string file_kind(mode_t mode) {
@@ -114,8 +113,9 @@ public:
             }
             if (S_ISDIR(st.st_mode)) throw data_error(path_, "is a directory, not an IDX file");
             if (!S_ISREG(st.st_mode))
-                throw data_error(path_, "is " + file_kind(st.st_mode) + ", not a regular file; only regular files "
-                                        "are read");
+                throw data_error(path_, "is " + file_kind(st.st_mode) +
+                                            ", not a regular file; only regular files "
+                                            "are read");
             const int flags = ::fcntl(fd_, F_GETFL);
             if (flags >= 0) ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK);
             raw_left_ = static_cast<std::uint64_t>(st.st_size);
@@ -250,8 +250,8 @@ private:
     std::string path_;
     int fd_ = -1;
     std::vector<unsigned char> in_;
-    std::size_t pos_ = 0;        // next unread byte of in_
-    std::size_t len_ = 0;        // bytes of in_ filled
+    std::size_t pos_ = 0;         // next unread byte of in_
+    std::size_t len_ = 0;         // bytes of in_ filled
     std::uint64_t raw_left_ = 0;  // bytes of the file not yet read into in_
     bool gzip_ = false;
     bool member_done_ = false;
@@ -263,8 +263,8 @@ inline std::string truncation_note(const gz_reader& in) {
     return in.compressed_stream_cut() ? " (compressed stream ends early)" : "";
 }
 
-inline std::vector<std::uint32_t> read_header(gz_reader& in, std::uint32_t magic,
-                                              std::size_t dims, const char* kind) {
+inline std::vector<std::uint32_t> read_header(gz_reader& in, std::uint32_t magic, std::size_t dims,
+                                              const char* kind) {
     const std::size_t header_bytes = 4 * (1 + dims);
     unsigned char buf[16] = {};
     const std::size_t got = in.read_up_to(buf, header_bytes);
@@ -273,13 +273,12 @@ inline std::vector<std::uint32_t> read_header(gz_reader& in, std::uint32_t magic
         if (be32(buf) == images_magic) hint = " (this is an image file)";
         if (be32(buf) == labels_magic) hint = " (this is a label file)";
         throw data_error(in.path(), std::string("wrong magic number for an IDX ") + kind +
-                                        " file: expected " + hex32(magic) + ", found " +
-                                        hex32(be32(buf)) + hint);
+                                        " file: expected " + hex32(magic) + ", found " + hex32(be32(buf)) +
+                                        hint);
     }
     if (got < header_bytes)
-        throw data_error(in.path(), "truncated header: expected " +
-                                        std::to_string(header_bytes) + " bytes, found " +
-                                        std::to_string(got) + truncation_note(in));
+        throw data_error(in.path(), "truncated header: expected " + std::to_string(header_bytes) +
+                                        " bytes, found " + std::to_string(got) + truncation_note(in));
     std::vector<std::uint32_t> out(dims);
     for (std::size_t i = 0; i < dims; ++i) out[i] = be32(buf + 4 * (i + 1));
     return out;
@@ -287,8 +286,7 @@ inline std::vector<std::uint32_t> read_header(gz_reader& in, std::uint32_t magic
 
 // Reads exactly `bytes` of payload, growing the buffer as data actually
 // arrives, then insists the input ends there.
-inline std::vector<std::uint8_t> read_payload(gz_reader& in, std::uint64_t bytes,
-                                              const char* what) {
+inline std::vector<std::uint8_t> read_payload(gz_reader& in, std::uint64_t bytes, const char* what) {
     constexpr std::size_t step = std::size_t{1} << 22;
     const auto total = static_cast<std::size_t>(bytes);
     std::vector<std::uint8_t> data;
@@ -300,9 +298,8 @@ inline std::vector<std::uint8_t> read_payload(gz_reader& in, std::uint64_t bytes
         const std::size_t r = in.read_up_to(data.data() + got, n);
         got += r;
         if (r < n)
-            throw data_error(in.path(), std::string("truncated data: expected ") +
-                                            std::to_string(total) + " bytes of " + what +
-                                            ", found " + std::to_string(got) +
+            throw data_error(in.path(), std::string("truncated data: expected ") + std::to_string(total) +
+                                            " bytes of " + what + ", found " + std::to_string(got) +
                                             truncation_note(in));
     }
     // Counted up to a bound: the data after a gzip header's sizes can be a
@@ -313,14 +310,14 @@ inline std::vector<std::uint8_t> read_payload(gz_reader& in, std::uint64_t bytes
                                         " bytes after the " + std::to_string(total) + " bytes of " + what +
                                         " the header declares");
     if (extra != 0)
-        throw data_error(in.path(), "trailing garbage: " + std::to_string(extra) +
-                                        " bytes after the " + std::to_string(total) +
-                                        " bytes of " + what + " the header declares");
+        throw data_error(in.path(), "trailing garbage: " + std::to_string(extra) + " bytes after the " +
+                                        std::to_string(total) + " bytes of " + what + " the header declares");
     // All data arrived but the gzip trailer (CRC and length) did not, so the
     // file cannot be trusted to be what was written.
     if (in.compressed_stream_cut())
-        throw data_error(in.path(), "corrupt gzip stream: compressed data ends early, "
-                                    "before the gzip trailer");
+        throw data_error(in.path(),
+                         "corrupt gzip stream: compressed data ends early, "
+                         "before the gzip trailer");
     return data;
 }
 
@@ -340,9 +337,8 @@ inline images read_images(const std::string& path) {
         throw data_error(path, "header dimensions " + shape + " overflow a 64-bit byte count");
     const std::uint64_t bytes = count * per_image;
     if (bytes > max_data_bytes)
-        throw data_error(path, "header dimensions " + shape + " claim " +
-                                   std::to_string(bytes) + " bytes, more than the " +
-                                   std::to_string(max_data_bytes) + "-byte limit");
+        throw data_error(path, "header dimensions " + shape + " claim " + std::to_string(bytes) +
+                                   " bytes, more than the " + std::to_string(max_data_bytes) + "-byte limit");
     images out;
     out.count = static_cast<std::size_t>(count);
     out.rows = static_cast<std::size_t>(rows);
@@ -352,22 +348,20 @@ inline images read_images(const std::string& path) {
 }
 
 inline labels read_labels(const std::string& path, unsigned num_classes = 10) {
-    if (num_classes == 0)
-        throw std::invalid_argument("mnist::read_labels: num_classes must be at least 1");
+    if (num_classes == 0) throw std::invalid_argument("mnist::read_labels: num_classes must be at least 1");
     detail::gz_reader in(path);
     const auto dims = detail::read_header(in, labels_magic, 1, "label");
     const std::uint64_t count = dims[0];
     if (count > max_data_bytes)
-        throw data_error(path, "header claims " + std::to_string(count) +
-                                   " labels, more than the " +
+        throw data_error(path, "header claims " + std::to_string(count) + " labels, more than the " +
                                    std::to_string(max_data_bytes) + "-byte limit");
     labels out;
     out.values = detail::read_payload(in, count, "labels");
     for (std::size_t i = 0; i < out.values.size(); ++i)
         if (out.values[i] >= num_classes)
-            throw data_error(path, "label out of range at index " + std::to_string(i) +
-                                       ": value " + std::to_string(out.values[i]) +
-                                       ", expected < " + std::to_string(num_classes));
+            throw data_error(path, "label out of range at index " + std::to_string(i) + ": value " +
+                                       std::to_string(out.values[i]) + ", expected < " +
+                                       std::to_string(num_classes));
     return out;
 }
 
@@ -390,18 +384,16 @@ inline std::string find_idx_file(const std::filesystem::path& dir, const std::st
         if (e == 0) return p.string();
         if (e != ENOENT) throw data_error(p.string(), std::string("cannot access: ") + std::strerror(e));
     }
-    throw data_error(dir.string(), "missing " + name + ": tried '" + plain.string() +
-                                       "' and '" + gz.string() +
-                                       "' (run scripts/fetch_mnist.sh to download MNIST)");
+    throw data_error(dir.string(), "missing " + name + ": tried '" + plain.string() + "' and '" +
+                                       gz.string() + "' (run scripts/fetch_mnist.sh to download MNIST)");
 }
 
-inline void check_counts(const std::string& images_path, const images& im,
-                         const std::string& labels_path, const labels& lb) {
+inline void check_counts(const std::string& images_path, const images& im, const std::string& labels_path,
+                         const labels& lb) {
     if (im.count != lb.count())
-        throw data_error(labels_path, "image and label counts differ: " +
-                                          std::to_string(lb.count()) + " labels but '" +
-                                          images_path + "' has " + std::to_string(im.count) +
-                                          " images");
+        throw data_error(labels_path, "image and label counts differ: " + std::to_string(lb.count()) +
+                                          " labels but '" + images_path + "' has " +
+                                          std::to_string(im.count) + " images");
 }
 
 }  // namespace detail
@@ -414,8 +406,9 @@ inline void check_data_dir(const std::string& dir) {
     if (::stat(dir.c_str(), &st) != 0) {
         const int e = errno;
         if (e == ENOENT)
-            throw data_error(dir, "directory does not exist; run scripts/fetch_mnist.sh to "
-                                  "download MNIST into data/mnist");
+            throw data_error(dir,
+                             "directory does not exist; run scripts/fetch_mnist.sh to "
+                             "download MNIST into data/mnist");
         throw data_error(dir, std::string("cannot access the directory: ") + std::strerror(e));
     }
     if (!S_ISDIR(st.st_mode)) throw data_error(dir, "is not a directory");
@@ -445,12 +438,10 @@ inline dataset load_dataset(const std::string& dir, unsigned num_classes = 10) {
     if (d.test_images.count == 0)
         throw data_error(test_images, "holds no images; cannot evaluate on an empty set");
     if (d.test_images.rows != d.train_images.rows || d.test_images.cols != d.train_images.cols)
-        throw data_error(test_images,
-                         "image size " + std::to_string(d.test_images.rows) + "x" +
-                             std::to_string(d.test_images.cols) + " differs from the " +
-                             std::to_string(d.train_images.rows) + "x" +
-                             std::to_string(d.train_images.cols) + " of '" + train_images +
-                             "'");
+        throw data_error(test_images, "image size " + std::to_string(d.test_images.rows) + "x" +
+                                          std::to_string(d.test_images.cols) + " differs from the " +
+                                          std::to_string(d.train_images.rows) + "x" +
+                                          std::to_string(d.train_images.cols) + " of '" + train_images + "'");
     return d;
 }
 

@@ -99,8 +99,8 @@ public:
         for (int i = 0; i < filled; ++i) bar[static_cast<std::size_t>(i)] = '=';
         if (filled < width) bar[static_cast<std::size_t>(filled)] = '>';
         const double eta = done > 0 ? seconds * double(total - done) / double(done) : 0.0;
-        std::printf("\r%5ld/%ld [%s] - ETA: %.0fs - loss: %.4f", static_cast<long>(done), static_cast<long>(total),
-                    bar.c_str(), eta, loss);
+        std::printf("\r%5ld/%ld [%s] - ETA: %.0fs - loss: %.4f", static_cast<long>(done),
+                    static_cast<long>(total), bar.c_str(), eta, loss);
         std::fflush(stdout);
     }
 
@@ -151,8 +151,8 @@ std::string gemm_backend() {
 #else
     std::string s = "Eigen's own";
 #endif
-    return s + "; Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-           std::to_string(EIGEN_MINOR_VERSION) + " SIMD: " + Eigen::SimdInstructionSetsInUse();
+    return s + "; Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
+           "." + std::to_string(EIGEN_MINOR_VERSION) + " SIMD: " + Eigen::SimdInstructionSetsInUse();
 }
 
 // ---- one run -------------------------------------------------------------
@@ -205,12 +205,14 @@ mnist::run_result train_with(const Schedule& schedule, const run_config& c, cons
 
     progress_bar bar(print && isatty(STDOUT_FILENO));
     mnist::observers obs;
-    obs.on_progress = [&bar](int e, mnist::index d, mnist::index t, double l, double s) { bar(e, d, t, l, s); };
+    obs.on_progress = [&bar](int e, mnist::index d, mnist::index t, double l, double s) {
+        bar(e, d, t, l, s);
+    };
     obs.on_epoch = [&](const mnist::epoch_record& r) {
         bar.clear();
         if (print)
-            std::printf("Epoch %d/%d - %.1fs - loss: %.4f - acc: %.4f - val_loss: %.4f - val_acc: %.4f\n", r.epoch,
-                        c.train.epochs, r.seconds, r.loss, r.accuracy, r.test_loss, r.test_accuracy);
+            std::printf("Epoch %d/%d - %.1fs - loss: %.4f - acc: %.4f - val_loss: %.4f - val_acc: %.4f\n",
+                        r.epoch, c.train.epochs, r.seconds, r.loss, r.accuracy, r.test_loss, r.test_accuracy);
         std::fflush(stdout);
         if (log)
             log->check(std::fprintf(log->f, "epoch,%d,%llu,,,%.9g,%.9g,%.9g,%.9g\n", r.epoch,
@@ -224,7 +226,8 @@ mnist::run_result train_with(const Schedule& schedule, const run_config& c, cons
                 char m[32] = "";
                 if (u.momentum) std::snprintf(m, sizeof m, "%.9g", *u.momentum);
                 log->check(std::fprintf(log->f, "update,%d,%llu,%.9g,%s,%.9g,%.9g,,\n", u.epoch,
-                                        static_cast<unsigned long long>(u.step), u.lr, m, u.loss, u.accuracy));
+                                        static_cast<unsigned long long>(u.step), u.lr, m, u.loss,
+                                        u.accuracy));
             }
             if (curves) curves->add_update(u);
         };
@@ -240,7 +243,8 @@ void settle(run_config& c, mnist::index train_count) {
     if (s.name.empty()) s.name = "constant";
     if (c.lr) {
         if (s.name != "constant")
-            throw option_error("--lr", "is the constant rate; --schedule " + s.name + " takes --base-lr and --max-lr");
+            throw option_error(
+                "--lr", "is the constant rate; --schedule " + s.name + " takes --base-lr and --max-lr");
         if (s.base_lr) throw option_error("--lr", "and --base-lr both set the constant rate; give one");
         s.base_lr = c.lr;
         c.lr.reset();  // settled: a second pass must not see the rate twice
@@ -255,7 +259,8 @@ void settle(run_config& c, mnist::index train_count) {
     if (c.momentum && !(*c.momentum >= 0.0 && *c.momentum < 1.0))
         throw option_error("--momentum", schedule_cli::detail::number(*c.momentum) + " must lie in [0, 1)");
     if (c.weight_decay && !(*c.weight_decay >= 0.0 && std::isfinite(*c.weight_decay)))
-        throw option_error("--weight-decay", schedule_cli::detail::number(*c.weight_decay) + " must be finite and >= 0");
+        throw option_error("--weight-decay",
+                           schedule_cli::detail::number(*c.weight_decay) + " must be finite and >= 0");
     const mnist::index batch = std::min<mnist::index>(c.train.batch, std::max<mnist::index>(train_count, 1));
     const auto per_epoch = static_cast<clr::step_t>((train_count + batch - 1) / batch);
     s.default_total_steps = per_epoch * static_cast<clr::step_t>(c.train.epochs);
@@ -272,7 +277,8 @@ mnist::run_result run_one(run_config c, const mnist::float_data& data, log_write
 // ---- --range-test and --auto-range -----------------------------------------
 
 bool is_cyclic(const std::string& name) {
-    return name == "triangular" || name == "triangular2" || name == "exp_range" || name == "welch" || name == "hann";
+    return name == "triangular" || name == "triangular2" || name == "exp_range" || name == "welch" ||
+           name == "hann";
 }
 
 clr::step_t batches_per_epoch(const run_config& c, mnist::index train_count) {
@@ -295,7 +301,7 @@ clr::range_test<float> make_range_test(const range_options& r, clr::step_t per_e
             .with_smoothing(static_cast<float>(r.smoothing));
     } catch (const clr::invalid_parameter& e) {
         const std::string& p = e.param();
-        const char* flag = p == "min_lr" ? "--range-min"
+        const char* flag = p == "min_lr"   ? "--range-min"
                            : p == "max_lr" ? "--range-max"
                            : p == "beta"   ? "--range-smoothing"
                            : p == "steps"  ? "--range-steps"
@@ -306,7 +312,8 @@ clr::range_test<float> make_range_test(const range_options& r, clr::step_t per_e
 
 // The sweep on a freshly initialised network, with the optimizer and batch
 // size of the run it is meant for.
-clr::range_test_result<float> range_test(const run_config& c, const range_options& r, const mnist::float_data& data) {
+clr::range_test_result<float> range_test(const run_config& c, const range_options& r,
+                                         const mnist::float_data& data) {
     const clr::range_test<float> test = make_range_test(r, batches_per_epoch(c, data.train.x.cols()));
     mnist::mlp<float> net(data.train.x.rows(), 784, 10);
     net.init(c.train.seed);
@@ -362,8 +369,9 @@ std::optional<bounds_choice> training_bounds(const clr::range_test_suggestions<f
 void report(const clr::range_test_result<float>& r, const run_config& c, const range_options& ro,
             clr::step_t per_epoch) {
     const auto& last = r.records.back();
-    std::printf("LR range test: %zu steps of batch %ld, lr %s to %s, %s at step %llu (lr %s)\n", r.records.size(),
-                static_cast<long>(c.train.batch), schedule_cli::detail::number(ro.min_lr).c_str(),
+    std::printf("LR range test: %zu steps of batch %ld, lr %s to %s, %s at step %llu (lr %s)\n",
+                r.records.size(), static_cast<long>(c.train.batch),
+                schedule_cli::detail::number(ro.min_lr).c_str(),
                 schedule_cli::detail::number(ro.max_lr).c_str(), clr::to_string(r.stop),
                 static_cast<unsigned long long>(r.stop_step), rate(last.lr).c_str());
     print_suggestion("base_lr", r.suggestions.base_lr);
@@ -376,15 +384,17 @@ void report(const clr::range_test_result<float>& r, const run_config& c, const r
         return;
     }
     const clr::step_t step = whole_cycle_step_size(per_epoch, c.train.epochs);
-    std::printf("Suggested (%s):\n  mnist_clr --schedule triangular --base-lr %s --max-lr %s --step-size %llu "
-                "--optimizer %s --batch %ld --epochs %d\n",
-                bounds->rule, rate(bounds->base_lr).c_str(), rate(bounds->max_lr).c_str(),
-                static_cast<unsigned long long>(step), c.optimizer.c_str(), static_cast<long>(c.train.batch),
-                c.train.epochs);
+    std::printf(
+        "Suggested (%s):\n  mnist_clr --schedule triangular --base-lr %s --max-lr %s --step-size %llu "
+        "--optimizer %s --batch %ld --epochs %d\n",
+        bounds->rule, rate(bounds->base_lr).c_str(), rate(bounds->max_lr).c_str(),
+        static_cast<unsigned long long>(step), c.optimizer.c_str(), static_cast<long>(c.train.batch),
+        c.train.epochs);
 }
 
 // Writes the sweep to `out` and finishes it; the caller commits it.
-void write_range_log(const clr::range_test_result<float>& r, example_io::output_file& out, const std::string& path) {
+void write_range_log(const clr::range_test_result<float>& r, example_io::output_file& out,
+                     const std::string& path) {
     log_writer w{out.stream(), path};
     w.check(std::fputs("step,lr,loss,smoothed_loss,accuracy\n", w.f));
     for (const auto& rec : r.records)
@@ -449,7 +459,8 @@ void compare(const program_options& p, const mnist::float_data& data) {
         run_config c = row.config;
         settle(c, data.train.x.cols());
         std::printf("| %s | %s | %ld | %d | %.1f | %.2f%% |\n", row.name.c_str(), describe_run(c).c_str(),
-                    static_cast<long>(c.train.batch), c.train.epochs, r.train_seconds, 100.0 * r.test_error());
+                    static_cast<long>(c.train.batch), c.train.epochs, r.train_seconds,
+                    100.0 * r.test_error());
     }
     std::printf("\nSeed %llu, threads %d. %s\n", static_cast<unsigned long long>(p.run.train.seed), p.threads,
                 reproducibility_note);
@@ -493,16 +504,18 @@ void commit_log_after_plot(example_io::output_file& log, const std::optional<std
 
 // One line: the update, its rate, and where to look for a rate that trains.
 void print_diverged(const mnist::diverged& e, const std::string& tail) {
-    std::fprintf(stderr,
-                 "mnist_clr: training diverged at update %llu (lr %.3g): %s; the rate is too high, find one that "
-                 "trains with --range-test%s\n",
-                 static_cast<unsigned long long>(e.step()), e.lr(), e.what(), tail.c_str());
+    std::fprintf(
+        stderr,
+        "mnist_clr: training diverged at update %llu (lr %.3g): %s; the rate is too high, find one that "
+        "trains with --range-test%s\n",
+        static_cast<unsigned long long>(e.step()), e.lr(), e.what(), tail.c_str());
 }
 
 mnist::float_data load(const std::string& dir) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT)
-        throw mnist::data_error(dir, "no such directory; fetch MNIST with scripts/fetch_mnist.sh (or pass --data DIR)");
+        throw mnist::data_error(
+            dir, "no such directory; fetch MNIST with scripts/fetch_mnist.sh (or pass --data DIR)");
     // Any other reason it cannot be read is named by load_dataset.
     return mnist::to_float(mnist::load_dataset(dir));
 }
@@ -527,7 +540,8 @@ int main(int argc, char** argv) try {
             ->type_name(type);
     };
     number("--lr", "RATE", "The rate of --schedule constant (default 0.001)", [&c](double v) { c.lr = v; });
-    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)", [&c](double v) { c.momentum = v; });
+    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)",
+           [&c](double v) { c.momentum = v; });
     number("--weight-decay", "W", "L2 (sgd, adam) or decoupled (adamw) decay",
            [&c](double v) { c.weight_decay = v; });
     app.add_option("--epochs", c.train.epochs, "Passes over the training set (default 10)")->type_name("N");
@@ -535,8 +549,8 @@ int main(int argc, char** argv) try {
     app.add_option_function<std::string>(
            "--seed",
            [&c](const std::string& v) {
-               c.train.seed =
-                   schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX, "a whole number from 0 to 2^64 - 1");
+               c.train.seed = schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX,
+                                                           "a whole number from 0 to 2^64 - 1");
            },
            "Initialisation and shuffling seed, 0 to 2^64 - 1 (default 1)")
         ->type_name("N");
@@ -547,24 +561,30 @@ int main(int argc, char** argv) try {
            "--log", [&p](const std::string& v) { p.log = v; }, "CSV of every update and epoch")
         ->type_name("FILE");
     app.add_option_function<std::string>(
-           "--plot", [&p](const std::string& v) { p.plot = v; }, "Plot loss, rate and test error (PNG or SVG)")
+           "--plot", [&p](const std::string& v) { p.plot = v; },
+           "Plot loss, rate and test error (PNG or SVG)")
         ->type_name("FILE");
     app.add_flag("--compare", p.compare, "Train the comparison runs and print their table");
     app.add_flag("--range-test", p.range.run, "Run the LR range test and suggest bounds instead of training");
     app.add_flag("--auto-range", p.range.auto_range,
                  "With a cyclic --schedule: take --base-lr and --max-lr from a range test first");
-    number("--range-min", "RATE", "Range test: first rate (default 1e-5)", [&p](double v) { p.range.min_lr = v; });
-    number("--range-max", "RATE", "Range test: last rate (default 1)", [&p](double v) { p.range.max_lr = v; });
+    number("--range-min", "RATE", "Range test: first rate (default 1e-5)",
+           [&p](double v) { p.range.min_lr = v; });
+    number("--range-max", "RATE", "Range test: last rate (default 1)",
+           [&p](double v) { p.range.max_lr = v; });
     number("--range-smoothing", "BETA", "Range test: EMA factor of the loss (default 0.9)",
            [&p](double v) { p.range.smoothing = v; });
     app.add_option_function<std::string>(
            "--range-steps",
-           [&p](const std::string& v) { p.range.steps = schedule_cli::parse_steps("--range-steps", v, 2, 1000000); },
+           [&p](const std::string& v) {
+               p.range.steps = schedule_cli::parse_steps("--range-steps", v, 2, 1000000);
+           },
            "Range test: updates in the sweep (default: one epoch)")
         ->type_name("N");
-    app.footer(schedule_cli::flags_by_schedule() +
-               "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files, 3 training diverged "
-               "(a non-finite loss or parameter: the rate is too high; try --range-test).");
+    app.footer(
+        schedule_cli::flags_by_schedule() +
+        "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files, 3 training diverged "
+        "(a non-finite loss or parameter: the rate is too high; try --range-test).");
 
     if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "mnist_clr")) return *status;
 
@@ -573,17 +593,22 @@ int main(int argc, char** argv) try {
             throw option_error("--threads", std::to_string(p.threads) + " must lie in [1, 256]");
         if (p.threads == 0) p.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         if (p.compare && (p.log || p.plot))
-            throw option_error("--compare", "writes no --log or --plot; run a single configuration for those");
+            throw option_error("--compare",
+                               "writes no --log or --plot; run a single configuration for those");
         if (p.compare && (p.range.run || p.range.auto_range))
             throw option_error("--compare", "cannot be combined with --range-test or --auto-range");
         if (p.range.run && p.range.auto_range)
-            throw option_error("--auto-range", "trains after a range test; --range-test only tests: give one");
+            throw option_error("--auto-range",
+                               "trains after a range test; --range-test only tests: give one");
         if (p.range.auto_range) {
             if (!is_cyclic(c.schedule.name))
-                throw option_error("--auto-range", "needs a cyclic --schedule (triangular, triangular2, exp_range, "
-                                                   "welch, hann), not " + c.schedule.name);
+                throw option_error("--auto-range",
+                                   "needs a cyclic --schedule (triangular, triangular2, exp_range, "
+                                   "welch, hann), not " +
+                                       c.schedule.name);
             if (c.schedule.base_lr || c.schedule.max_lr)
-                throw option_error("--auto-range", "chooses --base-lr and --max-lr from the range test; drop them");
+                throw option_error("--auto-range",
+                                   "chooses --base-lr and --max-lr from the range test; drop them");
             // Stand-ins until the test has run, so the other flags are checked now.
             c.schedule.base_lr = 1e-4;
             c.schedule.max_lr = 1e-3;
@@ -600,7 +625,8 @@ int main(int argc, char** argv) try {
         mnist::set_threads(p.threads);
         std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(data.train.x.cols()),
                     static_cast<long>(data.test.x.cols()), p.threads);
-        std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(), reproducibility_note);
+        std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(),
+                    reproducibility_note);
 
         if (p.compare) {
             compare(p, data);
@@ -614,18 +640,21 @@ int main(int argc, char** argv) try {
                 // All or nothing, as for a training run.
                 std::optional<example_io::output_file> range_log;
                 if (p.log) write_range_log(r, range_log.emplace(*p.log), *p.log);
-                if (p.plot) mnist::plot_range_test(r, *p.plot, checked.optimizer + ", batch " +
-                                                                   std::to_string(checked.train.batch));
+                if (p.plot)
+                    mnist::plot_range_test(
+                        r, *p.plot, checked.optimizer + ", batch " + std::to_string(checked.train.batch));
                 if (range_log) commit_log_after_plot(*range_log, p.plot);
                 return 0;
             }
             const auto bounds = training_bounds(r.suggestions);
-            if (!bounds) throw std::runtime_error("--auto-range: the range test gives no bounds: " +
-                                                  r.suggestions.cyclic.reason);
+            if (!bounds)
+                throw std::runtime_error("--auto-range: the range test gives no bounds: " +
+                                         r.suggestions.cyclic.reason);
             std::printf("Bounds: %s\n", bounds->rule);
             c.schedule.base_lr = double(bounds->base_lr);
             c.schedule.max_lr = double(bounds->max_lr);
-            if (!c.schedule.step_size) c.schedule.step_size = whole_cycle_step_size(per_epoch, c.train.epochs);
+            if (!c.schedule.step_size)
+                c.schedule.step_size = whole_cycle_step_size(per_epoch, c.train.epochs);
             checked = c;
             settle(checked, data.train.x.cols());
             std::printf("Training with the suggested bounds.\n");
@@ -636,13 +665,15 @@ int main(int argc, char** argv) try {
         if (p.log) {
             log_file.emplace(*p.log);
             log.emplace(log_writer{log_file->stream(), *p.log});
-            log->check(std::fputs("kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy\n", log->f));
+            log->check(
+                std::fputs("kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy\n", log->f));
         }
         std::optional<mnist::curves> curves;
         if (p.plot) curves.emplace();
 
         std::printf("%s, batch %ld, %d epochs, seed %llu\n", describe_run(checked).c_str(),
-                    static_cast<long>(c.train.batch), c.train.epochs, static_cast<unsigned long long>(c.train.seed));
+                    static_cast<long>(c.train.batch), c.train.epochs,
+                    static_cast<unsigned long long>(c.train.seed));
         std::optional<mnist::run_result> result;
         try {
             result = run_one(c, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);

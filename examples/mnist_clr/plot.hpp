@@ -57,7 +57,8 @@ inline void check_plot_target(const std::string& path) {
     const fs::path p(path);
     std::string ext = p.extension().string();
     for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (ext != ".png" && ext != ".svg") throw schedule_cli::option_error("--plot", "'" + path + "' must end in .png or .svg");
+    if (ext != ".png" && ext != ".svg")
+        throw schedule_cli::option_error("--plot", "'" + path + "' must end in .png or .svg");
     const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
@@ -78,7 +79,8 @@ inline std::string terminal(bool svg, int height, const std::string& image) {
     return s + "set output " + gnuplot::quoted(image) + "\n";
 }
 
-inline std::string plot_script(const curves& c, const std::string& image, bool svg, const std::string& title) {
+inline std::string plot_script(const curves& c, const std::string& image, bool svg,
+                               const std::string& title) {
     std::string s;
     char line[160];
     s += terminal(svg, 600, image);
@@ -86,7 +88,8 @@ inline std::string plot_script(const curves& c, const std::string& image, bool s
     s += "set multiplot layout 2,1 title " + gnuplot::quoted(title) + " noenhanced\n";
     s += "set grid\nset key top right\nset xlabel 'update'\nset ylabel 'training loss (smoothed)'\n"
          "set logscale y\nset y2label 'learning rate'\nset y2tics\nset ytics nomirror\n";
-    s += "plot '-' using 1:2 with lines lw 1.5 title 'loss', '-' using 1:2 axes x1y2 with lines dt 2 title 'lr'\n";
+    s += "plot '-' using 1:2 with lines lw 1.5 title 'loss', '-' using 1:2 axes x1y2 with lines dt 2 title "
+         "'lr'\n";
     for (const auto& p : c.updates) {
         std::snprintf(line, sizeof line, "%llu %.9g\n", static_cast<unsigned long long>(p.step), p.loss);
         s += line;
@@ -122,8 +125,8 @@ inline void plot(const curves& c, const std::string& path, const std::string& ti
 
 // The range test's curve against the rate on a log axis: raw and smoothed
 // loss, smoothed accuracy, and a line at each suggestion.
-inline std::string range_test_script(const clr::range_test_result<float>& r, const std::string& image, bool svg,
-                                     const std::string& title) {
+inline std::string range_test_script(const clr::range_test_result<float>& r, const std::string& image,
+                                     bool svg, const std::string& title) {
     std::string s;
     char line[200];
     s += terminal(svg, 480, image);
@@ -172,7 +175,8 @@ inline std::string range_test_script(const clr::range_test_result<float>& r, con
     return s;
 }
 
-inline void plot_range_test(const clr::range_test_result<float>& r, const std::string& path, const std::string& title) {
+inline void plot_range_test(const clr::range_test_result<float>& r, const std::string& path,
+                            const std::string& title) {
     example_io::temp_file image(path);
     render(image, range_test_script(r, image.path(), is_svg(path), title), is_svg(path));
 }

@@ -40,7 +40,8 @@ inline float_set to_float(const images& im, const labels& lb) {
     const auto n = static_cast<index>(im.count);
     const auto d = static_cast<index>(im.rows * im.cols);
     s.x.resize(d, n);
-    const Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>> raw(im.pixels.data(), d, n);
+    const Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>> raw(im.pixels.data(),
+                                                                                            d, n);
     s.x = raw.cast<float>() * (1.0f / 255.0f);
     s.y = lb.values;
     return s;
@@ -67,7 +68,8 @@ inline double eval_flops_per_example(index in, index hidden, index out) {
 // whatever standard library built the program (std::uniform_int_distribution
 // is left to each library).
 inline std::uint64_t uniform_below(std::mt19937_64& rng, std::uint64_t n) {
-    const std::uint64_t limit = std::uint64_t(0) - (std::uint64_t(0) - n) % n;  // largest multiple of n, mod 2^64
+    const std::uint64_t limit =
+        std::uint64_t(0) - (std::uint64_t(0) - n) % n;  // largest multiple of n, mod 2^64
     for (;;) {
         const std::uint64_t r = rng();
         if (limit == 0 || r < limit) return r % n;
@@ -146,10 +148,10 @@ struct update_record {
 
 struct epoch_record {
     int epoch;
-    clr::step_t steps;    // updates applied so far
-    double seconds;       // training time of this epoch
-    double loss;          // mean training loss over the epoch's batches, weighted by batch size
-    double accuracy;      // training accuracy over the epoch
+    clr::step_t steps;  // updates applied so far
+    double seconds;     // training time of this epoch
+    double loss;        // mean training loss over the epoch's batches, weighted by batch size
+    double accuracy;    // training accuracy over the epoch
     double test_loss;
     double test_accuracy;
 };
@@ -168,7 +170,9 @@ struct run_result {
 class diverged : public std::runtime_error {
 public:
     diverged(clr::step_t step, double lr, const std::string& what)
-        : std::runtime_error(what), step_(step), lr_(lr) {}
+        : std::runtime_error(what),
+          step_(step),
+          lr_(lr) {}
     clr::step_t step() const noexcept { return step_; }
     double lr() const noexcept { return lr_; }
 
@@ -220,8 +224,12 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
             const auto cycled = opt.schedule().momentum(t);
             std::size_t right = 0;
             const float loss = forward_backward(net, batches.x(), batches.y(), ws, g, &right);
-            const update_record record{t,           epoch, lr, cycled ? std::optional<double>(*cycled) : fixed_momentum,
-                                       double(loss), double(right) / double(len)};
+            const update_record record{t,
+                                       epoch,
+                                       lr,
+                                       cycled ? std::optional<double>(*cycled) : fixed_momentum,
+                                       double(loss),
+                                       double(right) / double(len)};
             // A non-finite loss is not applied: its update is reported, then the run stops.
             if (!std::isfinite(loss)) {
                 if (obs.on_update) obs.on_update(record);

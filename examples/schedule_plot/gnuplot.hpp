@@ -124,8 +124,7 @@ inline std::string num(double v) {
 
 inline void data_block(std::string& s, const char* name, const envelope& e) {
     s += std::string("$") + name + " << EOD\n";
-    for (const auto& [t, v] : e.points())
-        s += std::to_string(t) + " " + num(v) + "\n";
+    for (const auto& [t, v] : e.points()) s += std::to_string(t) + " " + num(v) + "\n";
     s += "EOD\n";
 }
 
@@ -143,14 +142,16 @@ inline std::string script(const plot_request& r) {
         // gnuplot built without cairo offers.
         s += "terms = ' ' . GPVAL_TERMINALS . ' '\n"
              "if (strstrt(terms, ' pngcairo ') > 0) {\n"
-             "  set terminal pngcairo size " + std::to_string(r.width) + "," + std::to_string(r.height) +
+             "  set terminal pngcairo size " +
+             std::to_string(r.width) + "," + std::to_string(r.height) +
              " font 'sans,9' background '#ffffff'\n"
              "} else {\n"
              "  if (strstrt(terms, ' png ') == 0) {\n"
              "    print 'schedule_plot: this gnuplot has neither the pngcairo nor the png terminal'\n"
              "    exit status 1\n"
              "  }\n"
-             "  set terminal png size " + std::to_string(r.width) + "," + std::to_string(r.height) +
+             "  set terminal png size " +
+             std::to_string(r.width) + "," + std::to_string(r.height) +
              " font 'DejaVuSans,9' background '#ffffff'\n"
              "}\n";
     }
@@ -179,8 +180,10 @@ inline std::string script(const plot_request& r) {
         s += "set y2label 'momentum'\nset y2tics nomirror out\nset format y2 '%g'\n";
         s += "set y2range [" + detail::num(mlo) + ":" + detail::num(mhi) + "]\n";
         s += "set key outside bottom center horizontal samplen 3\n";
-        s += "plot $lr using " + x + ":2 with lines ls 1 title 'learning rate', "
-             "$momentum using " + x + ":2 axes x1y2 with lines ls 2 title 'momentum'\n";
+        s += "plot $lr using " + x +
+             ":2 with lines ls 1 title 'learning rate', "
+             "$momentum using " +
+             x + ":2 axes x1y2 with lines ls 2 title 'momentum'\n";
     } else {
         s += "unset key\n";
         s += "plot $lr using " + x + ":2 with lines ls 1\n";

@@ -67,7 +67,8 @@ void check_outputs(const run_options& r) {
     std::optional<example_io::target_info> csv;
     if (r.csv && *r.csv != "-") csv = check_target("--csv", *r.csv);
     if (r.plot) {
-        if (*r.plot == "-") throw option_error("--plot", "needs a file name ending in .png or .svg, not standard output");
+        if (*r.plot == "-")
+            throw option_error("--plot", "needs a file name ending in .png or .svg, not standard output");
         const std::string ext = lower(fs::path(*r.plot).extension().string());
         if (ext != ".png" && ext != ".svg")
             throw option_error("--plot", "'" + *r.plot + "' must end in .png or .svg");
@@ -97,7 +98,8 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
     // Before any work, so that a missing gnuplot costs nothing and leaves nothing.
     if (r.plot) {
         if (!schedule_plot::find_program("gnuplot"))
-            throw example_io::io_error("--plot", "gnuplot not found on PATH; install gnuplot-nox (apt-get install gnuplot-nox)");
+            throw example_io::io_error(
+                "--plot", "gnuplot not found on PATH; install gnuplot-nox (apt-get install gnuplot-nox)");
     }
 
     const bool momentum = opts.cycles_momentum();
@@ -119,7 +121,9 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
         double m = 0;
         if (momentum) {
             const auto v = s.momentum(t);
-            if (!v) throw std::logic_error("the schedule has no momentum although both momentum flags were given");
+            if (!v)
+                throw std::logic_error(
+                    "the schedule has no momentum although both momentum flags were given");
             m = static_cast<double>(*v);
         }
         if (csv) {
@@ -173,13 +177,16 @@ int main(int argc, char** argv) try {
     schedule_cli::schedule_options opts;
     run_options run;
 
-    CLI::App app{"Prints a clr learning-rate schedule as CSV (one row per step) and/or plots it with gnuplot.",
-                 "schedule_plot"};
+    CLI::App app{
+        "Prints a clr learning-rate schedule as CSV (one row per step) and/or plots it with gnuplot.",
+        "schedule_plot"};
     app.get_formatter()->column_width(34);
     schedule_cli::add_schedule_options(app, opts);
     app.add_option_function<std::string>(
            "--steps",
-           [&run](const std::string& v) { run.steps = schedule_cli::parse_steps("--steps", v, 1, max_steps); },
+           [&run](const std::string& v) {
+               run.steps = schedule_cli::parse_steps("--steps", v, 1, max_steps);
+           },
            "Number of steps to print or plot, 1 to " + std::to_string(max_steps) + " (rows 0 to N-1)")
         ->type_name("N")
         ->required();
@@ -188,14 +195,17 @@ int main(int argc, char** argv) try {
            "Write step,lr[,momentum] to FILE ('-': standard output; the default without --plot)")
         ->type_name("FILE|-");
     app.add_option_function<std::string>(
-           "--plot", [&run](const std::string& v) { run.plot = v; }, "Plot to FILE, PNG or SVG by its extension")
+           "--plot", [&run](const std::string& v) { run.plot = v; },
+           "Plot to FILE, PNG or SVG by its extension")
         ->type_name("FILE");
-    app.footer(schedule_cli::flags_by_schedule() +
-               "Momentum (cyclic family and one_cycle) is cycled when both --base-momentum and --max-momentum "
-               "are given; the CSV then has a momentum column.\n"
-               "Exit status: 0 done, 1 writing or plotting failed, 2 bad flags or values.");
+    app.footer(
+        schedule_cli::flags_by_schedule() +
+        "Momentum (cyclic family and one_cycle) is cycled when both --base-momentum and --max-momentum "
+        "are given; the CSV then has a momentum column.\n"
+        "Exit status: 0 done, 1 writing or plotting failed, 2 bad flags or values.");
 
-    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "schedule_plot")) return *status;
+    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "schedule_plot"))
+        return *status;
 
     if (!run.csv && !run.plot) run.csv = "-";
     opts.default_total_steps = run.steps;

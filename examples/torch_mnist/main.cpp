@@ -17,8 +17,8 @@
 
 #include <clr/torch.hpp>
 
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -63,7 +63,8 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const trainer_cli::train
             params, torch::optim::SGDOptions(1e-3).momentum(m).weight_decay(t.weight_decay.value_or(0.0)));
     if (t.optimizer == "adamw")
         return std::make_unique<torch::optim::AdamW>(
-            params, torch::optim::AdamWOptions(1e-3).betas({m, 0.999}).weight_decay(t.weight_decay.value_or(0.01)));
+            params,
+            torch::optim::AdamWOptions(1e-3).betas({m, 0.999}).weight_decay(t.weight_decay.value_or(0.01)));
     return std::make_unique<torch::optim::Adam>(
         params, torch::optim::AdamOptions(1e-3).betas({m, 0.999}).weight_decay(t.weight_decay.value_or(0.0)));
 }
@@ -103,7 +104,8 @@ result train(const Schedule& schedule, const trainer_cli::trainer_options& t, co
             loss_sum += loss.item<double>() * double(yb.size(0));
             correct += logits.argmax(1).eq(yb).sum().item<std::int64_t>();
         }
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r.train_seconds += seconds;
 
         torch::NoGradGuard no_grad;
@@ -128,11 +130,13 @@ int main(int argc, char** argv) try {
     s.name = "constant";
     trainer_cli::trainer_options t;
 
-    CLI::App app{"Trains a 784-784-10 MLP on MNIST with libtorch, its rate set by a clr schedule.", "torch_mnist"};
+    CLI::App app{"Trains a 784-784-10 MLP on MNIST with libtorch, its rate set by a clr schedule.",
+                 "torch_mnist"};
     app.get_formatter()->column_width(34);
     schedule_cli::add_schedule_options(app, s);
     trainer_cli::add_trainer_options(app, t);
-    app.footer(schedule_cli::flags_by_schedule() + "Exit status: 0 done, 1 training failed, 2 bad flags, values or data files.");
+    app.footer(schedule_cli::flags_by_schedule() +
+               "Exit status: 0 done, 1 training failed, 2 bad flags, values or data files.");
     if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "torch_mnist")) return *status;
 
     try {
@@ -141,7 +145,8 @@ int main(int argc, char** argv) try {
         schedule_cli::with_schedule<double>(s, [](const auto&) {});  // the library's own checks
         std::error_code ec;
         if (!std::filesystem::is_directory(t.data, ec))
-            throw mnist::data_error(t.data, "no such directory; fetch MNIST with scripts/fetch_mnist.sh (or pass --data DIR)");
+            throw mnist::data_error(
+                t.data, "no such directory; fetch MNIST with scripts/fetch_mnist.sh (or pass --data DIR)");
         const mnist::dataset ds = mnist::load_dataset(t.data);
         const split train_set = to_tensors(ds.train_images, ds.train_labels);
         const split test_set = to_tensors(ds.test_images, ds.test_labels);
@@ -154,8 +159,8 @@ int main(int argc, char** argv) try {
         std::string what = t.optimizer + ", " + schedule_cli::describe(s);
         if (t.momentum) what += ", momentum " + schedule_cli::detail::number(*t.momentum);
         if (t.weight_decay) what += ", weight decay " + schedule_cli::detail::number(*t.weight_decay);
-        std::printf("%s, batch %ld, %d epochs, seed %llu\n", what.c_str(), static_cast<long>(t.batch), t.epochs,
-                    static_cast<unsigned long long>(t.seed));
+        std::printf("%s, batch %ld, %d epochs, seed %llu\n", what.c_str(), static_cast<long>(t.batch),
+                    t.epochs, static_cast<unsigned long long>(t.seed));
 
         const result r = schedule_cli::with_schedule<double>(
             s, [&](const auto& schedule) { return train(schedule, t, train_set, test_set); });

@@ -109,12 +109,13 @@ public:
           n_(detail::require_count("clr::sequence", "boundary", boundary)),
           second_(std::move(second)) {}
 
-    T lr_at(step_t t) const noexcept(noexcept(std::declval<const A&>().lr(t)) && noexcept(std::declval<const B&>().lr(t))) {
+    T lr_at(step_t t) const
+        noexcept(noexcept(std::declval<const A&>().lr(t)) && noexcept(std::declval<const B&>().lr(t))) {
         return t < n_ ? first_(t) : second_(t - n_);
     }
 
-    std::optional<T> momentum_at(step_t t) const
-        noexcept(noexcept(std::declval<const A&>().momentum(t)) && noexcept(std::declval<const B&>().momentum(t))) {
+    std::optional<T> momentum_at(step_t t) const noexcept(
+        noexcept(std::declval<const A&>().momentum(t)) && noexcept(std::declval<const B&>().momentum(t))) {
         return t < n_ ? first_.momentum(t) : second_.momentum(t - n_);
     }
 
@@ -192,7 +193,8 @@ auto join(A first, N boundary, B next, Rest... rest) {
     static_assert(std::is_integral_v<N>, "clr::sequence: boundaries are step counts, between the schedules");
     auto tail = join(std::move(next), std::move(rest)...);
     // A negative count converts to a step past 2^62, which the boundary check refuses.
-    return sequence_schedule<A, decltype(tail)>(std::move(first), static_cast<step_t>(boundary), std::move(tail));
+    return sequence_schedule<A, decltype(tail)>(std::move(first), static_cast<step_t>(boundary),
+                                                std::move(tail));
 }
 }  // namespace detail
 

@@ -50,14 +50,16 @@ public:
         // Whole multipliers are counted in integers so that every restart
         // lands on its exact step; 2^32 keeps T_0 * T_mult^i from overflowing
         // before the period outgrows any step count.
-        c.int_mult_ = (t_mult == std::floor(t_mult) && t_mult <= T(4294967296.0)) ? static_cast<step_t>(t_mult) : 0;
+        c.int_mult_ =
+            (t_mult == std::floor(t_mult) && t_mult <= T(4294967296.0)) ? static_cast<step_t>(t_mult) : 0;
         return c;
     }
 
     // Peak decay per restart (Keras's m_mul); 1 restarts at full height.
     cosine_restarts with_m_mul(T m_mul) const {
         detail::require_finite(who, "m_mul", m_mul);
-        if (!(m_mul > T(0) && m_mul <= T(1))) detail::fail(who, "m_mul", detail::to_text(m_mul), "must lie in (0, 1]");
+        if (!(m_mul > T(0) && m_mul <= T(1)))
+            detail::fail(who, "m_mul", detail::to_text(m_mul), "must lie in (0, 1]");
         cosine_restarts c = *this;
         c.m_mul_ = m_mul;
         return c;
@@ -111,7 +113,8 @@ private:
             // takes one mispredicted turn per period.
             const int i = detail::floor_log2(q + 1);
             const step_t pw = step_t(1) << i;
-            return {static_cast<T>(i), static_cast<T>(t - (pw - 1) * t0_), static_cast<T>(t0_) * static_cast<T>(pw)};
+            return {static_cast<T>(i), static_cast<T>(t - (pw - 1) * t0_),
+                    static_cast<T>(t0_) * static_cast<T>(pw)};
         }
         step_t g = 0;   // g(i)
         step_t pw = 1;  // m^i

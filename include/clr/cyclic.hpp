@@ -44,7 +44,9 @@ struct triangular_window {
     static constexpr const char* name = "clr::triangular";
     static constexpr const char* text = "triangular";
     template <class T>
-    static T apply(T a) noexcept { return a; }
+    static T apply(T a) noexcept {
+        return a;
+    }
 };
 
 // Parabolic: 1 - (1 - a)^2, rising fast and flattening near the peak.
@@ -63,7 +65,9 @@ struct hann_window {
     static constexpr const char* name = "clr::hann";
     static constexpr const char* text = "hann";
     template <class T>
-    static T apply(T a) noexcept { return (T(1) - std::cos(detail::pi<T> * a)) / T(2); }
+    static T apply(T a) noexcept {
+        return (T(1) - std::cos(detail::pi<T> * a)) / T(2);
+    }
 };
 
 // ---- amplitude scales: s(k, t) in [0, 1], k the 0-based cycle ---------------
@@ -73,7 +77,9 @@ struct no_scale {
     static constexpr const char* name = "clr::triangular";
     static constexpr const char* text = "none";
     template <class T>
-    T factor(step_t, step_t) const noexcept { return T(1); }
+    T factor(step_t, step_t) const noexcept {
+        return T(1);
+    }
 };
 
 namespace detail {
@@ -111,7 +117,9 @@ struct halving_scale {
     static constexpr const char* name = "clr::triangular2";
     static constexpr const char* text = "halving";
     template <class T>
-    T factor(step_t k, step_t) const noexcept { return detail::exp2_neg<T>(k); }
+    T factor(step_t k, step_t) const noexcept {
+        return detail::exp2_neg<T>(k);
+    }
 };
 
 // Height decays by gamma every step: gamma^t (mode='exp_range', scaled on
@@ -161,7 +169,9 @@ struct cycle_scale {
     static constexpr const char* name = "clr::cyclic";
     F f;
     template <class T>
-    T factor(step_t k, step_t) const { return detail::checked_scale<T>(f(k + 1), "cycle", k + 1); }
+    T factor(step_t k, step_t) const {
+        return detail::checked_scale<T>(f(k + 1), "cycle", k + 1);
+    }
 };
 
 // A user scale on the step (Keras scale_mode='iterations'); as cycle_scale.
@@ -170,14 +180,20 @@ struct step_scale {
     static constexpr const char* name = "clr::cyclic";
     F f;
     template <class T>
-    T factor(step_t, step_t t) const { return detail::checked_scale<T>(f(t), "step", t); }
+    T factor(step_t, step_t t) const {
+        return detail::checked_scale<T>(f(t), "step", t);
+    }
 };
 
 template <class F>
-cycle_scale<F> scale_on_cycle(F f) { return {std::move(f)}; }
+cycle_scale<F> scale_on_cycle(F f) {
+    return {std::move(f)};
+}
 
 template <class F>
-step_scale<F> scale_on_step(F f) { return {std::move(f)}; }
+step_scale<F> scale_on_step(F f) {
+    return {std::move(f)};
+}
 
 namespace detail {
 // The name errors carry: the paper's policy name where one fits.
@@ -291,8 +307,9 @@ inline constexpr bool writable_scale =
 template <class Window, class Scale>
 constexpr const char* cyclic_text_name() noexcept {
     if constexpr (std::is_same_v<Window, triangular_window>)
-        return std::is_same_v<Scale, no_scale> ? "triangular"
-               : std::is_same_v<Scale, halving_scale> ? "triangular2" : "exp_range";
+        return std::is_same_v<Scale, no_scale>        ? "triangular"
+               : std::is_same_v<Scale, halving_scale> ? "triangular2"
+                                                      : "exp_range";
     else if constexpr (std::is_same_v<Scale, no_scale>)
         return Window::text;
     else

@@ -79,7 +79,8 @@ class cosine : public schedule<cosine<T>, T> {
 public:
     // lr: the rate at step 0 (PyTorch takes it from the optimizer); total_steps: T_max.
     cosine(T lr, step_t total_steps)
-        : lr_(detail::require_rate(who, "lr", lr)), total_(detail::require_steps(who, "total_steps", total_steps)) {}
+        : lr_(detail::require_rate(who, "lr", lr)),
+          total_(detail::require_steps(who, "total_steps", total_steps)) {}
 
     // The floor the rate anneals to (PyTorch's eta_min, default 0).
     cosine with_eta_min(T eta_min) const {
@@ -196,7 +197,8 @@ class exponential : public schedule<exponential<T>, T> {
 
 public:
     exponential(T lr, T gamma)
-        : lr_(detail::require_rate(who, "lr", lr)), gamma_(detail::require_decay(who, "gamma", gamma)) {}
+        : lr_(detail::require_rate(who, "lr", lr)),
+          gamma_(detail::require_decay(who, "gamma", gamma)) {}
 
     T lr_at(step_t t) const noexcept { return lr_ * detail::decay_power(gamma_, t); }
 
@@ -266,8 +268,8 @@ public:
         : multistep(lr, milestones.begin(), milestones.end(), gamma) {}
 
     // Any container of whole step numbers (std::vector<clr::step_t>, ...).
-    template <class Range, class = std::enable_if_t<std::is_integral_v<std::decay_t<
-                               decltype(*std::begin(std::declval<const Range&>()))>>>>
+    template <class Range, class = std::enable_if_t<std::is_integral_v<
+                               std::decay_t<decltype(*std::begin(std::declval<const Range&>()))>>>>
     multistep(T lr, const Range& milestones, T gamma)
         : multistep(lr, std::begin(milestones), std::end(milestones), gamma) {}
 
@@ -292,22 +294,25 @@ public:
 private:
     template <class It>
     multistep(T lr, It first, It last, T gamma)
-        : lr_(detail::require_rate(who, "lr", lr)), gamma_(detail::require_decay(who, "gamma", gamma)) {
+        : lr_(detail::require_rate(who, "lr", lr)),
+          gamma_(detail::require_decay(who, "gamma", gamma)) {
         std::size_t n = 0;
         for (It it = first; it != last; ++it, ++n) {
             if (n == max_milestones) {
                 std::size_t total = n;
                 for (; it != last; ++it) ++total;
                 detail::fail(who, "milestones", list_text(first, last),
-                             ("has " + std::to_string(total) + " steps; at most " + std::to_string(max_milestones) +
-                              " are allowed").c_str());
+                             ("has " + std::to_string(total) + " steps; at most " +
+                              std::to_string(max_milestones) + " are allowed")
+                                 .c_str());
             }
             // A negative int converts to a step past 2^62, refused here.
             const auto m = static_cast<step_t>(*it);
             if (m > detail::max_steps)
                 detail::fail(who, "milestones", list_text(first, last),
                              ("holds " + detail::to_text(m) +
-                              ", larger than 2^62 (a negative number converted to unsigned?)").c_str());
+                              ", larger than 2^62 (a negative number converted to unsigned?)")
+                                 .c_str());
             if (n > 0 && m <= milestones_[n - 1])
                 detail::fail(who, "milestones", list_text(first, last),
                              ("must be strictly increasing: " + detail::to_text(m) + " follows " +

@@ -77,7 +77,10 @@ class range_sweep : public schedule<range_sweep<T>, T> {
 
 public:
     range_sweep(T min_lr, T max_lr, step_t steps, sweep shape = sweep::exponential)
-        : min_(min_lr), max_(max_lr), steps_(steps), shape_(shape) {
+        : min_(min_lr),
+          max_(max_lr),
+          steps_(steps),
+          shape_(shape) {
         detail::check_sweep(who, min_lr, max_lr, steps, shape);
         // Logs of each end rather than log(max / min): the ratio of two
         // extreme floats can overflow where their logs cannot.
@@ -196,8 +199,10 @@ struct cyclic_suggestion {
         detail::require_positive(who, "epochs", epochs);
         const long double size = static_cast<long double>(epochs) * static_cast<long double>(steps_per_epoch);
         if (size > static_cast<long double>(detail::max_steps))
-            detail::fail(who, "epochs", detail::to_text(epochs),
-                         ("gives a step size beyond 2^62 at steps_per_epoch = " + detail::to_text(steps_per_epoch)).c_str());
+            detail::fail(
+                who, "epochs", detail::to_text(epochs),
+                ("gives a step size beyond 2^62 at steps_per_epoch = " + detail::to_text(steps_per_epoch))
+                    .c_str());
         return std::max<step_t>(1, static_cast<step_t>(std::llround(size)));
     }
 
@@ -252,8 +257,7 @@ private:
 };
 
 template <class R>
-inline constexpr bool is_step_result_v =
-    std::is_floating_point_v<R> || std::is_same_v<R, range_test_step>;
+inline constexpr bool is_step_result_v = std::is_floating_point_v<R> || std::is_same_v<R, range_test_step>;
 
 template <class R>
 range_test_step to_step(R r) {
@@ -272,7 +276,8 @@ range_test_step to_step(R r) {
 //     clr::triangular<double> s = r.suggestions.cyclic.make_triangular(batches_per_epoch);  // 4 epochs up
 template <class T>
 class range_test {
-    static_assert(std::is_floating_point_v<T>, "clr::range_test is templated on float, double or long double");
+    static_assert(std::is_floating_point_v<T>,
+                  "clr::range_test is templated on float, double or long double");
     static constexpr const char* who = "clr::range_test";
 
 public:
@@ -285,7 +290,8 @@ public:
     range_test with_smoothing(T beta) const {
         range_test c = *this;
         detail::require_finite(who, "beta", beta);
-        if (!(beta >= T(0) && beta < T(1))) detail::fail(who, "beta", detail::to_text(beta), "must lie in [0, 1)");
+        if (!(beta >= T(0) && beta < T(1)))
+            detail::fail(who, "beta", detail::to_text(beta), "must lie in [0, 1)");
         c.beta_ = beta;
         return c;
     }
@@ -294,7 +300,8 @@ public:
         range_test c = *this;
         detail::require_finite(who, "divergence_factor", factor);
         if (!(factor > T(1)))
-            detail::fail(who, "divergence_factor", detail::to_text(factor), "must be above 1 (the best value itself would stop the test)");
+            detail::fail(who, "divergence_factor", detail::to_text(factor),
+                         "must be above 1 (the best value itself would stop the test)");
         c.factor_ = factor;
         return c;
     }
@@ -307,7 +314,9 @@ public:
     // Fewest finite points the rules will read a suggestion from; at least 3.
     range_test with_min_points(step_t points) const {
         range_test c = *this;
-        if (points < 3) detail::fail(who, "min_points", detail::to_text(points), "must be at least 3 (a slope needs a point either side)");
+        if (points < 3)
+            detail::fail(who, "min_points", detail::to_text(points),
+                         "must be at least 3 (a slope needs a point either side)");
         c.min_points_ = detail::require_count(who, "min_points", points);
         return c;
     }
@@ -317,7 +326,8 @@ public:
         range_test c = *this;
         detail::require_finite(who, "bounds_fraction", f);
         if (!(f > T(0) && f < T(0.5)))
-            detail::fail(who, "bounds_fraction", detail::to_text(f), "must lie in (0, 0.5) (base_lr would not come before max_lr)");
+            detail::fail(who, "bounds_fraction", detail::to_text(f),
+                         "must lie in (0, 0.5) (base_lr would not come before max_lr)");
         c.fraction_ = f;
         return c;
     }
@@ -354,12 +364,14 @@ public:
         // Checked in turn so that a wrong step function gets one message, not
         // a cascade from inside the loop.
         constexpr bool callable = std::is_invocable_v<F&, T>;
-        static_assert(callable, "the range test's step function must be callable with the learning rate "
-                                "(a mutable lambda must not be const)");
+        static_assert(callable,
+                      "the range test's step function must be callable with the learning rate "
+                      "(a mutable lambda must not be const)");
         if constexpr (callable) {
             constexpr bool returns_loss = detail::is_step_result_v<std::decay_t<std::invoke_result_t<F&, T>>>;
             static_assert(returns_loss,
-                          "the range test's step function must return the loss as float or double, or a clr::range_test_step");
+                          "the range test's step function must return the loss as float or double, or a "
+                          "clr::range_test_step");
             if constexpr (returns_loss) return sweep_with(step);
         }
         return {};
@@ -379,8 +391,9 @@ public:
                            " of the way from its value after the warm-up to its minimum";
         out.max_lr.rule = "max_lr (Smith): first lr where the smoothed loss has fallen " + pct_rest +
                           " of the way to its minimum";
-        out.steepest.rule = "steepest descent: most negative slope of the smoothed loss against ln(lr), "
-                            "from the warm-up to the minimum";
+        out.steepest.rule =
+            "steepest descent: most negative slope of the smoothed loss against ln(lr), "
+            "from the warm-up to the minimum";
         out.min_loss_div10.rule = "fastai: lr at the minimum of the smoothed loss, divided by 10";
         out.cyclic.rule = "Smith's bounds: (base_lr, max_lr) as read above";
 
@@ -408,13 +421,14 @@ public:
             ++n;
         if (n == 0)
             return none_at_all(rec.empty() ? std::string("no points: nothing was recorded")
-                                            : "no finite loss: the first loss was " + num(rec[0].loss) +
-                                                  " at lr " + num(rec[0].lr));
+                                           : "no finite loss: the first loss was " + num(rec[0].loss) +
+                                                 " at lr " + num(rec[0].lr));
         // The warm-up must leave a start and a slope with a point either side.
         const std::size_t w = static_cast<std::size_t>(std::min<step_t>(warmup_, detail::max_steps));
         const std::size_t need = std::max(static_cast<std::size_t>(min_points_), w + 3);
         if (n < need)
-            return none_at_all("too few points: " + to_text(n) + " finite losses, need at least " + to_text(need));
+            return none_at_all("too few points: " + to_text(n) + " finite losses, need at least " +
+                               to_text(need));
 
         const T s_start = rec[w].smoothed_loss;
         std::size_t i_min = w;
@@ -429,13 +443,14 @@ public:
         if (!(drop > enough) || !(drop > T(0))) {
             const std::string need_pct = detail::percent_text(static_cast<double>(min_drop_));
             if (rec[i_max].smoothed_loss - s_start > enough)
-                return none_at_all("the smoothed loss never falls by " + need_pct + " of its starting value " +
-                                   num(s_start) + " (lr " + num(rec[w].lr) + "); it rises to " +
-                                   num(rec[i_max].smoothed_loss) + " at lr " + num(rec[i_max].lr) +
+                return none_at_all("the smoothed loss never falls by " + need_pct +
+                                   " of its starting value " + num(s_start) + " (lr " + num(rec[w].lr) +
+                                   "); it rises to " + num(rec[i_max].smoothed_loss) + " at lr " +
+                                   num(rec[i_max].lr) +
                                    ": min_lr is already too high, or the model does not learn");
-            return none_at_all("flat curve: the smoothed loss stays within " + need_pct + " of its starting value " +
-                               num(s_start) + " from lr " + num(rec[w].lr) + " to " + num(rec[n - 1].lr) +
-                               ": raise max_lr, or the model does not learn");
+            return none_at_all("flat curve: the smoothed loss stays within " + need_pct +
+                               " of its starting value " + num(s_start) + " from lr " + num(rec[w].lr) +
+                               " to " + num(rec[n - 1].lr) + ": raise max_lr, or the model does not learn");
         }
         // A minimum on the last point with nothing after it is only where the
         // sweep ended; a diverged or non-finite record after it shows the turn.
@@ -463,8 +478,8 @@ public:
         } else {
             found(out.max_lr, rec[m].lr, rec[m]);
             if (from_accuracy)
-                out.max_lr.rule = "max_lr (Smith): first lr where the smoothed accuracy has risen " + pct_rest +
-                                  " of the way to its peak, before the loss stops falling";
+                out.max_lr.rule = "max_lr (Smith): first lr where the smoothed accuracy has risen " +
+                                  pct_rest + " of the way to its peak, before the loss stops falling";
         }
 
         // steepest: central differences, which put a symmetric fall's steepest
@@ -484,10 +499,13 @@ public:
             }
         }
         if (!steep)
-            no_value(out.steepest, "the smoothed loss never falls between neighbouring points after the warm-up");
+            no_value(out.steepest,
+                     "the smoothed loss never falls between neighbouring points after the warm-up");
         else if (still_falling && *steep == hi)
-            no_value(out.steepest, "the steepest slope is at the end of the sweep, so the curve may fall faster "
-                                   "beyond it (lr " + num(rec[n - 1].lr) + "): raise max_lr and run again");
+            no_value(out.steepest,
+                     "the steepest slope is at the end of the sweep, so the curve may fall faster "
+                     "beyond it (lr " +
+                         num(rec[n - 1].lr) + "): raise max_lr and run again");
         else
             found(out.steepest, rec[*steep].lr, rec[*steep]);
 
@@ -523,8 +541,9 @@ private:
         for (step_t i = 0; i < steps(); ++i) {
             const T lr = sweep_(i);
             const range_test_step out = detail::to_step(step(lr));
-            range_test_record<T> rec{i, lr, static_cast<T>(out.loss), std::numeric_limits<T>::quiet_NaN(),
-                                     std::nullopt, std::nullopt};
+            range_test_record<T> rec{
+                i,           lr, static_cast<T>(out.loss), std::numeric_limits<T>::quiet_NaN(), std::nullopt,
+                std::nullopt};
             if (out.accuracy) rec.accuracy = static_cast<T>(*out.accuracy);
             if (!std::isfinite(rec.loss)) {
                 r.records.push_back(rec);
@@ -535,8 +554,9 @@ private:
             if (rec.accuracy) {
                 if (!std::isfinite(*rec.accuracy))
                     detail::fail(who, "accuracy", detail::to_text(*rec.accuracy),
-                                 ("must be finite (returned with loss " + detail::to_text(rec.loss) + " at step " +
-                                  detail::to_text(i) + ", lr " + detail::to_text(lr) + ")").c_str());
+                                 ("must be finite (returned with loss " + detail::to_text(rec.loss) +
+                                  " at step " + detail::to_text(i) + ", lr " + detail::to_text(lr) + ")")
+                                     .c_str());
                 rec.smoothed_accuracy = acc_avg.add(*rec.accuracy);
             }
             rec.smoothed_loss = loss_avg.add(rec.loss);
@@ -565,7 +585,8 @@ private:
         const T a_start = *rec[w].smoothed_accuracy;
         const T a_peak = *rec[p].smoothed_accuracy;
         const T rise = a_peak - a_start;
-        if (!(rise > T(0)) || !(rise > min_drop_ * std::max(std::abs(a_start), std::abs(a_peak)))) return std::nullopt;
+        if (!(rise > T(0)) || !(rise > min_drop_ * std::max(std::abs(a_start), std::abs(a_peak))))
+            return std::nullopt;
         std::size_t k = w;
         while (k < p && !(*rec[k].smoothed_accuracy >= a_peak - fraction_ * rise)) ++k;
         return k;

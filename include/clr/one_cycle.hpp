@@ -78,7 +78,8 @@ public:
     }
     // Cycle momentum (Adam's beta1) against the rate: max_momentum while the
     // rate is low, base_momentum at its peak (PyTorch's cycle_momentum).
-    one_cycle with_momentum(T base_momentum = default_base_momentum, T max_momentum = default_max_momentum) const {
+    one_cycle with_momentum(T base_momentum = default_base_momentum,
+                            T max_momentum = default_max_momentum) const {
         one_cycle c = *this;
         c.base_m_ = detail::require_momentum(who, "base_momentum", base_momentum);
         c.max_m_ = detail::require_momentum(who, "max_momentum", max_momentum);
@@ -143,23 +144,28 @@ private:
     // and evaluation only looks them up.
     void plan() {
         detail::require_finite(who, "pct_start", pct_);
-        if (!(pct_ > T(0) && pct_ < T(1))) detail::fail(who, "pct_start", detail::to_text(pct_), "must lie in (0, 1)");
+        if (!(pct_ > T(0) && pct_ < T(1)))
+            detail::fail(who, "pct_start", detail::to_text(pct_), "must lie in (0, 1)");
         if (three_phase_ && !(pct_ < T(0.5)))
-            detail::fail(who, "pct_start", detail::to_text(pct_), "must be below 0.5 with three phases (the phases would overlap)");
+            detail::fail(who, "pct_start", detail::to_text(pct_),
+                         "must be below 0.5 with three phases (the phases would overlap)");
         if (!std::isfinite(initial()))
-            detail::fail(who, "div_factor", detail::to_text(div_),
-                         ("makes max_lr / div_factor overflow (max_lr = " + detail::to_text(max_lr_) + ")").c_str());
+            detail::fail(
+                who, "div_factor", detail::to_text(div_),
+                ("makes max_lr / div_factor overflow (max_lr = " + detail::to_text(max_lr_) + ")").c_str());
         if (!std::isfinite(minimum()))
             detail::fail(who, "final_div_factor", detail::to_text(final_div_),
                          ("makes max_lr / div_factor / final_div_factor overflow (max_lr / div_factor = " +
-                          detail::to_text(initial()) + ")").c_str());
+                          detail::to_text(initial()) + ")")
+                             .c_str());
         const T steps = static_cast<T>(total_);
         const T peak = detail::rounded_product(pct_, steps) - T(1);
         const T last = steps - T(1);
         if (three_phase_) {
-            phases_ = {{{peak, initial(), max_lr_, max_m_, base_m_},
-                        {detail::rounded_product(T(2) * pct_, steps) - T(2), max_lr_, initial(), base_m_, max_m_},
-                        {last, initial(), minimum(), max_m_, max_m_}}};
+            phases_ = {
+                {{peak, initial(), max_lr_, max_m_, base_m_},
+                 {detail::rounded_product(T(2) * pct_, steps) - T(2), max_lr_, initial(), base_m_, max_m_},
+                 {last, initial(), minimum(), max_m_, max_m_}}};
             count_ = 3;
         } else {
             phases_ = {{{peak, initial(), max_lr_, max_m_, base_m_},
@@ -190,7 +196,8 @@ private:
     T interpolate(T from, T to, T x) const noexcept {
         // Weighted from `to` as PyTorch does, which keeps the small end of an
         // anneal accurate to its own scale.
-        if (anneal_ == anneal::cos) return detail::lerp(to, from, (std::cos(detail::pi<T> * x) + T(1)) / T(2));
+        if (anneal_ == anneal::cos)
+            return detail::lerp(to, from, (std::cos(detail::pi<T> * x) + T(1)) / T(2));
         return detail::lerp(from, to, x);
     }
 
@@ -221,7 +228,8 @@ void write_text(text_writer& w, const one_cycle<T>& s) {
     w.field("total_steps", s.total_steps());
     if (s.pct_start() != S::default_pct_start) w.field("pct_start", s.pct_start());
     if (s.div_factor() != S::default_div_factor) w.field("div_factor", s.div_factor());
-    if (s.final_div_factor() != S::default_final_div_factor) w.field("final_div_factor", s.final_div_factor());
+    if (s.final_div_factor() != S::default_final_div_factor)
+        w.field("final_div_factor", s.final_div_factor());
     if (s.anneal_strategy() == anneal::linear) w.word("anneal", "linear");
     if (s.three_phase()) w.word("three_phase", "true");
     if (const auto m = s.momentum_range()) {

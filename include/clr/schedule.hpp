@@ -126,8 +126,8 @@ T require_momentum(const char* who, const char* param, T v) {
 template <class T>
 void require_ordered(const char* who, const char* lo_name, T lo, const char* hi_name, T hi) {
     if (hi < lo)
-        fail(who, hi_name, to_text(hi), (std::string("must not be below ") + lo_name + " = " +
-                                         to_text(lo)).c_str());
+        fail(who, hi_name, to_text(hi),
+             (std::string("must not be below ") + lo_name + " = " + to_text(lo)).c_str());
 }
 
 // Step counts arrive as unsigned; a negative int silently becomes ~2^64, so
@@ -199,7 +199,9 @@ public:
     }
 
     template <class V>
-    void field(const char* key, V v) { word(key, to_text(v)); }
+    void field(const char* key, V v) {
+        word(key, to_text(v));
+    }
 
     void word(const char* key, const std::string& value) {
         next();
@@ -247,7 +249,8 @@ template <class S, class = void>
 struct has_write_text : std::false_type {};
 
 template <class S>
-struct has_write_text<S, std::void_t<decltype(write_text(std::declval<text_writer&>(), std::declval<const S&>()))>>
+struct has_write_text<
+    S, std::void_t<decltype(write_text(std::declval<text_writer&>(), std::declval<const S&>()))>>
     : std::true_type {};
 
 }  // namespace detail
@@ -275,14 +278,17 @@ public:
     // The learning rate for update t + 1. Never throws, except where a
     // function of the user's inside the schedule (a cyclic scale) may: then
     // its exception reaches the caller rather than std::terminate.
-    T lr(step_t t) const noexcept(noexcept(std::declval<const Derived&>().lr_at(t))) { return derived().lr_at(t); }
+    T lr(step_t t) const noexcept(noexcept(std::declval<const Derived&>().lr_at(t))) {
+        return derived().lr_at(t);
+    }
     T operator()(step_t t) const noexcept(noexcept(std::declval<const Derived&>().lr_at(t))) {
         return derived().lr_at(t);
     }
 
     // The cycled momentum (beta1 for Adam) for update t + 1, or nothing when
     // this schedule leaves momentum to the optimizer.
-    std::optional<T> momentum(step_t t) const noexcept(noexcept(std::declval<const Derived&>().momentum_at(t))) {
+    std::optional<T> momentum(step_t t) const
+        noexcept(noexcept(std::declval<const Derived&>().momentum_at(t))) {
         return derived().momentum_at(t);
     }
 
@@ -324,7 +330,7 @@ inline constexpr bool is_schedule_v = is_schedule<S>::value;
 // True for a schedule that clr::to_string can write and clr::parse_schedule
 // read back (text.hpp): all but cyclic schedules with a user scale function.
 template <class S>
-inline constexpr bool has_text_form_v = is_schedule_v<S> && detail::has_write_text<S>::value;
+inline constexpr bool has_text_form_v = is_schedule_v<S>&& detail::has_write_text<S>::value;
 
 }  // namespace clr
 

@@ -37,8 +37,8 @@
 #include "cosine_restarts.hpp"
 #include "cyclic.hpp"
 #include "decay.hpp"
-#include "one_cycle.hpp"
 #include "lr_finder.hpp"
+#include "one_cycle.hpp"
 #include "schedule.hpp"
 
 #include <charconv>
@@ -59,8 +59,9 @@ namespace clr {
 // cyclic schedule with a user scale function).
 template <class S, class = std::enable_if_t<is_schedule_v<S>>>
 std::string to_string(const S& s) {
-    static_assert(has_text_form_v<S>,
-                  "clr::to_string: a cyclic schedule with a user scale function has no text form (code, not data)");
+    static_assert(
+        has_text_form_v<S>,
+        "clr::to_string: a cyclic schedule with a user scale function has no text form (code, not data)");
     detail::text_writer w;
     write_text(w, s);
     return w.finish();
@@ -90,8 +91,7 @@ public:
     any_schedule<T> parse() {
         any_schedule<T> s = schedule(0);
         skip_space();
-        if (pos_ != text_.size())
-            fail("text", std::string(text_.substr(pos_)), "follows the schedule", pos_);
+        if (pos_ != text_.size()) fail("text", std::string(text_.substr(pos_)), "follows the schedule", pos_);
         return s;
     }
 
@@ -114,11 +114,15 @@ private:
     class fields {
     public:
         fields(schedule_parser& p, std::string_view name, std::size_t at, std::vector<argument> args)
-            : p_(p), name_(name), at_(at), args_(std::move(args)) {
+            : p_(p),
+              name_(name),
+              at_(at),
+              args_(std::move(args)) {
             for (std::size_t i = 0; i < args_.size(); ++i)
                 for (std::size_t j = 0; j < i; ++j)
                     if (args_[i].key == args_[j].key)
-                        p_.fail(std::string(args_[i].key), std::string(args_[i].value), "is given twice", args_[i].at);
+                        p_.fail(std::string(args_[i].key), std::string(args_[i].value), "is given twice",
+                                args_[i].at);
         }
 
         // A required value missing reads as zero here and is reported by
@@ -141,7 +145,8 @@ private:
             return a ? std::optional<step_t>(p_.count(*a)) : std::nullopt;
         }
         // One of `choices`: its index, or `fallback` when the key is not given.
-        std::size_t choice(const char* key, std::initializer_list<const char*> choices, std::size_t fallback) {
+        std::size_t choice(const char* key, std::initializer_list<const char*> choices,
+                           std::size_t fallback) {
             const argument* a = take(key, false);
             if (!a) return fallback;
             std::size_t i = 0;
@@ -169,8 +174,10 @@ private:
             for (const auto& a : args_)
                 if (!a.used)
                     p_.fail(std::string(a.key), std::string(a.value),
-                            "is not a parameter of " + std::string(name_) + " (it takes " + taken_ + ")", a.at);
-            if (!missing_.empty()) p_.fail(missing_, "(missing)", "is required by " + std::string(name_), at_);
+                            "is not a parameter of " + std::string(name_) + " (it takes " + taken_ + ")",
+                            a.at);
+            if (!missing_.empty())
+                p_.fail(missing_, "(missing)", "is required by " + std::string(name_), at_);
         }
 
         // Builds the schedule, adding the column of the refused value to a
@@ -186,9 +193,9 @@ private:
                     if (a.key == e.param()) at = a.at;
                 const std::size_t prefix = e.who().size() + 2 + e.param().size() + 3 + e.value().size() + 1;
                 const std::string what = e.what();
-                throw invalid_parameter(e.who(), e.param(), e.value(),
-                                        (prefix < what.size() ? what.substr(prefix) : std::string()) + " (" +
-                                            position(at) + ")");
+                throw invalid_parameter(
+                    e.who(), e.param(), e.value(),
+                    (prefix < what.size() ? what.substr(prefix) : std::string()) + " (" + position(at) + ")");
             }
         }
 
@@ -242,8 +249,8 @@ private:
             skip_space();
             if (eat(',')) continue;
             if (eat(')')) return args;
-            fail("text", excerpt(pos_), pos_ == text_.size() ? "ends before the closing )" : "where , or ) belongs",
-                 pos_);
+            fail("text", excerpt(pos_),
+                 pos_ == text_.size() ? "ends before the closing )" : "where , or ) belongs", pos_);
         }
     }
 
@@ -271,7 +278,8 @@ private:
         a.at = pos_;
         if (eat('[')) {
             const std::size_t close = text_.find(']', pos_);
-            if (close == std::string_view::npos) fail(std::string(a.key), excerpt(a.at), "has no closing ]", a.at);
+            if (close == std::string_view::npos)
+                fail(std::string(a.key), excerpt(a.at), "has no closing ]", a.at);
             pos_ = close + 1;
         } else {
             while (pos_ < text_.size() && is_token_char(text_[pos_])) ++pos_;
@@ -342,7 +350,9 @@ private:
             const T lo = f.number("min_lr"), hi = f.number("max_lr");
             const step_t steps = f.count("steps");
             const bool linear_sweep = f.choice("shape", {"exponential", "linear"}, 0) == 1;
-            return f.make([&] { return range_sweep<T>(lo, hi, steps, linear_sweep ? sweep::linear : sweep::exponential); });
+            return f.make([&] {
+                return range_sweep<T>(lo, hi, steps, linear_sweep ? sweep::linear : sweep::exponential);
+            });
         }
         fail("schedule", std::string(name),
              "is not a schedule (known: constant, triangular, triangular2, exp_range, welch, hann, cyclic, "
@@ -396,7 +406,8 @@ private:
         if (!base && !max) return std::nullopt;
         if (!defaults && !(base && max))
             fail(base ? "max_momentum" : "base_momentum", "(missing)",
-                 "is required by " + std::string(f.name()) + " with " + (base ? "base_momentum" : "max_momentum"),
+                 "is required by " + std::string(f.name()) + " with " +
+                     (base ? "base_momentum" : "max_momentum"),
                  f.at());
         return range<T>{base ? *base : defaults->lo, max ? *max : defaults->hi};
     }
@@ -443,11 +454,13 @@ private:
     any_schedule<T> warmup(std::size_t at, std::vector<argument> args) {
         if (args.empty() || !args.front().nested)
             fail("schedule", args.empty() ? "(missing)" : std::string(args.front().value),
-                 "must come first in warmup(schedule, steps=..., start_lr=...)", args.empty() ? at : args.front().at);
+                 "must come first in warmup(schedule, steps=..., start_lr=...)",
+                 args.empty() ? at : args.front().at);
         any_schedule<T> inner = *args.front().nested;
         args.erase(args.begin());
         for (const auto& a : args)
-            if (a.key.empty()) fail("warmup", std::string(a.value), "takes key=value arguments after its schedule", a.at);
+            if (a.key.empty())
+                fail("warmup", std::string(a.value), "takes key=value arguments after its schedule", a.at);
         fields f(*this, "warmup", at, std::move(args));
         const step_t steps = f.count("steps");
         const T start = f.number("start_lr");
@@ -474,7 +487,8 @@ private:
             try {
                 tail = sequence_schedule<any_schedule<T>, any_schedule<T>>(*args[i - 2].nested, n, tail);
             } catch (const invalid_parameter& e) {
-                fail("boundary", e.value(), "is larger than 2^62 (" + position(args[i - 1].at) + ")", args[i - 1].at);
+                fail("boundary", e.value(), "is larger than 2^62 (" + position(args[i - 1].at) + ")",
+                     args[i - 1].at);
             }
         }
         return tail;
@@ -488,7 +502,8 @@ private:
         const char* last = first + a->value.size();
         const auto r = std::from_chars(first, last, v);
         if (r.ec == std::errc::result_out_of_range)
-            fail(std::string(a->key), std::string(a->value), std::string("is out of range for ") + type_name(), a->at);
+            fail(std::string(a->key), std::string(a->value),
+                 std::string("is out of range for ") + type_name(), a->at);
         if (r.ec != std::errc() || r.ptr != last)
             fail(std::string(a->key), std::string(a->value), "is not a number", a->at);
         return v;
@@ -537,15 +552,16 @@ private:
     // ---- characters ----
 
     static bool is_token_char(char c) noexcept {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
-               c == '+' || c == '-';
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+               c == '.' || c == '+' || c == '-';
     }
 
     std::string_view identifier() {
         const std::size_t start = pos_;
         auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
         if (pos_ < text_.size() && letter(text_[pos_])) {
-            while (pos_ < text_.size() && (letter(text_[pos_]) || (text_[pos_] >= '0' && text_[pos_] <= '9'))) ++pos_;
+            while (pos_ < text_.size() && (letter(text_[pos_]) || (text_[pos_] >= '0' && text_[pos_] <= '9')))
+                ++pos_;
         }
         return text_.substr(start, pos_ - start);
     }

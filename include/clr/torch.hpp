@@ -119,11 +119,12 @@ inline constexpr std::int64_t format_version = 1;
 // std::invalid_argument if the first group's rate is 0 or there is no group.
 inline std::vector<double> group_lr_ratios(const ::torch::optim::Optimizer& opt) {
     const auto& groups = opt.param_groups();
-    if (groups.empty()) throw std::invalid_argument("clr::torch::group_lr_ratios: the optimizer has no parameter group");
+    if (groups.empty())
+        throw std::invalid_argument("clr::torch::group_lr_ratios: the optimizer has no parameter group");
     const double first = groups.front().options().get_lr();
     if (!(std::isfinite(first) && first > 0.0))
-        throw std::invalid_argument("clr::torch::group_lr_ratios: the first group's lr = " + clr::detail::to_text(first) +
-                                    " is not a positive number to divide by");
+        throw std::invalid_argument("clr::torch::group_lr_ratios: the first group's lr = " +
+                                    clr::detail::to_text(first) + " is not a positive number to divide by");
     std::vector<double> r;
     r.reserve(groups.size());
     for (const auto& g : groups) r.push_back(g.options().get_lr() / first);
@@ -147,9 +148,12 @@ public:
     // on an optimizer without a momentum to cycle; std::domain_error if the
     // schedule's value is no rate (see step()).
     scheduler(::torch::optim::Optimizer& opt, Schedule s, std::vector<double> group_scales = {})
-        : opt_(&opt), sched_(std::move(s)), scales_(std::move(group_scales)) {
+        : opt_(&opt),
+          sched_(std::move(s)),
+          scales_(std::move(group_scales)) {
         const std::size_t n = opt_->param_groups().size();
-        if (n == 0) throw std::invalid_argument("clr::torch::scheduler: the optimizer has no parameter group");
+        if (n == 0)
+            throw std::invalid_argument("clr::torch::scheduler: the optimizer has no parameter group");
         if (scales_.empty()) scales_.assign(n, 1.0);
         if (scales_.size() != n)
             throw std::invalid_argument("clr::torch::scheduler: " + std::to_string(scales_.size()) +
@@ -232,41 +236,48 @@ public:
             } catch (const c10::Error&) {
                 found = false;
             }
-            if (!found) throw checkpoint_error(who + "the archive's scheduler entry has no '" + key + "' (damaged file?)");
+            if (!found)
+                throw checkpoint_error(who + "the archive's scheduler entry has no '" + key +
+                                       "' (damaged file?)");
             return v;
         };
         const c10::IValue format = read("format"), steps = read("steps"), text = read("schedule"),
                           scales = read("group_scales");
         if (!format.isInt() || format.toInt() != detail::format_version)
-            throw checkpoint_error(who + "scheduler format " + (format.isInt() ? std::to_string(format.toInt()) : "?") +
+            throw checkpoint_error(who + "scheduler format " +
+                                   (format.isInt() ? std::to_string(format.toInt()) : "?") +
                                    ", this build reads format " + std::to_string(detail::format_version));
         if (!steps.isInt() || steps.toInt() < 0 ||
             static_cast<std::uint64_t>(steps.toInt()) > clr::detail::max_steps)
             throw checkpoint_error(who + "the step count is not a number in [0, 2^62] (damaged file?)");
         if (!text.isString()) throw checkpoint_error(who + "the schedule entry is not text (damaged file?)");
-        if (!scales.isDoubleList()) throw checkpoint_error(who + "the group scales are not a list of numbers (damaged file?)");
+        if (!scales.isDoubleList())
+            throw checkpoint_error(who + "the group scales are not a list of numbers (damaged file?)");
         const std::vector<double> saved_scales = scales.toDoubleVector();
         const std::string& saved_text = text.toStringRef();
         const step_t n = static_cast<step_t>(steps.toInt());
 
         if (saved_scales.size() != scales_.size())
-            throw checkpoint_error(who + "the archive is of a scheduler of " + std::to_string(saved_scales.size()) +
+            throw checkpoint_error(who + "the archive is of a scheduler of " +
+                                   std::to_string(saved_scales.size()) +
                                    " parameter groups, this one drives " + std::to_string(scales_.size()));
         const auto bad = std::find_if(saved_scales.begin(), saved_scales.end(),
                                       [](double s) { return !(std::isfinite(s) && s >= 0.0); });
         if (bad != saved_scales.end())
-            throw checkpoint_error(who + "a group scale is " + clr::detail::to_text(*bad) + " (damaged file?)");
+            throw checkpoint_error(who + "a group scale is " + clr::detail::to_text(*bad) +
+                                   " (damaged file?)");
         if (settings == resume::same_settings) {
             const std::string hint = "; load with clr::torch::resume::new_settings if the change is intended";
             const std::string current = clr::detail::text_or_empty(sched_);
             if (!saved_text.empty() && saved_text != current)
-                throw checkpoint_error(who + "the schedule differs: the archive's is " + saved_text +
-                                       ", this scheduler's is " +
-                                       (current.empty() ? std::string("one without a text form") : current) + hint);
+                throw checkpoint_error(
+                    who + "the schedule differs: the archive's is " + saved_text + ", this scheduler's is " +
+                    (current.empty() ? std::string("one without a text form") : current) + hint);
             std::size_t g = 0;
             while (g < scales_.size() && saved_scales[g] == scales_[g]) ++g;
             if (g < scales_.size())
-                throw checkpoint_error(who + "group " + std::to_string(g) + "'s scale differs: the archive's is " +
+                throw checkpoint_error(who + "group " + std::to_string(g) +
+                                       "'s scale differs: the archive's is " +
                                        clr::detail::to_text(saved_scales[g]) + ", this scheduler's is " +
                                        clr::detail::to_text(scales_[g]) + hint);
         }
@@ -279,23 +290,25 @@ private:
         auto& groups = opt_->param_groups();
         if (groups.size() != scales_.size())
             throw std::logic_error(std::string(who) + ": the optimizer has " + std::to_string(groups.size()) +
-                                   " parameter groups, the scheduler was built for " + std::to_string(scales_.size()));
+                                   " parameter groups, the scheduler was built for " +
+                                   std::to_string(scales_.size()));
         const value_type lr = sched_.lr(n);
         if (!std::isfinite(lr) || lr < value_type(0))
-            throw std::domain_error(std::string(who) + ": the schedule gives lr = " + clr::detail::to_text(lr) +
-                                    " at step " + std::to_string(n) + "; it must be finite and not negative");
+            throw std::domain_error(std::string(who) +
+                                    ": the schedule gives lr = " + clr::detail::to_text(lr) + " at step " +
+                                    std::to_string(n) + "; it must be finite and not negative");
         const std::optional<value_type> m = sched_.momentum(n);
         if (m) {
             if (!(std::isfinite(*m) && *m >= value_type(0) && *m < value_type(1)))
-                throw std::domain_error(std::string(who) + ": the schedule gives momentum = " +
-                                        clr::detail::to_text(*m) + " at step " + std::to_string(n) +
-                                        "; it must lie in [0, 1)");
+                throw std::domain_error(std::string(who) +
+                                        ": the schedule gives momentum = " + clr::detail::to_text(*m) +
+                                        " at step " + std::to_string(n) + "; it must lie in [0, 1)");
             std::size_t g = 0;
             while (g < groups.size() && detail::slot_of(groups[g].options()) != momentum_slot::none) ++g;
             if (g < groups.size())
                 throw std::invalid_argument(
-                    std::string(who) + ": the schedule cycles momentum (" + clr::detail::to_text(*m) + " at step " +
-                    std::to_string(n) + "), and parameter group " + std::to_string(g) +
+                    std::string(who) + ": the schedule cycles momentum (" + clr::detail::to_text(*m) +
+                    " at step " + std::to_string(n) + "), and parameter group " + std::to_string(g) +
                     "'s optimizer has no momentum to cycle: SGD and RMSprop take it as momentum, Adam and "
                     "AdamW as beta1; give this optimizer a schedule without .with_momentum");
         }
@@ -307,8 +320,8 @@ private:
         }
         if (g < groups.size())
             throw std::domain_error(std::string(who) + ": lr = " + clr::detail::to_text(lr) + " at step " +
-                                    std::to_string(n) + " times group " + std::to_string(g) + "'s scale = " +
-                                    clr::detail::to_text(scales_[g]) + " is not finite");
+                                    std::to_string(n) + " times group " + std::to_string(g) +
+                                    "'s scale = " + clr::detail::to_text(scales_[g]) + " is not finite");
         for (std::size_t i = 0; i < groups.size(); ++i) {
             groups[i].options().set_lr(rates[i]);
             if (m) detail::set_momentum(groups[i].options(), double(*m));
@@ -333,7 +346,8 @@ scheduler(::torch::optim::Optimizer&, S, std::vector<double>) -> scheduler<S>;
 
 // torch::save(sched, path) and torch::load(sched, path), as for optimizers.
 template <class S>
-::torch::serialize::OutputArchive& operator<<(::torch::serialize::OutputArchive& archive, const scheduler<S>& s) {
+::torch::serialize::OutputArchive& operator<<(::torch::serialize::OutputArchive& archive,
+                                              const scheduler<S>& s) {
     s.save(archive);
     return archive;
 }

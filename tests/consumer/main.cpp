@@ -10,20 +10,23 @@
 #include <cstring>
 
 #if defined(CLR_CONSUMER_NO_EIGEN) && __has_include(<Eigen/Core>)
-#error "Eigen is on the include path of the schedules-only consumer, which must show that clr::clr needs no Eigen"
+#error \
+    "Eigen is on the include path of the schedules-only consumer, which must show that clr::clr needs no Eigen"
 #endif
 
 int main() {
     clr::triangular<double> s(0.001, 0.006, 2000);
     if (s(0) != 0.001 || s(2000) != 0.006) {
-        std::printf("clr::triangular(0.001, 0.006, 2000): lr(0) = %.17g, lr(2000) = %.17g; "
-                    "expected 0.001 and 0.006\n", s(0), s(2000));
+        std::printf(
+            "clr::triangular(0.001, 0.006, 2000): lr(0) = %.17g, lr(2000) = %.17g; "
+            "expected 0.001 and 0.006\n",
+            s(0), s(2000));
         return 1;
     }
     if (std::strcmp(CLR_VERSION_STRING, CLR_CONSUMER_EXPECTED_VERSION) != 0 ||
         std::strcmp(CLR_VERSION_STRING, CLR_CONSUMER_PACKAGE_VERSION) != 0) {
-        std::printf("<clr/version.hpp> says %s; the package says %s and %s was expected\n", CLR_VERSION_STRING,
-                    CLR_CONSUMER_PACKAGE_VERSION, CLR_CONSUMER_EXPECTED_VERSION);
+        std::printf("<clr/version.hpp> says %s; the package says %s and %s was expected\n",
+                    CLR_VERSION_STRING, CLR_CONSUMER_PACKAGE_VERSION, CLR_CONSUMER_EXPECTED_VERSION);
         return 1;
     }
     // The text form, installed with the rest.

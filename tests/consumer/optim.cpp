@@ -19,8 +19,10 @@ int main() {
     for (int i = 0; i < 4; ++i) opt.step();
     // Each step: w -= 0.25 * 0.5, exact in binary.
     if (opt.steps() != 4 || w(0) != 0.5 || w(1) != 0.5 || w(2) != 0.5) {
-        std::printf("after 4 steps of sgd(lr 0.25) on gradient 0.5: steps %llu, w = %.17g %.17g %.17g; expected 0.5\n",
-                    static_cast<unsigned long long>(opt.steps()), w(0), w(1), w(2));
+        std::printf(
+            "after 4 steps of sgd(lr 0.25) on gradient 0.5: steps %llu, w = %.17g %.17g %.17g; expected "
+            "0.5\n",
+            static_cast<unsigned long long>(opt.steps()), w(0), w(1), w(2));
         return 1;
     }
     // The public checkpoint headers are installed: a round trip restores the

@@ -30,8 +30,7 @@ int main() {
         clr::torch::scheduler bad(no_momentum, clr::triangular<double>(0.1, 0.2, 5).with_momentum(0.8, 0.9));
         std::printf("Adagrad accepted a momentum-cycling schedule\n");
         return 1;
-    } catch (const std::invalid_argument&) {
-    }
+    } catch (const std::invalid_argument&) {}
     std::printf("clr::torch drove torch::optim::SGD: w = %g after 3 steps\n", got);
     return 0;
 }

@@ -72,7 +72,9 @@ void* operator new[](std::size_t n, std::align_val_t a) {
     if (void* p = counted_aligned(n, a)) return p;
     throw std::bad_alloc();
 }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_aligned(n, a); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted_aligned(n, a);
+}
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
     return counted_aligned(n, a);
 }
@@ -164,7 +166,8 @@ void optimizer_loop(const std::string& name, Make make,
         }
     });
     expect_none(name + ": step() over 500 updates", n);
-    expect(std::isfinite(static_cast<double>(w(3, 4))) && opt.steps() == 500, name + ": ran 500 finite updates");
+    expect(std::isfinite(static_cast<double>(w(3, 4))) && opt.steps() == 500,
+           name + ": ran 500 finite updates");
 }
 
 }  // namespace
@@ -184,23 +187,28 @@ int main() {
     expect(allocations_in([] { sink = sink + 1.0; }) == 0, "arithmetic alone is not counted");
 
     schedule_loop("triangular", clr::triangular<double>(0.001, 0.006, 2000));
-    schedule_loop("triangular2 (float, asymmetric)", clr::triangular2<float>(0.001f, 0.006f, 300).with_step_size_down(200));
-    schedule_loop("exp_range with momentum", clr::exp_range<double>(0.001, 0.01, 100, 0.9995).with_momentum(0.8, 0.9));
+    schedule_loop("triangular2 (float, asymmetric)",
+                  clr::triangular2<float>(0.001f, 0.006f, 300).with_step_size_down(200));
+    schedule_loop("exp_range with momentum",
+                  clr::exp_range<double>(0.001, 0.01, 100, 0.9995).with_momentum(0.8, 0.9));
     schedule_loop("welch", clr::welch<double>(0.001, 0.006, 9));
     schedule_loop("hann (float)", clr::hann<float>(0.001f, 0.006f, 9));
-    schedule_loop("cyclic with a user scale",
-                  clr::make_cyclic(0.0, 1.0, 10, clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); })));
+    schedule_loop(
+        "cyclic with a user scale",
+        clr::make_cyclic(0.0, 1.0, 10, clr::scale_on_cycle([](clr::step_t c) { return 1.0 / double(c); })));
     schedule_loop("cosine_restarts T_mult 1", clr::cosine_restarts<double>(0.1, 100).with_eta_min(1e-4));
-    schedule_loop("cosine_restarts T_mult 2, m_mul", clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_m_mul(0.5));
+    schedule_loop("cosine_restarts T_mult 2, m_mul",
+                  clr::cosine_restarts<double>(0.05, 10).with_t_mult(2).with_m_mul(0.5));
     schedule_loop("cosine_restarts T_mult 3", clr::cosine_restarts<double>(0.1, 7).with_t_mult(3));
     schedule_loop("cosine_restarts T_mult 1.5", clr::cosine_restarts<float>(1.0f, 10).with_t_mult(1.5f));
-    schedule_loop("one_cycle cos with momentum", clr::one_cycle<double>(0.1, 10000).with_momentum(0.85, 0.95));
+    schedule_loop("one_cycle cos with momentum",
+                  clr::one_cycle<double>(0.1, 10000).with_momentum(0.85, 0.95));
     schedule_loop("one_cycle linear three-phase",
                   clr::one_cycle<float>(0.02f, 999).with_anneal(clr::anneal::linear).with_three_phase());
     schedule_loop("constant", clr::constant<double>(0.003));
     schedule_loop("warmup", clr::warmup(clr::triangular<double>(0.001, 0.006, 2000), 100, 0.0));
-    schedule_loop("sequence",
-                  clr::sequence(clr::constant<double>(0.01), 500, clr::one_cycle<double>(0.1, 1000).with_momentum()));
+    schedule_loop("sequence", clr::sequence(clr::constant<double>(0.01), 500,
+                                            clr::one_cycle<double>(0.1, 1000).with_momentum()));
     schedule_loop("cosine", clr::cosine<double>(0.1, 5000).with_eta_min(1e-4));
     schedule_loop("linear (float)", clr::linear<float>(0.1f, 0.001f, 5000));
     schedule_loop("polynomial", clr::polynomial<double>(0.1, 0.0, 5000, 0.5));
@@ -221,22 +229,28 @@ int main() {
     const auto tri = clr::triangular<double>(0.001, 0.006, 50);
     const auto trif = clr::triangular<float>(0.001f, 0.006f, 50);
     optimizer_loop<double>("sgd", [&] { return clr::optim::sgd(tri, plain); });
-    optimizer_loop<double>("sgd, momentum, dampening, weight decay", [&] { return clr::optim::sgd(tri, momentum); });
+    optimizer_loop<double>("sgd, momentum, dampening, weight decay",
+                           [&] { return clr::optim::sgd(tri, momentum); });
     optimizer_loop<float>("sgd nesterov (float)", [&] { return clr::optim::sgd(trif, nesterov); });
-    optimizer_loop<double>("sgd, cycled momentum",
-                           [&] { return clr::optim::sgd(clr::one_cycle<double>(0.1, 400).with_momentum(), plain); });
+    optimizer_loop<double>("sgd, cycled momentum", [&] {
+        return clr::optim::sgd(clr::one_cycle<double>(0.1, 400).with_momentum(), plain);
+    });
     clr::optim::adam_options ao;
     ao.weight_decay = 0.02;
     optimizer_loop<double>("adam, L2 weight decay", [&] { return clr::optim::adam(tri, ao); });
-    optimizer_loop<float>("adam, cycled beta1 (float)",
-                          [&] { return clr::optim::adam(clr::one_cycle<float>(0.01f, 400).with_momentum(0.85f, 0.95f)); });
-    optimizer_loop<double>("adamw", [&] { return clr::optim::adamw(clr::cosine_restarts<double>(0.01, 40).with_t_mult(2)); });
+    optimizer_loop<float>("adam, cycled beta1 (float)", [&] {
+        return clr::optim::adam(clr::one_cycle<float>(0.01f, 400).with_momentum(0.85f, 0.95f));
+    });
+    optimizer_loop<double>(
+        "adamw", [&] { return clr::optim::adamw(clr::cosine_restarts<double>(0.01, 40).with_t_mult(2)); });
     optimizer_loop<float>("adamw (float)", [&] { return clr::optim::adamw(trif); });
     const auto bias = clr::optim::block_options().with_lr_scale(0.1).with_weight_decay(0.0);
-    optimizer_loop<double>("sgd, momentum, a block with lr_scale and no weight decay",
-                           [&] { return clr::optim::sgd(tri, momentum); }, bias);
-    optimizer_loop<float>("adamw (float), a block with lr_scale and no weight decay",
-                          [&] { return clr::optim::adamw(trif); }, bias);
+    optimizer_loop<double>(
+        "sgd, momentum, a block with lr_scale and no weight decay",
+        [&] { return clr::optim::sgd(tri, momentum); }, bias);
+    optimizer_loop<float>(
+        "adamw (float), a block with lr_scale and no weight decay", [&] { return clr::optim::adamw(trif); },
+        bias);
 
     std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
     return failures == 0 ? 0 : 1;

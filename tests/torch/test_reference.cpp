@@ -125,15 +125,16 @@ TEST_CASE("Adam under one_cycle with cycled beta1 matches OneCycleLR", "[torch][
 
 TEST_CASE("AdamW under cosine_restarts matches CosineAnnealingWarmRestarts", "[torch][reference]") {
     auto p = model();
-    ::torch::optim::AdamW opt(groups(p),
-                              ::torch::optim::AdamWOptions(0.02).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
+    ::torch::optim::AdamW opt(
+        groups(p), ::torch::optim::AdamWOptions(0.02).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.01));
     const auto s = clr::cosine_restarts<double>(0.02, 10).with_t_mult(2).with_eta_min(1e-4);
     report("adamw, cosine_restarts", replay("torch_adamw_cosine_restarts.csv", opt, p, s, {}, false));
 }
 
 TEST_CASE("RMSprop under one_cycle cycles its momentum as OneCycleLR does", "[torch][reference]") {
     auto p = model();
-    ::torch::optim::RMSprop opt(groups(p), ::torch::optim::RMSpropOptions(0.01).alpha(0.99).eps(1e-8).momentum(0.9));
+    ::torch::optim::RMSprop opt(groups(p),
+                                ::torch::optim::RMSpropOptions(0.01).alpha(0.99).eps(1e-8).momentum(0.9));
     const auto s = clr::one_cycle<double>(0.01, steps)
                        .with_pct_start(0.25)
                        .with_anneal(clr::anneal::linear)

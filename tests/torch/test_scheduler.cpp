@@ -40,7 +40,9 @@ void train(std::vector<::torch::Tensor>& p, ::torch::optim::Optimizer& opt,
     }
 }
 
-::torch::optim::SGDOptions sgd_options() { return ::torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(1e-3); }
+::torch::optim::SGDOptions sgd_options() {
+    return ::torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(1e-3);
+}
 
 }  // namespace
 
@@ -99,7 +101,8 @@ TEST_CASE("a schedule without momentum leaves the optimizer's momentum alone", "
     clr::torch::scheduler sched(opt, clr::cosine<double>(0.01, 20));
     sched.step();
     CHECK(!sched.last_momentum());
-    CHECK(std::get<0>(static_cast<::torch::optim::AdamOptions&>(opt.param_groups()[0].options()).betas()) == 0.7);
+    CHECK(std::get<0>(static_cast<::torch::optim::AdamOptions&>(opt.param_groups()[0].options()).betas()) ==
+          0.7);
     CHECK(opt.param_groups()[0].options().get_lr() == clr::cosine<double>(0.01, 20).lr(1));
 }
 
@@ -112,15 +115,18 @@ TEST_CASE("any optimizer takes a schedule that leaves momentum alone (Adagrad)",
     CHECK(opt.param_groups()[1].options().get_lr() == 0.025);
 }
 
-TEST_CASE("resume: stopped at update 23, saved, loaded into a fresh optimizer and scheduler, "
-          "continues as a run that never stopped", "[torch][resume]") {
+TEST_CASE(
+    "resume: stopped at update 23, saved, loaded into a fresh optimizer and scheduler, "
+    "continues as a run that never stopped",
+    "[torch][resume]") {
     constexpr int total = 50, stop = 23;
     auto p_ref = model();
     ::torch::optim::SGD opt_ref(groups(p_ref), sgd_options());
     clr::torch::scheduler ref(opt_ref, sgd_schedule(), {1.0, 0.5});
     train(p_ref, opt_ref, ref, total);
 
-    temp_file params("torch_resume_params.pt"), opt_file("torch_resume_opt.pt"), sched_file("torch_resume_sched.pt");
+    temp_file params("torch_resume_params.pt"), opt_file("torch_resume_opt.pt"),
+        sched_file("torch_resume_sched.pt");
     {
         auto p = model();
         ::torch::optim::SGD opt(groups(p), sgd_options());
@@ -165,7 +171,8 @@ TEST_CASE("set_steps resumes without an archive", "[torch][resume]") {
     sched.set_steps(37);
     CHECK(sched.steps() == 37);
     CHECK(opt.param_groups()[0].options().get_lr() == sgd_schedule().lr(37));
-    CHECK_THROWS_WITH(sched.set_steps(clr::step_t(-1)), Contains("steps = 18446744073709551615 is larger than 2^62"));
+    CHECK_THROWS_WITH(sched.set_steps(clr::step_t(-1)),
+                      Contains("steps = 18446744073709551615 is larger than 2^62"));
     CHECK(sched.steps() == 37);
 }
 
@@ -173,10 +180,11 @@ TEST_CASE("an optimizer without momentum refuses a momentum-cycling schedule", "
     auto p = model();
     ::torch::optim::Adagrad opt(groups(p), ::torch::optim::AdagradOptions(0.1));
     CHECK_THROWS_AS(clr::torch::scheduler(opt, sgd_schedule()), std::invalid_argument);
-    CHECK_THROWS_WITH(clr::torch::scheduler(opt, sgd_schedule()),
-                      Contains("the schedule cycles momentum (0.95 at step 0), and parameter group 0's optimizer "
-                               "has no momentum to cycle: SGD and RMSprop take it as momentum, Adam and AdamW as "
-                               "beta1"));
+    CHECK_THROWS_WITH(
+        clr::torch::scheduler(opt, sgd_schedule()),
+        Contains("the schedule cycles momentum (0.95 at step 0), and parameter group 0's optimizer "
+                 "has no momentum to cycle: SGD and RMSprop take it as momentum, Adam and AdamW as "
+                 "beta1"));
     // Nothing was applied.
     CHECK(opt.param_groups()[0].options().get_lr() == 0.1);
 }
@@ -191,8 +199,9 @@ TEST_CASE("group scales must match the optimizer's groups", "[torch][errors]") {
     // A group added after construction is refused at the next step, before anything changes.
     clr::torch::scheduler sched(opt, sgd_schedule());
     opt.add_param_group(::torch::optim::OptimizerParamGroup({::torch::zeros({2}, ::torch::kFloat64)}));
-    CHECK_THROWS_WITH(sched.step(), "clr::torch::scheduler::step: the optimizer has 3 parameter groups, the "
-                                    "scheduler was built for 2");
+    CHECK_THROWS_WITH(sched.step(),
+                      "clr::torch::scheduler::step: the optimizer has 3 parameter groups, the "
+                      "scheduler was built for 2");
     CHECK(sched.steps() == 0);
 }
 
@@ -230,8 +239,9 @@ TEST_CASE("load refuses a bad archive, naming what is wrong", "[torch][errors]")
         outer.write("clr_scheduler", inner);
         outer.save_to(other.path);
         clr::torch::scheduler fresh(opt, sgd_schedule(), {1.0, 0.5});
-        CHECK_THROWS_WITH(::torch::load(fresh, other.path),
-                          "clr::torch::scheduler::load: the archive's scheduler entry has no 'steps' (damaged file?)");
+        CHECK_THROWS_WITH(
+            ::torch::load(fresh, other.path),
+            "clr::torch::scheduler::load: the archive's scheduler entry has no 'steps' (damaged file?)");
         CHECK(fresh.steps() == 0);
     }
     SECTION("a different schedule, shown beside this one, accepted with resume::new_settings") {
@@ -268,7 +278,8 @@ TEST_CASE("load refuses a bad archive, naming what is wrong", "[torch][errors]")
                           "this one drives 1");
     }
     SECTION("a schedule without a text form cannot be checked, and loads") {
-        const auto own = clr::make_cyclic(0.01, 0.1, 10, clr::scale_on_cycle([](clr::step_t) { return 1.0; }));
+        const auto own =
+            clr::make_cyclic(0.01, 0.1, 10, clr::scale_on_cycle([](clr::step_t) { return 1.0; }));
         clr::torch::scheduler fresh(opt, own, {1.0, 0.5});
         ::torch::save(fresh, other.path);
         clr::torch::scheduler again(opt, sgd_schedule(), {1.0, 0.5});

@@ -50,7 +50,8 @@ inline std::vector<::torch::Tensor> model() {
 
 // The two parameter groups of the script: {W1, b1}, {W2, b2}.
 inline std::vector<::torch::optim::OptimizerParamGroup> groups(const std::vector<::torch::Tensor>& p) {
-    return {::torch::optim::OptimizerParamGroup({p[0], p[1]}), ::torch::optim::OptimizerParamGroup({p[2], p[3]})};
+    return {::torch::optim::OptimizerParamGroup({p[0], p[1]}),
+            ::torch::optim::OptimizerParamGroup({p[2], p[3]})};
 }
 
 inline ::torch::Tensor loss_of(const std::vector<::torch::Tensor>& p, const ::torch::Tensor& x,
@@ -87,17 +88,22 @@ inline std::vector<run_row> load_run(const std::string& name, std::size_t expect
     for (std::size_t k = 0; k < n_params; ++k) header += ",p" + std::to_string(k);
     if (lines[2] != header) throw std::runtime_error(path + ": unexpected header " + lines[2]);
     if (rows != expected_rows || lines.size() - 3 != rows)
-        throw std::runtime_error(path + ": " + std::to_string(lines.size() - 3) + " rows, rows=" +
-                                 std::to_string(rows) + ", the test expects " + std::to_string(expected_rows));
+        throw std::runtime_error(path + ": " + std::to_string(lines.size() - 3) +
+                                 " rows, rows=" + std::to_string(rows) + ", the test expects " +
+                                 std::to_string(expected_rows));
     std::vector<run_row> out;
     for (std::size_t r = 0; r < rows; ++r) {
         const std::string where = path + ":" + std::to_string(r + 4);
         const auto cells = clr_test::split(lines[r + 3], ',');
         if (cells.size() != 5 + n_params) throw std::runtime_error(where + ": wrong cell count");
         if (clr_test::parse_count(cells[0], where) != r) throw std::runtime_error(where + ": wrong step");
-        run_row row{clr_test::parse_double(cells[1], where), clr_test::parse_double(cells[2], where),
-                    clr_test::parse_double(cells[3], where), clr_test::parse_double(cells[4], where), {}};
-        for (std::size_t k = 0; k < n_params; ++k) row.params.push_back(clr_test::parse_double(cells[5 + k], where));
+        run_row row{clr_test::parse_double(cells[1], where),
+                    clr_test::parse_double(cells[2], where),
+                    clr_test::parse_double(cells[3], where),
+                    clr_test::parse_double(cells[4], where),
+                    {}};
+        for (std::size_t k = 0; k < n_params; ++k)
+            row.params.push_back(clr_test::parse_double(cells[5 + k], where));
         out.push_back(std::move(row));
     }
     return out;

@@ -33,7 +33,8 @@ inline std::optional<std::string> mnist_dir() {
     if (dir.find(';') != std::string::npos || dir.find("CLR_TESTS_REQUIRE_ALL") != std::string::npos)
         FAIL("MNIST_DIR is '" << dir << "': the test's ENVIRONMENT property is mangled");
     if (env_all != nullptr && all != "0" && all != "1")
-        FAIL("CLR_TESTS_REQUIRE_ALL is '" << all << "', expected 0 or 1: the test's ENVIRONMENT property is mangled");
+        FAIL("CLR_TESTS_REQUIRE_ALL is '"
+             << all << "', expected 0 or 1: the test's ENVIRONMENT property is mangled");
     const bool required = all == "1";
 
     std::string problem;
@@ -41,8 +42,8 @@ inline std::optional<std::string> mnist_dir() {
         problem = "MNIST_DIR is not set (ctest sets it from the CMake cache variable CLR_MNIST_DIR)";
     } else {
         std::string missing;
-        for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                                 "t10k-labels-idx1-ubyte"}) {
+        for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
             std::error_code ec;
             if (!fs::is_regular_file(fs::path(dir) / name, ec) &&
                 !fs::is_regular_file(fs::path(dir) / (std::string(name) + ".gz"), ec))

@@ -1,9 +1,9 @@
 #include "idx.hpp"
 #include "mnist_files.hpp"
 
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -95,8 +95,7 @@ void write_gz(const std::string& path, const bytes& b) {
     if (f == nullptr) throw std::runtime_error("cannot gzopen " + path);
     const int n = b.empty() ? 0 : gzwrite(f, b.data(), static_cast<unsigned>(b.size()));
     const int rc = gzclose(f);
-    if (n != static_cast<int>(b.size()) || rc != Z_OK)
-        throw std::runtime_error("gzwrite failed for " + path);
+    if (n != static_cast<int>(b.size()) || rc != Z_OK) throw std::runtime_error("gzwrite failed for " + path);
 }
 
 bytes read_raw(const std::string& path) {
@@ -181,8 +180,7 @@ TEST_CASE("read_labels honours num_classes", "[idx]") {
     write_plain(d.file("lb"), idx1(v));
     CHECK(mnist::read_labels(d.file("lb"), 26).values == v);
     REQUIRE_THROWS_WITH(mnist::read_labels(d.file("lb"), 25),
-                        Contains("label out of range") && Contains("value 25") &&
-                            Contains("expected < 25"));
+                        Contains("label out of range") && Contains("value 25") && Contains("expected < 25"));
     REQUIRE_THROWS_AS(mnist::read_labels(d.file("lb"), 0), std::invalid_argument);
     REQUIRE_THROWS_WITH(mnist::read_labels(d.file("lb"), 0), Contains("num_classes"));
 }
@@ -228,17 +226,15 @@ TEST_CASE("load_dataset passes num_classes on to the labels", "[idx]") {
     write_small_dataset(d, false);
     // labels_mod(6, 10) has values 3, 0, 7, 4, 1, 8.
     REQUIRE_THROWS_WITH(mnist::load_dataset(d.str(), 8),
-                        Contains("train-labels-idx1-ubyte") && Contains("index 5") &&
-                            Contains("value 8"));
+                        Contains("train-labels-idx1-ubyte") && Contains("index 5") && Contains("value 8"));
 }
 
 TEST_CASE("load_dataset reports a missing directory with the fetch hint", "[idx][errors]") {
     temp_dir d;
     const std::string missing = d.file("nowhere");
     REQUIRE_THROWS_AS(mnist::load_dataset(missing), mnist::data_error);
-    REQUIRE_THROWS_WITH(mnist::load_dataset(missing),
-                        Contains(missing) && Contains("does not exist") &&
-                            Contains("run scripts/fetch_mnist.sh"));
+    REQUIRE_THROWS_WITH(mnist::load_dataset(missing), Contains(missing) && Contains("does not exist") &&
+                                                          Contains("run scripts/fetch_mnist.sh"));
     write_plain(d.file("afile"), bytes{1, 2, 3});
     REQUIRE_THROWS_WITH(mnist::load_dataset(d.file("afile")),
                         Contains(d.file("afile")) && Contains("not a directory"));
@@ -248,20 +244,18 @@ TEST_CASE("load_dataset names both names tried for a missing file", "[idx][error
     temp_dir d;
     write_small_dataset(d, false);
     fs::remove(d.file("t10k-images-idx3-ubyte"));
-    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()),
-                        Contains("missing t10k-images-idx3-ubyte") &&
-                            Contains(d.file("t10k-images-idx3-ubyte") + "'") &&
-                            Contains(d.file("t10k-images-idx3-ubyte.gz")));
+    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()), Contains("missing t10k-images-idx3-ubyte") &&
+                                                          Contains(d.file("t10k-images-idx3-ubyte") + "'") &&
+                                                          Contains(d.file("t10k-images-idx3-ubyte.gz")));
 }
 
 TEST_CASE("load_dataset rejects differing image and label counts", "[idx][errors]") {
     temp_dir d;
     write_small_dataset(d, false);
     write_plain(d.file("train-labels-idx1-ubyte"), idx1(labels_mod(5, 10)));
-    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()),
-                        Contains("train-labels-idx1-ubyte") &&
-                            Contains("image and label counts differ") && Contains("5 labels") &&
-                            Contains("6 images"));
+    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()), Contains("train-labels-idx1-ubyte") &&
+                                                          Contains("image and label counts differ") &&
+                                                          Contains("5 labels") && Contains("6 images"));
 }
 
 TEST_CASE("load_dataset rejects train and test images of different sizes", "[idx][errors]") {
@@ -269,8 +263,7 @@ TEST_CASE("load_dataset rejects train and test images of different sizes", "[idx
     write_small_dataset(d, false);
     write_plain(d.file("t10k-images-idx3-ubyte"), idx3(4, 5, 3, noise(60)));
     REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()),
-                        Contains("t10k-images-idx3-ubyte") && Contains("5x3 differs") &&
-                            Contains("3x5"));
+                        Contains("t10k-images-idx3-ubyte") && Contains("5x3 differs") && Contains("3x5"));
 }
 
 TEST_CASE("load_dataset rejects an empty training or test set", "[idx][errors]") {
@@ -285,8 +278,7 @@ TEST_CASE("load_dataset rejects an empty training or test set", "[idx][errors]")
 TEST_CASE("read_images reports an unopenable path", "[idx][errors]") {
     temp_dir d;
     REQUIRE_THROWS_WITH(mnist::read_images(d.file("absent")),
-                        Contains(d.file("absent")) && Contains("cannot open") &&
-                            Contains("No such file"));
+                        Contains(d.file("absent")) && Contains("cannot open") && Contains("No such file"));
     REQUIRE_THROWS_WITH(mnist::read_images(d.str()), Contains("is a directory"));
 }
 
@@ -313,9 +305,9 @@ TEST_CASE("truncated headers are reported with byte counts", "[idx][errors]") {
     bytes h = idx3(2, 2, 2, noise(8));
     h.resize(10);
     write_plain(d.file("short"), h);
-    REQUIRE_THROWS_WITH(mnist::read_images(d.file("short")),
-                        Contains(d.file("short")) && Contains("truncated header") &&
-                            Contains("expected 16 bytes, found 10"));
+    REQUIRE_THROWS_WITH(mnist::read_images(d.file("short")), Contains(d.file("short")) &&
+                                                                 Contains("truncated header") &&
+                                                                 Contains("expected 16 bytes, found 10"));
     write_gz(d.file("short.gz"), h);
     REQUIRE_THROWS_WITH(mnist::read_images(d.file("short.gz")),
                         Contains(d.file("short.gz")) && Contains("expected 16 bytes, found 10"));
@@ -337,13 +329,11 @@ TEST_CASE("truncated data reports expected and found bytes", "[idx][errors]") {
                             Contains("expected 60 bytes of pixel data, found 59"));
     write_gz(d.file("im.gz"), im);
     REQUIRE_THROWS_WITH(mnist::read_images(d.file("im.gz")),
-                        Contains(d.file("im.gz")) &&
-                            Contains("expected 60 bytes of pixel data, found 59"));
+                        Contains(d.file("im.gz")) && Contains("expected 60 bytes of pixel data, found 59"));
     bytes lb = idx1(labels_mod(10, 10));
     lb.resize(lb.size() - 4);
     write_plain(d.file("lb"), lb);
-    REQUIRE_THROWS_WITH(mnist::read_labels(d.file("lb")),
-                        Contains("expected 10 bytes of labels, found 6"));
+    REQUIRE_THROWS_WITH(mnist::read_labels(d.file("lb")), Contains("expected 10 bytes of labels, found 6"));
 }
 
 TEST_CASE("trailing bytes after the declared data are an error", "[idx][errors]") {
@@ -351,9 +341,9 @@ TEST_CASE("trailing bytes after the declared data are an error", "[idx][errors]"
     bytes im = idx3(2, 3, 3, noise(18));
     im.insert(im.end(), {1, 2, 3});
     write_plain(d.file("im"), im);
-    REQUIRE_THROWS_WITH(mnist::read_images(d.file("im")),
-                        Contains(d.file("im")) && Contains("trailing garbage: 3 bytes") &&
-                            Contains("18 bytes of pixel data"));
+    REQUIRE_THROWS_WITH(mnist::read_images(d.file("im")), Contains(d.file("im")) &&
+                                                              Contains("trailing garbage: 3 bytes") &&
+                                                              Contains("18 bytes of pixel data"));
     // More than one scratch buffer of extra data is counted in full.
     bytes lb = idx1(labels_mod(5, 10));
     const bytes tail = noise(10000);
@@ -389,9 +379,9 @@ TEST_CASE("corrupt gzip streams are reported", "[idx][errors]") {
         bytes bad = gz;
         bad[bad.size() - 8] ^= 0xFF;
         write_plain(d.file("crc.gz"), bad);
-        REQUIRE_THROWS_WITH(mnist::read_images(d.file("crc.gz")),
-                            Contains(d.file("crc.gz")) && Contains("corrupt gzip stream") &&
-                                Contains("incorrect data check"));
+        REQUIRE_THROWS_WITH(mnist::read_images(d.file("crc.gz")), Contains(d.file("crc.gz")) &&
+                                                                      Contains("corrupt gzip stream") &&
+                                                                      Contains("incorrect data check"));
     }
     SECTION("gzip magic followed by junk") {
         bytes bad = {0x1f, 0x8b};
@@ -407,16 +397,15 @@ TEST_CASE("corrupt gzip streams are reported", "[idx][errors]") {
         write_plain(d.file("cut.gz"), cut);
         REQUIRE_THROWS_WITH(mnist::read_images(d.file("cut.gz")),
                             Contains(d.file("cut.gz")) && Contains("truncated data") &&
-                                Contains("expected 4000 bytes") &&
-                                Contains("compressed stream ends early"));
+                                Contains("expected 4000 bytes") && Contains("compressed stream ends early"));
     }
     SECTION("compressed file missing only its trailer") {
         bytes cut = gz;
         cut.resize(gz.size() - 4);
         write_plain(d.file("notrailer.gz"), cut);
-        REQUIRE_THROWS_WITH(mnist::read_images(d.file("notrailer.gz")),
-                            Contains(d.file("notrailer.gz")) && Contains("corrupt gzip stream") &&
-                                Contains("ends early"));
+        REQUIRE_THROWS_WITH(mnist::read_images(d.file("notrailer.gz")), Contains(d.file("notrailer.gz")) &&
+                                                                            Contains("corrupt gzip stream") &&
+                                                                            Contains("ends early"));
     }
 }
 
@@ -427,7 +416,8 @@ TEST_CASE("data after the last gzip member is refused, as gzip -t warns of it", 
     const bytes gz = read_raw(d.file("one.gz"));
     SECTION("junk after the member") {
         bytes bad = gz;
-        for (const char c : std::string("junk after the gzip member\n")) bad.push_back(static_cast<std::uint8_t>(c));
+        for (const char c : std::string("junk after the gzip member\n"))
+            bad.push_back(static_cast<std::uint8_t>(c));
         write_plain(d.file("junk.gz"), bad);
         REQUIRE_THROWS_WITH(mnist::read_labels(d.file("junk.gz")),
                             Contains(d.file("junk.gz")) && Contains("trailing garbage: 27 bytes") &&
@@ -466,8 +456,9 @@ TEST_CASE("only regular files are read: a FIFO or a device is refused at once", 
                         Contains(d.file("fifo")) && Contains("is a FIFO, not a regular file"));
     // An endless device behind a symlink: followed, then refused.
     fs::create_symlink("/dev/zero", d.file("zero-link"));
-    REQUIRE_THROWS_WITH(mnist::read_labels(d.file("zero-link")),
-                        Contains(d.file("zero-link")) && Contains("is a character device, not a regular file"));
+    REQUIRE_THROWS_WITH(
+        mnist::read_labels(d.file("zero-link")),
+        Contains(d.file("zero-link")) && Contains("is a character device, not a regular file"));
     // A symlink to a regular file is read as the file.
     write_plain(d.file("lb"), idx1(labels_mod(7, 10)));
     fs::create_symlink(d.file("lb"), d.file("lb-link"));
@@ -479,16 +470,16 @@ TEST_CASE("a data path that cannot be reached names the real error, not \"missin
     write_plain(d.file("afile"), bytes{1, 2, 3});
     // A path component that is a file: ENOTDIR. (The tests run as root, to
     // whom a mode-000 directory is readable; EACCES takes the same path.)
-    REQUIRE_THROWS_WITH(mnist::load_dataset(d.file("afile") + "/mnist"),
-                        Contains(d.file("afile") + "/mnist") && Contains("Not a directory") &&
-                            !Contains("does not exist"));
+    REQUIRE_THROWS_WITH(
+        mnist::load_dataset(d.file("afile") + "/mnist"),
+        Contains(d.file("afile") + "/mnist") && Contains("Not a directory") && !Contains("does not exist"));
     // A file name that is a symlink loop: ELOOP, not a missing file.
     write_small_dataset(d, false);
     fs::remove(d.file("train-labels-idx1-ubyte"));
     fs::create_symlink(d.file("train-labels-idx1-ubyte"), d.file("train-labels-idx1-ubyte"));
-    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()),
-                        Contains(d.file("train-labels-idx1-ubyte")) && Contains("Too many levels of symbolic links") &&
-                            !Contains("missing"));
+    REQUIRE_THROWS_WITH(mnist::load_dataset(d.str()), Contains(d.file("train-labels-idx1-ubyte")) &&
+                                                          Contains("Too many levels of symbolic links") &&
+                                                          !Contains("missing"));
 }
 
 TEST_CASE("absurd or overflowing dimensions are rejected before allocating", "[idx][errors]") {
@@ -496,8 +487,7 @@ TEST_CASE("absurd or overflowing dimensions are rejected before allocating", "[i
     write_plain(d.file("huge"), idx3(4000000000u, 28, 28, noise(100)));
     REQUIRE_THROWS_WITH(mnist::read_images(d.file("huge")),
                         Contains(d.file("huge")) && Contains("4000000000 x 28 x 28") &&
-                            Contains("3136000000000 bytes") &&
-                            Contains("2147483648-byte limit"));
+                            Contains("3136000000000 bytes") && Contains("2147483648-byte limit"));
     write_gz(d.file("overflow.gz"), idx3(0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, {}));
     REQUIRE_THROWS_WITH(mnist::read_images(d.file("overflow.gz")),
                         Contains(d.file("overflow.gz")) && Contains("overflow"));
@@ -506,8 +496,7 @@ TEST_CASE("absurd or overflowing dimensions are rejected before allocating", "[i
     put_be32(lb, 4000000000u);
     write_plain(d.file("manylabels"), lb);
     REQUIRE_THROWS_WITH(mnist::read_labels(d.file("manylabels")),
-                        Contains(d.file("manylabels")) && Contains("4000000000 labels") &&
-                            Contains("limit"));
+                        Contains(d.file("manylabels")) && Contains("4000000000 labels") && Contains("limit"));
     write_plain(d.file("zero"), idx3(5, 0, 28, {}));
     REQUIRE_THROWS_WITH(mnist::read_images(d.file("zero")),
                         Contains(d.file("zero")) && Contains("zero size"));
@@ -517,9 +506,9 @@ TEST_CASE("a large but plausible header on a tiny file is a truncation error", "
     temp_dir d;
     // 1.5 GB claimed, 100 bytes present: must fail on the data, not on memory.
     write_plain(d.file("liar"), idx3(2000000, 28, 28, noise(100)));
-    REQUIRE_THROWS_WITH(mnist::read_images(d.file("liar")),
-                        Contains(d.file("liar")) &&
-                            Contains("expected 1568000000 bytes of pixel data, found 100"));
+    REQUIRE_THROWS_WITH(
+        mnist::read_images(d.file("liar")),
+        Contains(d.file("liar")) && Contains("expected 1568000000 bytes of pixel data, found 100"));
 }
 
 TEST_CASE("the real MNIST files load with their known contents", "[idx][mnist]") {
@@ -540,10 +529,8 @@ TEST_CASE("the real MNIST files load with their known contents", "[idx][mnist]")
 
     // Class frequencies and first-image ink, as published for MNIST and
     // cross-checked with an independent reader.
-    const std::vector<std::size_t> train_hist = {5923, 6742, 5958, 6131, 5842,
-                                                 5421, 5918, 6265, 5851, 5949};
-    const std::vector<std::size_t> test_hist = {980, 1135, 1032, 1010, 982,
-                                                892, 958,  1028, 974,  1009};
+    const std::vector<std::size_t> train_hist = {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949};
+    const std::vector<std::size_t> test_hist = {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009};
     std::vector<std::size_t> h(10, 0);
     for (auto v : ds.train_labels.values) ++h[v];
     CHECK(h == train_hist);

@@ -6,9 +6,9 @@
 #include "train.hpp"
 
 #include <clr/clr.hpp>
+#include <clr/lr_finder.hpp>
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
-#include <clr/lr_finder.hpp>
 
 #include <catch2/catch.hpp>
 

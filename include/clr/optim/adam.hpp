@@ -71,7 +71,8 @@ struct adam_state {
 };
 
 template <class Derived, class Schedule, bool Decoupled>
-class adam_common : public clr::optim::optimizer<Derived, Schedule, adam_state<typename Schedule::value_type>> {
+class adam_common
+    : public clr::optim::optimizer<Derived, Schedule, adam_state<typename Schedule::value_type>> {
     using base = clr::optim::optimizer<Derived, Schedule, adam_state<typename Schedule::value_type>>;
     friend base;
 
@@ -179,13 +180,17 @@ private:
         bad = first_non_finite(s.exp_avg_sq.data(), n);
         if (!bad.empty()) return "exp_avg_sq" + where + bad;
         for (Eigen::Index i = 0; i < n; ++i)
-            if (s.exp_avg_sq[i] < T(0)) return "exp_avg_sq" + where + to_text(s.exp_avg_sq[i]) + " at index " +
-                                               std::to_string(i) + ", a negative second moment";
+            if (s.exp_avg_sq[i] < T(0))
+                return "exp_avg_sq" + where + to_text(s.exp_avg_sq[i]) + " at index " + std::to_string(i) +
+                       ", a negative second moment";
         return {};
     }
 
     std::array<named_option, 4> option_values() const {
-        return {{{"beta1", opts_.beta1}, {"beta2", opts_.beta2}, {"eps", opts_.eps}, {"weight_decay", opts_.weight_decay}}};
+        return {{{"beta1", opts_.beta1},
+                 {"beta2", opts_.beta2},
+                 {"eps", opts_.eps},
+                 {"weight_decay", opts_.weight_decay}}};
     }
 
     double momentum_option() const noexcept { return opts_.beta1; }

@@ -111,7 +111,8 @@ void load_blocks(std::istream& in, First&& first, Rest&&... rest) {
             r.fail("checksum mismatch (the record says " + detail::hex32(stored) + ", its bytes give " +
                    detail::hex32(computed) + "): the parameter file is damaged");
     }
-    for (std::size_t b = 0; b < views.size(); ++b) std::copy(staged[b].begin(), staged[b].end(), views[b].data);
+    for (std::size_t b = 0; b < views.size(); ++b)
+        std::copy(staged[b].begin(), staged[b].end(), views[b].data);
 }
 
 }  // namespace clr::optim

@@ -62,8 +62,8 @@ namespace clr::optim {
 // the optimizer uses lr, AdamW's decoupled decay included. weight_decay, when
 // set, replaces the optimizer's weight_decay for this block.
 struct block_options {
-    double lr_scale = 1.0;                // finite, >= 0
-    std::optional<double> weight_decay;   // finite, >= 0; empty: the optimizer's
+    double lr_scale = 1.0;               // finite, >= 0
+    std::optional<double> weight_decay;  // finite, >= 0; empty: the optimizer's
 
     // Each returns a copy with one option set; a bad value throws
     // clr::invalid_parameter naming it.
@@ -88,8 +88,9 @@ enum class resume {
 
 template <class Derived, class Schedule, class State>
 class optimizer {
-    static_assert(clr::is_schedule_v<Schedule>,
-                  "clr::optim: the optimizer's template argument must be a clr schedule (derived from clr::schedule)");
+    static_assert(
+        clr::is_schedule_v<Schedule>,
+        "clr::optim: the optimizer's template argument must be a clr schedule (derived from clr::schedule)");
 
 public:
     using schedule_type = Schedule;
@@ -110,7 +111,8 @@ public:
         const std::string who = std::string(Derived::name) + "::add";
         // Checked here too: the fields can be set without the with_* calls.
         clr::detail::require_rate(who.c_str(), "lr_scale", options.lr_scale);
-        if (options.weight_decay) clr::detail::require_rate(who.c_str(), "weight_decay", *options.weight_decay);
+        if (options.weight_decay)
+            clr::detail::require_rate(who.c_str(), "weight_decay", *options.weight_decay);
         detail::param_block<T> blk = detail::make_block<T>(who, param, grad);
         blk.lr_scale = options.lr_scale;
         blk.weight_decay = options.weight_decay.value_or(derived().options().weight_decay);
@@ -145,13 +147,14 @@ public:
     void step() {
         using T = value_type;
         if (t_ >= clr::detail::max_steps)
-            throw std::overflow_error(std::string(Derived::name) +
-                                      "::step: the step counter is at its limit, 2^62 (set_steps to a smaller one)");
+            throw std::overflow_error(
+                std::string(Derived::name) +
+                "::step: the step counter is at its limit, 2^62 (set_steps to a smaller one)");
         const T lr = sched_.lr(t_);
         if (!std::isfinite(lr) || lr < T(0))
-            throw std::domain_error(std::string(Derived::name) + "::step: the schedule gives lr = " +
-                                    clr::detail::to_text(lr) + " at step " + std::to_string(t_) +
-                                    "; it must be finite and not negative");
+            throw std::domain_error(
+                std::string(Derived::name) + "::step: the schedule gives lr = " + clr::detail::to_text(lr) +
+                " at step " + std::to_string(t_) + "; it must be finite and not negative");
         const std::optional<T> m = sched_.momentum(t_);
         if (m && !(std::isfinite(*m) && *m >= T(0) && *m < T(1)))
             throw std::domain_error(std::string(Derived::name) + "::step: the schedule gives " +
@@ -159,10 +162,10 @@ public:
                                     std::to_string(t_) + "; it must lie in [0, 1)");
         for (std::size_t b = 0; b < blocks_.size(); ++b)
             if (!(std::abs(double(lr) * blocks_[b].lr_scale) <= double(std::numeric_limits<T>::max())))
-                throw std::domain_error(std::string(Derived::name) + "::step: lr = " + clr::detail::to_text(lr) +
-                                        " at step " + std::to_string(t_) + " times block " + std::to_string(b) +
-                                        "'s lr_scale = " + clr::detail::to_text(blocks_[b].lr_scale) +
-                                        " is not finite");
+                throw std::domain_error(
+                    std::string(Derived::name) + "::step: lr = " + clr::detail::to_text(lr) + " at step " +
+                    std::to_string(t_) + " times block " + std::to_string(b) +
+                    "'s lr_scale = " + clr::detail::to_text(blocks_[b].lr_scale) + " is not finite");
         for (std::size_t b = 0; b < blocks_.size(); ++b)
             derived().update(blocks_[b], states_[b], scaled(lr, blocks_[b].lr_scale), m);
         last_lr_ = lr;
@@ -178,13 +181,16 @@ public:
     // correction) and last_lr() are left as they are; load() restores those.
     void set_steps(step_t n) {
         if (n > clr::detail::max_steps)
-            clr::detail::fail((std::string(Derived::name) + "::set_steps").c_str(), "steps", clr::detail::to_text(n),
+            clr::detail::fail((std::string(Derived::name) + "::set_steps").c_str(), "steps",
+                              clr::detail::to_text(n),
                               "is larger than 2^62 (a negative number converted to unsigned?)");
         t_ = n;
     }
 
     // The learning rate the next step() will use (before each block's lr_scale).
-    value_type lr() const noexcept(noexcept(std::declval<const Schedule&>().lr(step_t{}))) { return sched_.lr(t_); }
+    value_type lr() const noexcept(noexcept(std::declval<const Schedule&>().lr(step_t{}))) {
+        return sched_.lr(t_);
+    }
 
     // The learning rate the most recent step() applied (before each block's
     // lr_scale), as PyTorch's scheduler.get_last_lr() reports it. Empty
@@ -224,7 +230,8 @@ public:
         for (std::size_t b = 0; b < blocks_.size() && problem.empty(); ++b)
             problem = derived().state_problem(states_[b], blocks_[b].size, b);
         if (!problem.empty())
-            throw checkpoint_error(who + ": " + problem + "; a diverged state is not saved, load() would refuse it");
+            throw checkpoint_error(who + ": " + problem +
+                                   "; a diverged state is not saved, load() would refuse it");
         const std::string text = detail::schedule_text(sched_);
         if (text.size() > std::numeric_limits<std::uint32_t>::max())
             throw checkpoint_error(who + ": the schedule's text form is longer than 2^32 - 1 bytes");
@@ -251,7 +258,8 @@ public:
     // replaced: on checkpoint_error the optimizer is unchanged.
     void load(std::istream& in, resume settings = resume::same_settings) {
         detail::checkpoint_reader r(in, std::string(Derived::name) + "::load");
-        const auto version = r.header(detail::optimizer_magic, "clr optimizer checkpoint", detail::optimizer_version);
+        const auto version =
+            r.header(detail::optimizer_magic, "clr optimizer checkpoint", detail::optimizer_version);
         loaded l = version == 1 ? read_v1(r) : read_v2(r, settings);
         states_.swap(l.states);
         t_ = l.steps;
@@ -298,7 +306,8 @@ private:
             w.f64(b.lr_scale);
             w.f64(b.weight_decay);
         }
-        for (std::size_t b = 0; b < blocks_.size(); ++b) derived().write_state(w, states_[b], blocks_[b].size);
+        for (std::size_t b = 0; b < blocks_.size(); ++b)
+            derived().write_state(w, states_[b], blocks_[b].size);
     }
 
     static std::string block_setting(std::size_t b, const char* name) {
@@ -363,22 +372,26 @@ private:
         read_kind(b);
         l.steps = read_steps(b);
         const auto flags = b.template integer<std::uint8_t>("the last-step flags");
-        if (flags > 3) b.fail("last-step flags are " + std::to_string(flags) + ", not 0 to 3 (damaged file?)");
+        if (flags > 3)
+            b.fail("last-step flags are " + std::to_string(flags) + ", not 0 to 3 (damaged file?)");
         const double lr = b.f64("last_lr"), m = b.f64("last_momentum");
         if ((flags & 1) ? !(representable(lr) && lr >= 0.0) : lr != 0.0)
-            b.fail("last_lr = " + clr::detail::to_text(lr) + " is not a rate this optimizer applies (damaged file?)");
+            b.fail("last_lr = " + clr::detail::to_text(lr) +
+                   " is not a rate this optimizer applies (damaged file?)");
         if ((flags & 2) ? !(representable(m) && m >= 0.0 && m < 1.0) : m != 0.0)
-            b.fail("last_momentum = " + clr::detail::to_text(m) + " is not a momentum in [0, 1) (damaged file?)");
+            b.fail("last_momentum = " + clr::detail::to_text(m) +
+                   " is not a momentum in [0, 1) (damaged file?)");
         if (flags & 1) l.last_lr = T(lr);
         if (flags & 2) l.last_momentum = T(m);
 
         const auto opts = derived().option_values();
         const auto count = b.template integer<std::uint8_t>("the option count");
         if (count != opts.size())
-            b.fail("checkpoint has " + std::to_string(count) + " optimizer options, " + Derived::name + " has " +
-                   std::to_string(opts.size()) + " (damaged file?)");
+            b.fail("checkpoint has " + std::to_string(count) + " optimizer options, " + Derived::name +
+                   " has " + std::to_string(opts.size()) + " (damaged file?)");
         std::array<double, std::tuple_size_v<decltype(opts)>> saved_opts{};
-        for (std::size_t i = 0; i < opts.size(); ++i) saved_opts[i] = b.f64(std::string("option ") + opts[i].name);
+        for (std::size_t i = 0; i < opts.size(); ++i)
+            saved_opts[i] = b.f64(std::string("option ") + opts[i].name);
         const auto text_length = b.template integer<std::uint32_t>("the length of the schedule text");
         const std::string text = b.text(text_length, "the schedule text");
 
@@ -387,15 +400,17 @@ private:
         for (std::size_t i = 0; i < blocks_.size(); ++i) {
             b.block_size(i, blocks_[i].size);
             const std::string where = "block " + std::to_string(i);
-            const double scale = b.f64("the lr_scale of " + where), wd = b.f64("the weight decay of " + where);
+            const double scale = b.f64("the lr_scale of " + where),
+                         wd = b.f64("the weight decay of " + where);
             if (!(std::isfinite(scale) && scale >= 0.0 && std::isfinite(wd) && wd >= 0.0))
-                b.fail("options of " + where + " are lr_scale = " + clr::detail::to_text(scale) + ", weight decay = " +
-                       clr::detail::to_text(wd) + " (damaged file?)");
+                b.fail("options of " + where + " are lr_scale = " + clr::detail::to_text(scale) +
+                       ", weight decay = " + clr::detail::to_text(wd) + " (damaged file?)");
             saved_blocks[i] = {scale, wd};
         }
         l.states = read_states(b);
         if (b.remaining() != 0)
-            b.fail("record has " + std::to_string(b.remaining()) + " bytes after the last state (damaged file?)");
+            b.fail("record has " + std::to_string(b.remaining()) +
+                   " bytes after the last state (damaged file?)");
 
         if (settings == resume::same_settings) {
             const std::string current = detail::schedule_text(sched_);
@@ -407,10 +422,12 @@ private:
                                   clr::detail::to_text(opts[i].value));
             for (std::size_t i = 0; i < blocks_.size(); ++i) {
                 if (!(saved_blocks[i].first == blocks_[i].lr_scale))
-                    refuse_change(b, block_setting(i, "lr_scale"), clr::detail::to_text(saved_blocks[i].first),
+                    refuse_change(b, block_setting(i, "lr_scale"),
+                                  clr::detail::to_text(saved_blocks[i].first),
                                   clr::detail::to_text(blocks_[i].lr_scale));
                 if (!(saved_blocks[i].second == blocks_[i].weight_decay))
-                    refuse_change(b, block_setting(i, "weight decay"), clr::detail::to_text(saved_blocks[i].second),
+                    refuse_change(b, block_setting(i, "weight decay"),
+                                  clr::detail::to_text(saved_blocks[i].second),
                                   clr::detail::to_text(blocks_[i].weight_decay));
             }
         }

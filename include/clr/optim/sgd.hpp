@@ -75,7 +75,8 @@ public:
 
     // Throws clr::invalid_parameter (a std::invalid_argument) naming the first bad option.
     explicit sgd(Schedule schedule, const sgd_options& options = {})
-        : base(std::move(schedule)), opts_(checked(options, this->schedule())) {}
+        : base(std::move(schedule)),
+          opts_(checked(options, this->schedule())) {}
 
     const sgd_options& options() const noexcept { return opts_; }
 
@@ -103,7 +104,9 @@ private:
         return o;
     }
 
-    bool may_use_momentum() const { return opts_.momentum != 0.0 || this->schedule().momentum(0).has_value(); }
+    bool may_use_momentum() const {
+        return opts_.momentum != 0.0 || this->schedule().momentum(0).has_value();
+    }
 
     state make_state(Eigen::Index n) const {
         state s;
@@ -163,7 +166,8 @@ private:
         const std::string where = "block " + std::to_string(index);
         const auto flag = r.template integer<std::uint8_t>("the momentum flag of " + where);
         if (flag > 1)
-            r.fail("momentum flag of " + where + " is " + std::to_string(flag) + ", not 0 or 1 (damaged file?)");
+            r.fail("momentum flag of " + where + " is " + std::to_string(flag) +
+                   ", not 0 or 1 (damaged file?)");
         state s;
         s.has_buffer = flag == 1;
         if (s.has_buffer || may_use_momentum()) s.buffer = array::Zero(n);

@@ -57,13 +57,15 @@ struct is_dense<E, std::void_t<decltype(dense_type_of(std::declval<const E&>()))
 template <class T, class Arg, bool Writable>
 constexpr void check_block_type() {
     using E = eigen_expr_t<Arg>;
-    static_assert(is_dense<E>::value,
-                  "clr::optim: parameters and gradients must be Eigen dense objects (Matrix, Array, Map, ...)");
+    static_assert(
+        is_dense<E>::value,
+        "clr::optim: parameters and gradients must be Eigen dense objects (Matrix, Array, Map, ...)");
     if constexpr (is_dense<E>::value) {
         static_assert(std::is_same_v<typename E::Scalar, T>,
                       "clr::optim: the block's scalar type differs from the schedule's value_type");
-        static_assert(bool(E::Flags & Eigen::DirectAccessBit),
-                      "clr::optim: the block needs direct storage access (a Matrix, Array, Map or contiguous Block)");
+        static_assert(
+            bool(E::Flags & Eigen::DirectAccessBit),
+            "clr::optim: the block needs direct storage access (a Matrix, Array, Map or contiguous Block)");
         static_assert(!Writable || bool(E::Flags & Eigen::LvalueBit),
                       "clr::optim: the parameter block must be writable (not a const Map or an expression)");
         // A matrix or array owns its storage: as a temporary it would be gone
@@ -86,11 +88,11 @@ void require_contiguous(const std::string& who, const char* what, const E& e) {
     const bool inner_ok = e.innerStride() == 1;
     const bool outer_ok = e.outerSize() <= 1 || e.outerStride() == e.innerSize();
     if (!inner_ok || !outer_ok)
-        throw std::invalid_argument(
-            who + ": " + what + " is not contiguous in memory (inner stride " +
-            std::to_string(e.innerStride()) + ", outer stride " + std::to_string(e.outerStride()) +
-            " for " + std::to_string(e.rows()) + "x" + std::to_string(e.cols()) +
-            "); register the whole matrix or a contiguous Map");
+        throw std::invalid_argument(who + ": " + what + " is not contiguous in memory (inner stride " +
+                                    std::to_string(e.innerStride()) + ", outer stride " +
+                                    std::to_string(e.outerStride()) + " for " + std::to_string(e.rows()) +
+                                    "x" + std::to_string(e.cols()) +
+                                    "); register the whole matrix or a contiguous Map");
 }
 
 // std::less gives a total order even for pointers into unrelated objects.

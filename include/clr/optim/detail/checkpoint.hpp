@@ -157,7 +157,9 @@ class checkpoint_reader {
 public:
     checkpoint_reader(std::istream& in, std::string who) : in_(&in), who_(std::move(who)) {}
     checkpoint_reader(const char* data, std::size_t size, std::string who)
-        : mem_(data), left_(size), who_(std::move(who)) {}
+        : mem_(data),
+          left_(size),
+          who_(std::move(who)) {}
 
     const std::string& who() const noexcept { return who_; }
 
@@ -243,7 +245,8 @@ public:
             fail(std::string("not a ") + kind + " (wrong magic tag, expected \"" + magic + "\")");
         const auto version = integer<std::uint32_t>("the format version");
         if (version == 0 || version > newest)
-            fail("checkpoint format version " + std::to_string(version) + " is not supported (this build reads " +
+            fail("checkpoint format version " + std::to_string(version) +
+                 " is not supported (this build reads " +
                  (newest == 1   ? std::string("version 1")
                   : newest == 2 ? std::string("versions 1 and 2")
                                 : "versions 1 to " + std::to_string(newest)) +

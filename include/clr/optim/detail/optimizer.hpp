@@ -66,9 +66,7 @@ inline double require_unit_interval(const char* who, const char* param, double v
     return v;
 }
 
-inline double require_weight_decay(const char* who, double v) {
-    return require_rate(who, "weight_decay", v);
-}
+inline double require_weight_decay(const char* who, double v) { return require_rate(who, "weight_decay", v); }
 
 // An optimizer option as a checkpoint records it.
 struct named_option {
