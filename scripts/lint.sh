@@ -4,7 +4,10 @@
 #               examples/, bench/ and fuzz/ (and through them every header in
 #               include/clr/), with the compile commands of a Debug configure
 #               in $BUILD_DIR; TIDY_TESTS=1 adds tests/, which only uses the
-#               library and takes as long again
+#               library and takes as long again; TIDY_TORCH=1 adds the units
+#               that include libtorch (examples/torch_mnist, and tests/torch
+#               with TIDY_TESTS=1), four to five minutes each on two cores,
+#               all but a second of it spent in libtorch's own headers
 #   clang-format  every tracked .hpp and .cpp against .clang-format
 #               (scripts/format.sh rewrites them)
 #   cppcheck    over include/, examples/, tests/, bench/ and fuzz/; third-party
@@ -46,14 +49,17 @@ trap 'rm -rf "$tmp"' EXIT
 echo "== clang-tidy"
 # Our translation units from the compile commands. The tests/main.cpp files are
 # left out: they hold only Catch2's runner, the slowest thing there is to parse.
-mapfile -t tidy_files < <(python3 - "$build_dir/compile_commands.json" "$root" "${TIDY_TESTS:-0}" <<'PY'
+mapfile -t tidy_files < <(python3 - "$build_dir/compile_commands.json" "$root" "${TIDY_TESTS:-0}" "${TIDY_TORCH:-0}" <<'PY'
 import json, os, re, sys
-commands, root, with_tests = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-dirs = r"examples/.+|bench/[^/]+|fuzz/[^/]+" + (r"|tests/[^/]+" if with_tests else "")
+commands, root = sys.argv[1], sys.argv[2]
+with_tests, with_torch = sys.argv[3] == "1", sys.argv[4] == "1"
+dirs = r"examples/.+|bench/[^/]+|fuzz/[^/]+" + (r"|tests/[^/]+|tests/torch/[^/]+" if with_tests else "")
 ours = re.compile(re.escape(root) + r"/(" + dirs + r")\.cpp$")
+torch = re.compile(re.escape(root) + r"/(examples/torch_mnist|tests/torch)/")
 files = {os.path.normpath(os.path.join(e["directory"], e["file"])) for e in json.load(open(commands))}
 for f in sorted(files):
-    if ours.match(f) and not f.endswith("/tests/main.cpp"):
+    runner = f.endswith(("/tests/main.cpp", "/tests/torch/main.cpp"))
+    if ours.match(f) and not runner and (with_torch or not torch.match(f)):
         print(f)
 PY
 )
