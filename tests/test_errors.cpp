@@ -184,6 +184,56 @@ TEST_CASE("invalid_parameter is still caught as std::invalid_argument", "[errors
                         "clr::optim::adam: beta1 = -0.5 must lie in [0, 1)");
 }
 
+TEST_CASE("invalid_parameter gives the problem and the text column apart from the message",
+          "[errors][text]") {
+    try {
+        (void)clr::triangular<double>(0.001, 0.006, 0);
+        FAIL("no exception");
+    } catch (const clr::invalid_parameter& e) {
+        CHECK(e.problem() == "must be at least 1");
+        CHECK_FALSE(e.column().has_value());
+    }
+    try {
+        (void)clr::parse_schedule<double>("triangular(base_lr=0.001, max_lr=0.006, step_size=0)");
+        FAIL("no exception");
+    } catch (const clr::invalid_parameter& e) {
+        CHECK(e.who() == "clr::triangular");
+        CHECK(e.param() == "step_size");
+        CHECK(e.problem() == "must be at least 1");
+        REQUIRE(e.column().has_value());
+        CHECK(*e.column() == 51);
+        CHECK(std::string(e.what()) == "clr::triangular: step_size = 0 must be at least 1 (column 51)");
+    }
+    // A schedule without a scale is named by its window, never by another policy.
+    REQUIRE_THROWS_WITH(clr::welch<double>(0.001, 0.006, 0), "clr::welch: step_size = 0 must be at least 1");
+    REQUIRE_THROWS_WITH(clr::triangular<double>(0.001, 0.006, 0),
+                        "clr::triangular: step_size = 0 must be at least 1");
+}
+
+TEST_CASE("format_number writes the shortest text that reads back as the same value", "[errors][text]") {
+    CHECK(clr::format_number(0.1) == "0.1");
+    CHECK(clr::format_number(0.1f) == "0.1");
+    CHECK(clr::format_number(0.6) == "0.6");
+    CHECK(clr::format_number(1e-310) == "1e-310");
+    CHECK(clr::format_number(std::numeric_limits<double>::quiet_NaN()) == "nan");
+    CHECK(clr::format_number(-std::numeric_limits<float>::infinity()) == "-inf");
+    CHECK(clr::format_number(std::uint64_t(18446744073709551615ULL)) == "18446744073709551615");
+    CHECK(std::stod(clr::format_number(0.1 + 0.2)) == 0.1 + 0.2);
+    // The library's own messages use it, so a program's echo of a value matches them.
+    const auto e = [] {
+        try {
+            (void)clr::constant<float>(-0.1f);
+        } catch (const clr::invalid_parameter& x) {
+            return x.value();
+        }
+        return std::string();
+    }();
+    CHECK(e == clr::format_number(-0.1f));
+    CHECK(clr::max_steps == clr::step_t(1) << 62);
+    REQUIRE_THROWS_AS(clr::triangular<double>(0.001, 0.006, clr::max_steps + 1), clr::invalid_parameter);
+    CHECK_NOTHROW(clr::triangular<double>(0.001, 0.006, clr::max_steps));
+}
+
 TEST_CASE("version macros agree with each other", "[version]") {
     STATIC_REQUIRE(CLR_VERSION == CLR_VERSION_MAJOR * 10000 + CLR_VERSION_MINOR * 100 + CLR_VERSION_PATCH);
     STATIC_REQUIRE(CLR_VERSION_MINOR < 100 && CLR_VERSION_PATCH < 100);

@@ -72,9 +72,9 @@ struct hann_window {
 
 // ---- amplitude scales: s(k, t) in [0, 1], k the 0-based cycle ---------------
 
-// Every cycle at full height (mode='triangular').
+// Every cycle at full height (mode='triangular'). Errors of a schedule
+// without a scale carry its window's name, so this one has none.
 struct no_scale {
-    static constexpr const char* name = "clr::triangular";
     static constexpr const char* text = "none";
     template <class T>
     T factor(step_t, step_t) const noexcept {
@@ -199,10 +199,10 @@ namespace detail {
 // The name errors carry: the paper's policy name where one fits.
 template <class Window, class Scale>
 constexpr const char* cyclic_name() noexcept {
-    if constexpr (std::is_same_v<Window, triangular_window>)
-        return Scale::name;
-    else if constexpr (std::is_same_v<Scale, no_scale>)
+    if constexpr (std::is_same_v<Scale, no_scale>)
         return Window::name;
+    else if constexpr (std::is_same_v<Window, triangular_window>)
+        return Scale::name;
     else
         return "clr::cyclic";
 }

@@ -41,18 +41,44 @@ struct range {
     constexpr bool contains(T v) const noexcept { return lo <= v && v <= hi; }
 };
 
+// Numbers as clr writes them in messages and in the text form: the shortest
+// decimal that reads back as the same value of V's own type (0.6, not
+// 0.59999999999999998; 0.1f as 0.1), and "nan", "inf", "-inf". Programs that
+// print parameters beside a schedule's text use it so the two always agree.
+template <class V>
+std::string format_number(V v) {
+    static_assert(std::is_arithmetic_v<V>, "clr::format_number takes a number");
+    if constexpr (std::is_floating_point_v<V>) {
+        if (std::isnan(v)) return "nan";
+        if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+    }
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+}
+
+// The largest step count a schedule or optimizer accepts, 2^62: a negative
+// number converted to step_t lands far above it, and the sum of two counts
+// below it cannot overflow.
+inline constexpr step_t max_steps = step_t(1) << 62;
+
 // What every schedule constructor and with_* option, and every optimizer
 // option, throws for a bad argument. what() reads
-//     "<who>: <param> = <value> <problem>"
-// e.g. "clr::triangular: step_size = 0 must be at least 1"; who(), param() and
-// value() give its parts ("clr::triangular", "step_size", "0"), so a program
-// can tell which of its own settings to blame without reading the message.
-// A std::invalid_argument, so existing handlers keep catching it.
+//     "<who>: <param> = <value> <problem>[ (column <n>)]"
+// e.g. "clr::triangular: step_size = 0 must be at least 1"; who(), param(),
+// value() and problem() give its parts ("clr::triangular", "step_size", "0",
+// "must be at least 1"), so a program can tell which of its own settings to
+// blame, and say so in its own words, without reading the message. column()
+// is where clr::parse_schedule found the value in its text (1-based), if it
+// came from one. A std::invalid_argument, so existing handlers keep catching it.
 class invalid_parameter : public std::invalid_argument {
 public:
-    invalid_parameter(std::string who, std::string param, std::string value, const std::string& problem)
-        : std::invalid_argument(who + ": " + param + " = " + value + " " + problem),
-          parts_(std::make_shared<const parts>(parts{std::move(who), std::move(param), std::move(value)})) {}
+    invalid_parameter(std::string who, std::string param, std::string value, std::string problem,
+                      std::optional<std::size_t> column = std::nullopt)
+        : std::invalid_argument(who + ": " + param + " = " + value + " " + problem +
+                                (column ? " (column " + std::to_string(*column) + ")" : std::string())),
+          parts_(std::make_shared<const parts>(
+              parts{std::move(who), std::move(param), std::move(value), std::move(problem), column})) {}
 
     // The class or function that refused the argument: "clr::one_cycle".
     const std::string& who() const noexcept { return parts_->who; }
@@ -60,6 +86,11 @@ public:
     const std::string& param() const noexcept { return parts_->param; }
     // The refused value in its shortest round-trip form: "0.6", "nan", "-inf".
     const std::string& value() const noexcept { return parts_->value; }
+    // What is wrong with it: "must lie in (0, 1)".
+    const std::string& problem() const noexcept { return parts_->problem; }
+    // Where in a text form the value stands, 1-based; empty for a value
+    // given in code.
+    std::optional<std::size_t> column() const noexcept { return parts_->column; }
 
 private:
     // Shared, so that copying the exception (as throwing and catching may)
@@ -68,6 +99,8 @@ private:
         std::string who;
         std::string param;
         std::string value;
+        std::string problem;
+        std::optional<std::size_t> column;
     };
     std::shared_ptr<const parts> parts_;
 };
@@ -81,13 +114,7 @@ namespace detail {
 // form of schedules (text.hpp) relies on this for its bit-exact round trip.
 template <class V>
 std::string to_text(V v) {
-    char buf[64];
-    if constexpr (std::is_floating_point_v<V>) {
-        if (std::isnan(v)) return "nan";
-        if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-    }
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, r.ptr);
+    return format_number(v);
 }
 
 [[noreturn]] inline void fail(const char* who, const char* param, const std::string& value,
@@ -131,9 +158,8 @@ void require_ordered(const char* who, const char* lo_name, T lo, const char* hi_
 }
 
 // Step counts arrive as unsigned; a negative int silently becomes ~2^64, so
-// anything past 2^62 is refused as almost certainly a sign error. The bound
-// also keeps sums of two step counts from overflowing.
-inline constexpr step_t max_steps = step_t(1) << 62;
+// anything past clr::max_steps is refused as almost certainly a sign error.
+using clr::max_steps;
 
 // A step count where 0 means "none" (warmup length, sequence boundary).
 inline step_t require_count(const char* who, const char* param, step_t v) {

@@ -191,11 +191,7 @@ private:
                 std::size_t at = at_;
                 for (const auto& a : args_)
                     if (a.key == e.param()) at = a.at;
-                const std::size_t prefix = e.who().size() + 2 + e.param().size() + 3 + e.value().size() + 1;
-                const std::string what = e.what();
-                throw invalid_parameter(
-                    e.who(), e.param(), e.value(),
-                    (prefix < what.size() ? what.substr(prefix) : std::string()) + " (" + position(at) + ")");
+                throw invalid_parameter(e.who(), e.param(), e.value(), e.problem(), at + 1);
             }
         }
 
@@ -487,8 +483,7 @@ private:
             try {
                 tail = sequence_schedule<any_schedule<T>, any_schedule<T>>(*args[i - 2].nested, n, tail);
             } catch (const invalid_parameter& e) {
-                fail("boundary", e.value(), "is larger than 2^62 (" + position(args[i - 1].at) + ")",
-                     args[i - 1].at);
+                fail("boundary", e.value(), "is larger than 2^62", args[i - 1].at);
             }
         }
         return tail;
@@ -584,15 +579,13 @@ private:
         return std::string(rest) + (text_.size() - at > 24 ? "..." : "");
     }
 
-    static std::string position(std::size_t at) { return "column " + std::to_string(at + 1); }
-
     static const char* type_name() noexcept {
         return std::is_same_v<T, float> ? "float" : std::is_same_v<T, double> ? "double" : "long double";
     }
 
     [[noreturn]] void fail(const std::string& param, const std::string& value, const std::string& problem,
                            std::size_t at) const {
-        throw invalid_parameter(who, param, value, problem + " (" + position(at) + ")");
+        throw invalid_parameter(who, param, value, problem, at + 1);
     }
 
     std::string_view text_;
