@@ -3,6 +3,7 @@
 // fresh initialisation, reporting time and test error side by side.
 //
 //     mnist_clr --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 750
+//     mnist_clr --schedule 'triangular(base_lr=0.001, max_lr=0.003, step_size=750)'
 //     mnist_clr --compare
 //
 // Exit status: 0 done, 1 a failure while writing (log, plot), 2 bad flags,
@@ -12,9 +13,11 @@
 #include "plot.hpp"
 #include "train.hpp"
 
-#include "output_file.hpp"
-#include "schedule_options.hpp"
+#include "example_io.hpp"
+#include "schedule_flags.hpp"
+#include "trainer_flags.hpp"
 
+#include <clr/any_schedule.hpp>
 #include <clr/clr.hpp>
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
@@ -35,7 +38,6 @@
 #include <fstream>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #ifdef EIGEN_USE_BLAS
@@ -47,41 +49,34 @@ extern "C" char* openblas_get_corename(void);
 
 namespace {
 
-namespace fs = std::filesystem;
-using schedule_cli::option_error;
+using schedule_flags::option_error;
+using trainer_flags::trainer_options;
 
 // The exit status of a run whose loss or parameters stopped being finite.
 constexpr int diverged_status = 3;
 
-struct run_config {
-    schedule_cli::schedule_options schedule;
-    std::string optimizer = "adam";
-    std::optional<double> lr;            // the constant rate
-    std::optional<double> momentum;      // SGD momentum or Adam's beta1
-    std::optional<double> weight_decay;  // default 0, AdamW 0.01 as in PyTorch
-    mnist::train_options train;
-};
+// The examples in MNIST's training set: the run length the flags are checked
+// against before the data is read.
+constexpr std::int64_t mnist_train_count = 60000;
 
 // --range-test and --auto-range.
 struct range_options {
     bool run = false;
     bool auto_range = false;
-    double min_lr = 1e-5;
-    double max_lr = 1.0;
+    std::optional<double> min_lr;  // default 1e-5
+    std::optional<double> max_lr;  // default 1
+    std::optional<double> smoothing;
     std::optional<clr::step_t> steps;  // default: one epoch of batches
-    // A sweep of one epoch is a few hundred batches; fastai's 0.98 would lag
-    // the raw loss by ~49 of them, most of a decade of rates.
-    double smoothing = 0.9;
 };
 
-struct program_options {
-    run_config run;
+struct program {
+    schedule_flags::choice schedule;
+    trainer_options train;
     range_options range;
-    int threads = 0;
-    std::string data = "data/mnist";
     std::optional<std::string> log;
     std::optional<std::string> plot;
     bool compare = false;
+    clr::step_t per_epoch = 0;  // updates per epoch, once the data is known
 };
 
 // ---- output --------------------------------------------------------------
@@ -111,17 +106,6 @@ public:
 private:
     bool on_;
 };
-
-std::string describe_run(const run_config& c) {
-    std::string s = c.optimizer + ", ";
-    if (c.schedule.name == "constant")
-        s += "lr " + schedule_cli::detail::number(c.schedule.base_lr.value_or(1e-3));
-    else
-        s += schedule_cli::describe(c.schedule);
-    if (c.momentum) s += ", momentum " + schedule_cli::detail::number(*c.momentum);
-    if (c.weight_decay) s += ", weight decay " + schedule_cli::detail::number(*c.weight_decay);
-    return s;
-}
 
 // What a run's numbers depend on besides its flags: different GEMM kernels
 // (another BLAS, another CPU's kernels, another SIMD set) round differently.
@@ -155,8 +139,6 @@ std::string gemm_backend() {
            "." + std::to_string(EIGEN_MINOR_VERSION) + " SIMD: " + Eigen::SimdInstructionSetsInUse();
 }
 
-// ---- one run -------------------------------------------------------------
-
 struct log_writer {
     std::FILE* f;
     std::string name;
@@ -165,54 +147,64 @@ struct log_writer {
     }
 };
 
+// ---- one run -------------------------------------------------------------
+
+// "adam, triangular(base_lr=0.001, max_lr=0.003, step_size=750)": the text
+// form repeats the schedule exactly through --schedule.
+std::string describe_run(const trainer_options& t, const clr::any_schedule<float>& s) {
+    return trainer_flags::describe_optimizer(t) + ", " + clr::to_string(s);
+}
+
 // Builds the optimizer --optimizer names around `schedule`, registers the
 // network's parameters with it and returns f(optimizer).
 template <class Schedule, class F>
-auto with_optimizer(const Schedule& schedule, const run_config& c, mnist::mlp<float>& net,
+auto with_optimizer(const Schedule& schedule, const trainer_options& t, mnist::mlp<float>& net,
                     mnist::gradients<float>& g, F&& f) {
-    const double momentum = c.momentum.value_or(0.9);
+    const double momentum = t.momentum.value_or(0.9);
     auto run = [&](auto& opt) {
         mnist::add_parameters(opt, net, g);
         return f(opt);
     };
-    if (c.optimizer == "sgd") {
+    if (t.optimizer == "sgd") {
         clr::optim::sgd_options o;
         o.momentum = momentum;
-        o.weight_decay = c.weight_decay.value_or(0.0);
+        o.weight_decay = t.weight_decay.value_or(0.0);
         clr::optim::sgd opt(schedule, o);
         return run(opt);
     }
-    if (c.optimizer == "adamw") {
+    if (t.optimizer == "adamw") {
         clr::optim::adamw_options o;
         o.beta1 = momentum;
-        if (c.weight_decay) o.weight_decay = *c.weight_decay;
+        if (t.weight_decay) o.weight_decay = *t.weight_decay;
         clr::optim::adamw opt(schedule, o);
         return run(opt);
     }
     clr::optim::adam_options o;
     o.beta1 = momentum;
-    o.weight_decay = c.weight_decay.value_or(0.0);
+    o.weight_decay = t.weight_decay.value_or(0.0);
     clr::optim::adam opt(schedule, o);
     return run(opt);
 }
 
-template <class Schedule>
-mnist::run_result train_with(const Schedule& schedule, const run_config& c, const mnist::float_data& data,
-                             log_writer* log, mnist::curves* curves, bool print) {
+mnist::train_options loop_options(const trainer_options& t) { return {t.epochs, t.batch, t.seed}; }
+
+mnist::run_result train_run(const clr::any_schedule<float>& schedule, const trainer_options& t,
+                            const mnist::float_data& data, log_writer* log, mnist::curves* curves,
+                            bool print) {
     mnist::mlp<float> net(data.train.x.rows(), 784, 10);
-    net.init(c.train.seed);
+    net.init(t.seed);
     mnist::gradients<float> g(net);
 
     progress_bar bar(print && isatty(STDOUT_FILENO));
     mnist::observers obs;
-    obs.on_progress = [&bar](int e, mnist::index d, mnist::index t, double l, double s) {
-        bar(e, d, t, l, s);
+    obs.on_progress = [&bar](int e, mnist::index d, mnist::index n, double l, double s) {
+        bar(e, d, n, l, s);
     };
     obs.on_epoch = [&](const mnist::epoch_record& r) {
         bar.clear();
         if (print)
             std::printf("Epoch %d/%d - %.1fs - loss: %.4f - acc: %.4f - val_loss: %.4f - val_acc: %.4f\n",
-                        r.epoch, c.train.epochs, r.seconds, r.loss, r.accuracy, r.test_loss, r.test_accuracy);
+                        r.epoch, t.epochs, r.seconds, r.loss, r.accuracy, r.test_loss, r.test_accuracy);
         std::fflush(stdout);
         if (log)
             log->check(std::fprintf(log->f, "epoch,%d,%llu,,,%.9g,%.9g,%.9g,%.9g\n", r.epoch,
@@ -232,73 +224,32 @@ mnist::run_result train_with(const Schedule& schedule, const run_config& c, cons
             if (curves) curves->add_update(u);
         };
 
-    return with_optimizer(schedule, c, net, g, [&](auto& opt) {
-        return mnist::train(net, g, opt, data, c.train, c.momentum.value_or(0.9), obs);
-    });
-}
-
-// Fills in what the schedule flags leave to the trainer and checks the rest.
-void settle(run_config& c, mnist::index train_count) {
-    auto& s = c.schedule;
-    if (s.name.empty()) s.name = "constant";
-    if (c.lr) {
-        if (s.name != "constant")
-            throw option_error(
-                "--lr", "is the constant rate; --schedule " + s.name + " takes --base-lr and --max-lr");
-        if (s.base_lr) throw option_error("--lr", "and --base-lr both set the constant rate; give one");
-        s.base_lr = c.lr;
-        c.lr.reset();  // settled: a second pass must not see the rate twice
-    }
-    if (s.name == "constant" && !s.base_lr) s.base_lr = 1e-3;  // Keras's Adam default
-    if (c.optimizer != "sgd" && c.optimizer != "adam" && c.optimizer != "adamw")
-        throw option_error("--optimizer", "'" + c.optimizer + "' is not one of sgd, adam, adamw");
-    if (c.train.epochs < 1 || c.train.epochs > 10000)
-        throw option_error("--epochs", std::to_string(c.train.epochs) + " must lie in [1, 10000]");
-    if (c.train.batch < 1 || c.train.batch > 60000)
-        throw option_error("--batch", std::to_string(c.train.batch) + " must lie in [1, 60000]");
-    if (c.momentum && !(*c.momentum >= 0.0 && *c.momentum < 1.0))
-        throw option_error("--momentum", schedule_cli::detail::number(*c.momentum) + " must lie in [0, 1)");
-    if (c.weight_decay && !(*c.weight_decay >= 0.0 && std::isfinite(*c.weight_decay)))
-        throw option_error("--weight-decay",
-                           schedule_cli::detail::number(*c.weight_decay) + " must be finite and >= 0");
-    const mnist::index batch = std::min<mnist::index>(c.train.batch, std::max<mnist::index>(train_count, 1));
-    const auto per_epoch = static_cast<clr::step_t>((train_count + batch - 1) / batch);
-    s.default_total_steps = per_epoch * static_cast<clr::step_t>(c.train.epochs);
-    schedule_cli::check(s);
-}
-
-mnist::run_result run_one(run_config c, const mnist::float_data& data, log_writer* log, mnist::curves* curves,
-                          bool print) {
-    settle(c, data.train.x.cols());
-    return schedule_cli::with_schedule<float>(
-        c.schedule, [&](const auto& s) { return train_with(s, c, data, log, curves, print); });
+    return with_optimizer(schedule, t, net, g,
+                          [&](auto& opt) { return mnist::train(net, g, opt, data, loop_options(t), obs); });
 }
 
 // ---- --range-test and --auto-range -----------------------------------------
 
-bool is_cyclic(const std::string& name) {
-    return name == "triangular" || name == "triangular2" || name == "exp_range" || name == "welch" ||
-           name == "hann";
-}
+// The rate the range test hands its step function, as the optimizer's
+// schedule: the sweep is the test's, and the optimizer applies what it is given.
+class handed_rate : public clr::schedule<handed_rate, float> {
+public:
+    handed_rate(const float& rate, clr::range<float> bounds) : rate_(&rate), bounds_(bounds) {}
+    float lr_at(clr::step_t) const noexcept { return *rate_; }
+    clr::range<float> lr_range() const noexcept { return bounds_; }
 
-clr::step_t batches_per_epoch(const run_config& c, mnist::index train_count) {
-    const mnist::index batch = std::min<mnist::index>(c.train.batch, std::max<mnist::index>(train_count, 1));
-    return static_cast<clr::step_t>((train_count + batch - 1) / batch);
-}
-
-// A half cycle of 2 to 8 epochs (Smith), chosen so the run ends after whole
-// cycles, back at base_lr: as many cycles of about 2.5 epochs' climb as fit.
-clr::step_t whole_cycle_step_size(clr::step_t per_epoch, int epochs) {
-    const clr::step_t total = per_epoch * static_cast<clr::step_t>(epochs);
-    const clr::step_t cycles = std::max<clr::step_t>(1, static_cast<clr::step_t>(epochs) / 5);
-    return std::max<clr::step_t>(1, total / (2 * cycles));
-}
+private:
+    const float* rate_;
+    clr::range<float> bounds_;
+};
 
 clr::range_test<float> make_range_test(const range_options& r, clr::step_t per_epoch) {
     try {
-        return clr::range_test<float>(static_cast<float>(r.min_lr), static_cast<float>(r.max_lr),
-                                      r.steps.value_or(per_epoch))
-            .with_smoothing(static_cast<float>(r.smoothing));
+        return clr::range_test<float>(static_cast<float>(r.min_lr.value_or(1e-5)),
+                                      static_cast<float>(r.max_lr.value_or(1.0)), r.steps.value_or(per_epoch))
+            // A sweep of one epoch is a few hundred batches; fastai's 0.98 would lag
+            // the raw loss by ~49 of them, most of a decade of rates.
+            .with_smoothing(static_cast<float>(r.smoothing.value_or(0.9)));
     } catch (const clr::invalid_parameter& e) {
         const std::string& p = e.param();
         const char* flag = p == "min_lr"   ? "--range-min"
@@ -312,23 +263,32 @@ clr::range_test<float> make_range_test(const range_options& r, clr::step_t per_e
 
 // The sweep on a freshly initialised network, with the optimizer and batch
 // size of the run it is meant for.
-clr::range_test_result<float> range_test(const run_config& c, const range_options& r,
-                                         const mnist::float_data& data) {
-    const clr::range_test<float> test = make_range_test(r, batches_per_epoch(c, data.train.x.cols()));
+clr::range_test_result<float> range_test(const program& p, const mnist::float_data& data) {
+    const clr::range_test<float> test = make_range_test(p.range, p.per_epoch);
     mnist::mlp<float> net(data.train.x.rows(), 784, 10);
-    net.init(c.train.seed);
+    net.init(p.train.seed);
     mnist::gradients<float> g(net);
-    mnist::batcher batches(data.train, c.train.batch, c.train.seed);
+    mnist::batcher batches(data.train, p.train.batch, p.train.seed);
     mnist::workspace<float> ws(net, batches.batch_size());
-    return with_optimizer(test.sweep_schedule(), c, net, g, [&](auto& opt) {
-        return test.run([&](float) {
+    float rate = 0;
+    return with_optimizer(handed_rate(rate, test.sweep_schedule().bounds()), p.train, net, g, [&](auto& opt) {
+        return test.run([&](float lr) {
+            rate = lr;
             const mnist::index len = batches.next();
             std::size_t right = 0;
             const float loss = mnist::forward_backward(net, batches.x(), batches.y(), ws, g, &right);
-            opt.step();  // at the sweep's rate for this step: the optimizer runs the sweep schedule
+            opt.step();
             return clr::range_test_step{double(loss), double(right) / double(len)};
         });
     });
+}
+
+// A half cycle of 2 to 8 epochs (Smith), chosen so the run ends after whole
+// cycles, back at base_lr: as many cycles of about 2.5 epochs' climb as fit.
+clr::step_t whole_cycle_step_size(clr::step_t per_epoch, int epochs) {
+    const clr::step_t total = per_epoch * static_cast<clr::step_t>(epochs);
+    const clr::step_t cycles = std::max<clr::step_t>(1, static_cast<clr::step_t>(epochs) / 5);
+    return std::max<clr::step_t>(1, total / (2 * cycles));
 }
 
 // Three significant digits: what a range test can tell apart.
@@ -365,33 +325,6 @@ std::optional<bounds_choice> training_bounds(const clr::range_test_suggestions<f
     return std::nullopt;
 }
 
-// What the test found, and the command line that trains with it.
-void report(const clr::range_test_result<float>& r, const run_config& c, const range_options& ro,
-            clr::step_t per_epoch) {
-    const auto& last = r.records.back();
-    std::printf("LR range test: %zu steps of batch %ld, lr %s to %s, %s at step %llu (lr %s)\n",
-                r.records.size(), static_cast<long>(c.train.batch),
-                schedule_cli::detail::number(ro.min_lr).c_str(),
-                schedule_cli::detail::number(ro.max_lr).c_str(), clr::to_string(r.stop),
-                static_cast<unsigned long long>(r.stop_step), rate(last.lr).c_str());
-    print_suggestion("base_lr", r.suggestions.base_lr);
-    print_suggestion("max_lr", r.suggestions.max_lr);
-    print_suggestion("steepest", r.suggestions.steepest);
-    print_suggestion("min_loss / 10", r.suggestions.min_loss_div10);
-    const auto bounds = training_bounds(r.suggestions);
-    if (!bounds) {
-        std::printf("No cyclical bounds: %s\n", r.suggestions.cyclic.reason.c_str());
-        return;
-    }
-    const clr::step_t step = whole_cycle_step_size(per_epoch, c.train.epochs);
-    std::printf(
-        "Suggested (%s):\n  mnist_clr --schedule triangular --base-lr %s --max-lr %s --step-size %llu "
-        "--optimizer %s --batch %ld --epochs %d\n",
-        bounds->rule, rate(bounds->base_lr).c_str(), rate(bounds->max_lr).c_str(),
-        static_cast<unsigned long long>(step), c.optimizer.c_str(), static_cast<long>(c.train.batch),
-        c.train.epochs);
-}
-
 // Writes the sweep to `out` and finishes it; the caller commits it.
 void write_range_log(const clr::range_test_result<float>& r, example_io::output_file& out,
                      const std::string& path) {
@@ -404,74 +337,10 @@ void write_range_log(const clr::range_test_result<float>& r, example_io::output_
     out.finish();
 }
 
-// ---- --compare -----------------------------------------------------------
-
-struct comparison_row {
-    std::string name;
-    run_config config;
-};
-
-// The seed study's two runs, done from the same fresh initialisation, and the
-// best cyclical settings found for batch 200.
-std::vector<comparison_row> comparison_runs(const run_config& base) {
-    std::vector<comparison_row> rows;
-    auto add = [&](std::string name, const std::string& schedule, mnist::index batch) -> run_config& {
-        run_config c;
-        c.optimizer = "adam";
-        c.train = base.train;
-        c.train.batch = batch;
-        c.schedule.name = schedule;
-        rows.push_back({std::move(name), c});
-        return rows.back().config;
-    };
-    add("constant", "constant", 200).lr = 1e-3;
-    {
-        // Keras's CyclicLR bounds with a half cycle of two epochs (Smith's
-        // advice: 2 to 8 epochs), at the seed's batch of 2000.
-        auto& c = add("triangular (seed settings)", "triangular", 2000);
-        c.schedule.base_lr = 0.001;
-        c.schedule.max_lr = 0.006;
-        c.schedule.step_size = 60;
-    }
-    {
-        auto& c = add("triangular", "triangular", 200);
-        c.schedule.base_lr = 0.001;
-        c.schedule.max_lr = 0.003;
-        c.schedule.step_size = 750;
-    }
-    return rows;
-}
-
-void compare(const program_options& p, const mnist::float_data& data) {
-    std::vector<std::pair<comparison_row, mnist::run_result>> results;
-    for (const auto& row : comparison_runs(p.run)) {
-        run_config c = row.config;
-        settle(c, data.train.x.cols());
-        std::printf("== %s: %s, batch %ld, %d epochs\n", row.name.c_str(), describe_run(c).c_str(),
-                    static_cast<long>(c.train.batch), c.train.epochs);
-        mnist::run_result r = run_one(c, data, nullptr, nullptr, true);
-        std::printf("Test error: %.2f%%\n\n", 100.0 * r.test_error());
-        results.emplace_back(row, std::move(r));
-    }
-    std::printf("| schedule | settings | batch | epochs | seconds | test error |\n");
-    std::printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
-    for (auto& [row, r] : results) {
-        run_config c = row.config;
-        settle(c, data.train.x.cols());
-        std::printf("| %s | %s | %ld | %d | %.1f | %.2f%% |\n", row.name.c_str(), describe_run(c).c_str(),
-                    static_cast<long>(c.train.batch), c.train.epochs, r.train_seconds,
-                    100.0 * r.test_error());
-    }
-    std::printf("\nSeed %llu, threads %d. %s\n", static_cast<unsigned long long>(p.run.train.seed), p.threads,
-                reproducibility_note);
-}
-
-// ---- main ----------------------------------------------------------------
-
 // Every output is checked before any work: each can be written where it
 // names, and no two name the same file (through "..", a symlink, an absolute
 // path or a hard link).
-void check_outputs(const program_options& p) {
+void check_outputs(const std::optional<std::string>& log, const std::optional<std::string>& plot) {
     std::vector<std::pair<const char*, example_io::target_info>> outs;
     const auto add = [&outs](const char* flag, const std::optional<std::string>& path) {
         if (!path) return;
@@ -481,8 +350,8 @@ void check_outputs(const program_options& p) {
             throw option_error(flag, e.what());
         }
     };
-    add("--log", p.log);
-    add("--plot", p.plot);
+    add("--log", log);
+    add("--plot", plot);
     for (std::size_t j = 1; j < outs.size(); ++j)
         for (std::size_t i = 0; i < j; ++i)
             if (example_io::same_target(outs[i].second, outs[j].second))
@@ -520,183 +389,247 @@ mnist::float_data load(const std::string& dir) {
     return mnist::to_float(mnist::load_dataset(dir));
 }
 
-}  // namespace
+// What the test found, and the command line that trains with it.
+void report(const clr::range_test_result<float>& r, const program& p) {
+    const auto& last = r.records.back();
+    std::printf("LR range test: %zu steps of batch %ld, lr %s to %s, %s at step %llu (lr %s)\n",
+                r.records.size(), static_cast<long>(p.train.batch),
+                clr::format_number(p.range.min_lr.value_or(1e-5)).c_str(),
+                clr::format_number(p.range.max_lr.value_or(1.0)).c_str(), clr::to_string(r.stop),
+                static_cast<unsigned long long>(r.stop_step), rate(last.lr).c_str());
+    print_suggestion("base_lr", r.suggestions.base_lr);
+    print_suggestion("max_lr", r.suggestions.max_lr);
+    print_suggestion("steepest", r.suggestions.steepest);
+    print_suggestion("min_loss / 10", r.suggestions.min_loss_div10);
+    const auto bounds = training_bounds(r.suggestions);
+    if (!bounds) {
+        std::printf("No cyclical bounds: %s\n", r.suggestions.cyclic.reason.c_str());
+        return;
+    }
+    const clr::step_t step = whole_cycle_step_size(p.per_epoch, p.train.epochs);
+    std::printf(
+        "Suggested (%s):\n  mnist_clr --schedule triangular --base-lr %s --max-lr %s --step-size %llu "
+        "--optimizer %s --batch %ld --epochs %d\n",
+        bounds->rule, rate(bounds->base_lr).c_str(), rate(bounds->max_lr).c_str(),
+        static_cast<unsigned long long>(step), p.train.optimizer.c_str(), static_cast<long>(p.train.batch),
+        p.train.epochs);
+}
 
-int main(int argc, char** argv) try {
-    program_options p;
-    run_config& c = p.run;
-    c.schedule.name = "constant";
+// ---- --compare -----------------------------------------------------------
 
-    CLI::App app{"Trains a 784-784-10 MLP on MNIST with a constant or cyclical learning rate.", "mnist_clr"};
+struct comparison_row {
+    const char* name;
+    const char* schedule;  // the text form
+    std::int64_t batch;
+};
+
+// The seed study's two runs, done from the same fresh initialisation, and the
+// best cyclical settings found for batch 200. The seed settings are Keras's
+// CyclicLR bounds with a half cycle of two epochs (Smith's advice: 2 to 8
+// epochs) at the seed's batch of 2000.
+constexpr comparison_row comparison_runs[] = {
+    {"constant", "constant(lr=0.001)", 200},
+    {"triangular (seed settings)", "triangular(base_lr=0.001, max_lr=0.006, step_size=60)", 2000},
+    {"triangular", "triangular(base_lr=0.001, max_lr=0.003, step_size=750)", 200},
+};
+
+int compare(const program& p, const mnist::float_data& data) {
+    std::vector<std::string> rows;
+    for (const auto& row : comparison_runs) {
+        trainer_options t = p.train;
+        t.optimizer = "adam";
+        t.momentum.reset();
+        t.weight_decay.reset();
+        t.batch = row.batch;
+        const auto schedule = clr::parse_schedule<float>(row.schedule);
+        const std::string what = describe_run(t, schedule);
+        std::printf("== %s: %s, batch %ld, %d epochs\n", row.name, what.c_str(), static_cast<long>(t.batch),
+                    t.epochs);
+        const mnist::run_result r = train_run(schedule, t, data, nullptr, nullptr, true);
+        std::printf("Test error: %.2f%%\n\n", 100.0 * r.test_error());
+        char line[512];
+        std::snprintf(line, sizeof line, "| %s | %s | %ld | %d | %.1f | %.2f%% |\n", row.name, what.c_str(),
+                      static_cast<long>(t.batch), t.epochs, r.train_seconds, 100.0 * r.test_error());
+        rows.emplace_back(line);
+    }
+    std::printf("| schedule | settings | batch | epochs | seconds | test error |\n");
+    std::printf("| --- | --- | ---: | ---: | ---: | ---: |\n");
+    for (const auto& row : rows) std::fputs(row.c_str(), stdout);
+    std::printf("\nSeed %llu, threads %d. %s\n", static_cast<unsigned long long>(p.train.seed),
+                p.train.threads, reproducibility_note);
+    return 0;
+}
+
+// ---- the program's steps ---------------------------------------------------
+
+void add_flags(CLI::App& app, program& p) {
     app.get_formatter()->column_width(34);
-    schedule_cli::add_schedule_options(app, c.schedule);
-    app.add_option("--optimizer", c.optimizer, "sgd, adam or adamw (default adam)")->type_name("NAME");
-    // Every number goes through the strict parsers, so that a bad value is
-    // refused naming its own flag: CLI11 would take "nan", "inf", "1e400" and
-    // "-1" (as 2^64 - 1 for an unsigned) and leave the blame to a later check.
-    const auto number = [&app](const char* flag, const char* type, const std::string& help, auto set) {
+    schedule_flags::add_schedule_flags(app, p.schedule);
+    trainer_flags::add_trainer_flags(app, p.train);
+    auto* log = app.add_option_function<std::string>(
+                       "--log", [&p](const std::string& v) { p.log = v; },
+                       "CSV of every update and epoch, after a row with the schedule's text form")
+                    ->type_name("FILE");
+    auto* plot = app.add_option_function<std::string>(
+                        "--plot", [&p](const std::string& v) { p.plot = v; },
+                        "Plot loss, rate and test error (PNG or SVG)")
+                     ->type_name("FILE");
+    auto* compare = app.add_flag("--compare", p.compare, "Train the comparison runs and print their table");
+    auto* range_test = app.add_flag("--range-test", p.range.run,
+                                    "Run the LR range test and suggest bounds instead of training");
+    auto* auto_range =
+        app.add_flag("--auto-range", p.range.auto_range,
+                     "With a cyclic --schedule: take --base-lr and --max-lr from a range test first");
+    const auto number = [&app](const char* flag, const char* help, std::optional<double>& out) {
         app.add_option_function<std::string>(
-               flag, [flag, set](const std::string& v) { set(schedule_cli::parse_number(flag, v)); }, help)
-            ->type_name(type);
+               flag, [flag, &out](const std::string& v) { out = schedule_flags::parse_number(flag, v); },
+               help)
+            ->type_name("RATE");
     };
-    number("--lr", "RATE", "The rate of --schedule constant (default 0.001)", [&c](double v) { c.lr = v; });
-    number("--momentum", "M", "SGD momentum, or Adam's beta1 (default 0.9)",
-           [&c](double v) { c.momentum = v; });
-    number("--weight-decay", "W", "L2 (sgd, adam) or decoupled (adamw) decay",
-           [&c](double v) { c.weight_decay = v; });
-    app.add_option("--epochs", c.train.epochs, "Passes over the training set (default 10)")->type_name("N");
-    app.add_option("--batch", c.train.batch, "Examples per update (default 200)")->type_name("N");
-    app.add_option_function<std::string>(
-           "--seed",
-           [&c](const std::string& v) {
-               c.train.seed = schedule_cli::parse_unsigned("--seed", v, 0, UINT64_MAX,
-                                                           "a whole number from 0 to 2^64 - 1");
-           },
-           "Initialisation and shuffling seed, 0 to 2^64 - 1 (default 1)")
-        ->type_name("N");
-    app.add_option("--threads", p.threads, "GEMM threads (default: all cores)")->type_name("N");
-    app.add_option("--data", p.data, "Directory of the four IDX files, plain or .gz (default data/mnist)")
-        ->type_name("DIR");
-    app.add_option_function<std::string>(
-           "--log", [&p](const std::string& v) { p.log = v; }, "CSV of every update and epoch")
-        ->type_name("FILE");
-    app.add_option_function<std::string>(
-           "--plot", [&p](const std::string& v) { p.plot = v; },
-           "Plot loss, rate and test error (PNG or SVG)")
-        ->type_name("FILE");
-    app.add_flag("--compare", p.compare, "Train the comparison runs and print their table");
-    app.add_flag("--range-test", p.range.run, "Run the LR range test and suggest bounds instead of training");
-    app.add_flag("--auto-range", p.range.auto_range,
-                 "With a cyclic --schedule: take --base-lr and --max-lr from a range test first");
-    number("--range-min", "RATE", "Range test: first rate (default 1e-5)",
-           [&p](double v) { p.range.min_lr = v; });
-    number("--range-max", "RATE", "Range test: last rate (default 1)",
-           [&p](double v) { p.range.max_lr = v; });
-    number("--range-smoothing", "BETA", "Range test: EMA factor of the loss (default 0.9)",
-           [&p](double v) { p.range.smoothing = v; });
+    number("--range-min", "Range test: first rate (default 1e-5)", p.range.min_lr);
+    number("--range-max", "Range test: last rate (default 1)", p.range.max_lr);
+    number("--range-smoothing", "Range test: EMA factor of the loss (default 0.9)", p.range.smoothing);
     app.add_option_function<std::string>(
            "--range-steps",
            [&p](const std::string& v) {
-               p.range.steps = schedule_cli::parse_steps("--range-steps", v, 2, 1000000);
+               p.range.steps = schedule_flags::parse_steps("--range-steps", v, 2, 1000000);
            },
            "Range test: updates in the sweep (default: one epoch)")
         ->type_name("N");
+    // --compare trains its own runs and writes no files; a range test either
+    // only tests or trains after it.
+    compare->excludes(log)->excludes(plot)->excludes(range_test)->excludes(auto_range);
+    range_test->excludes(auto_range);
     app.footer(
-        schedule_cli::flags_by_schedule() +
+        schedule_flags::flags_by_schedule() +
         "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files, 3 training diverged "
         "(a non-finite loss or parameter: the rate is too high; try --range-test).");
+}
 
-    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "mnist_clr")) return *status;
+// Every flag, before the data is read: a typo costs nothing. The schedule is
+// built for MNIST's run length here, and for the data's once it is read.
+void check_flags(program& p) {
+    trainer_flags::settle(p.train, p.schedule);
+    if (p.range.auto_range) {
+        // The range test chooses the bounds of a schedule that has them.
+        const auto* entry = schedule_flags::find_schedule(p.schedule.schedule);
+        const auto* base = entry ? schedule_flags::find_param(*entry, "--base-lr") : nullptr;
+        if (!base || std::string(base->key) != "base_lr")
+            throw option_error("--auto-range",
+                               "needs a cyclic --schedule (triangular, triangular2, exp_range, welch, hann) "
+                               "named with flags, not " +
+                                   p.schedule.schedule);
+        if (p.schedule.given("--base-lr") || p.schedule.given("--max-lr"))
+            throw option_error("--auto-range",
+                               "chooses --base-lr and --max-lr from the range test; drop them");
+    }
+    if (p.plot) mnist::check_plot_target(*p.plot);
+    check_outputs(p.log, p.plot);
+    const clr::step_t per_epoch = p.train.batches_per_epoch(mnist_train_count);
+    p.schedule.run_length = per_epoch * static_cast<clr::step_t>(p.train.epochs);
+    (void)schedule_flags::build<float>(p.schedule);
+    if (p.range.run || p.range.auto_range) (void)make_range_test(p.range, per_epoch);
+}
+
+void print_header(const program& p, const mnist::float_data& data) {
+    std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(data.train.x.cols()),
+                static_cast<long>(data.test.x.cols()), p.train.threads);
+    std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(), reproducibility_note);
+}
+
+// --range-test: the sweep, its suggestions, and its log and plot, all or nothing.
+int range_test_only(const program& p, const mnist::float_data& data) {
+    const auto r = range_test(p, data);
+    report(r, p);
+    std::optional<example_io::output_file> range_log;
+    if (p.log) write_range_log(r, range_log.emplace(*p.log), *p.log);
+    if (p.plot)
+        mnist::plot_range_test(r, *p.plot, p.train.optimizer + ", batch " + std::to_string(p.train.batch));
+    if (range_log) commit_log_after_plot(*range_log, p.plot);
+    return 0;
+}
+
+// --auto-range: the bounds from a range test become the schedule's flags.
+void choose_bounds(program& p, const mnist::float_data& data) {
+    const auto r = range_test(p, data);
+    report(r, p);
+    const auto bounds = training_bounds(r.suggestions);
+    if (!bounds)
+        throw std::runtime_error("--auto-range: the range test gives no bounds: " +
+                                 r.suggestions.cyclic.reason);
+    std::printf("Bounds: %s\n", bounds->rule);
+    p.schedule.set("--base-lr", double(bounds->base_lr));
+    p.schedule.set("--max-lr", double(bounds->max_lr));
+    if (!p.schedule.given("--step-size"))
+        p.schedule.values["--step-size"] = std::to_string(whole_cycle_step_size(p.per_epoch, p.train.epochs));
+    std::printf("Training with the suggested bounds.\n");
+}
+
+// The run the flags describe, its log and its plot, all or nothing: the log
+// is complete before the plot is drawn, and replaces an earlier one only once
+// the plot has succeeded too.
+int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
+                    const mnist::float_data& data) {
+    const std::string text = clr::to_string(schedule);
+    std::optional<example_io::output_file> log_file;
+    std::optional<log_writer> log;
+    if (p.log) {
+        log_file.emplace(*p.log);
+        log.emplace(log_writer{log_file->stream(), *p.log});
+        log->check(std::fputs("kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy\n", log->f));
+        // The text form has commas, so it is quoted; it holds no quote itself.
+        log->check(std::fprintf(log->f, "schedule,,,\"%s\",,,,,\n", text.c_str()));
+    }
+    std::optional<mnist::curves> curves;
+    if (p.plot) curves.emplace();
+
+    const std::string what = describe_run(p.train, schedule);
+    std::printf("%s, batch %ld, %d epochs, seed %llu\n", what.c_str(), static_cast<long>(p.train.batch),
+                p.train.epochs, static_cast<unsigned long long>(p.train.seed));
+    std::optional<mnist::run_result> result;
+    try {
+        result = train_run(schedule, p.train, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);
+    } catch (const mnist::diverged& e) {
+        // The log up to the diverging update is what explains it: kept.
+        // The plot of a broken run is not drawn.
+        std::fflush(stdout);
+        std::string kept;
+        if (log_file) {
+            log_file->commit();
+            kept = "; the log up to it is in " + *p.log;
+        }
+        print_diverged(e, kept + (p.plot ? "; no plot drawn" : ""));
+        return diverged_status;
+    }
+    std::printf("Train time: %.1f s (%.1f GFLOP/s)\n", result->train_seconds, result->gflops_per_second());
+    std::printf("Test error: %.2f%%\n", 100.0 * result->test_error());
+    if (log_file) log_file->finish();
+    if (curves) mnist::plot(*curves, *p.plot, what);
+    if (log_file) commit_log_after_plot(*log_file, p.plot);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    program p;
+    p.schedule.schedule = "constant";
+    CLI::App app{"Trains a 784-784-10 MLP on MNIST with a constant or cyclical learning rate.", "mnist_clr"};
+    add_flags(app, p);
+    if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "mnist_clr")) return *status;
 
     try {
-        if (p.threads < 0 || p.threads > 256)
-            throw option_error("--threads", std::to_string(p.threads) + " must lie in [1, 256]");
-        if (p.threads == 0) p.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-        if (p.compare && (p.log || p.plot))
-            throw option_error("--compare",
-                               "writes no --log or --plot; run a single configuration for those");
-        if (p.compare && (p.range.run || p.range.auto_range))
-            throw option_error("--compare", "cannot be combined with --range-test or --auto-range");
-        if (p.range.run && p.range.auto_range)
-            throw option_error("--auto-range",
-                               "trains after a range test; --range-test only tests: give one");
-        if (p.range.auto_range) {
-            if (!is_cyclic(c.schedule.name))
-                throw option_error("--auto-range",
-                                   "needs a cyclic --schedule (triangular, triangular2, exp_range, "
-                                   "welch, hann), not " +
-                                       c.schedule.name);
-            if (c.schedule.base_lr || c.schedule.max_lr)
-                throw option_error("--auto-range",
-                                   "chooses --base-lr and --max-lr from the range test; drop them");
-            // Stand-ins until the test has run, so the other flags are checked now.
-            c.schedule.base_lr = 1e-4;
-            c.schedule.max_lr = 1e-3;
-        }
-        if (p.plot) mnist::check_plot_target(*p.plot);
-        check_outputs(p);
-        // Flags are checked before the data is read: a typo costs nothing.
-        run_config checked = c;
-        settle(checked, 60000);
-        schedule_cli::with_schedule<float>(checked.schedule, [](const auto&) {});  // the library's own checks
-        if (p.range.run || p.range.auto_range) make_range_test(p.range, batches_per_epoch(checked, 60000));
+        check_flags(p);
+        const mnist::float_data data = load(p.train.data);
+        mnist::set_threads(p.train.threads);
+        p.per_epoch = p.train.batches_per_epoch(data.train.x.cols());
+        print_header(p, data);
 
-        const mnist::float_data data = load(p.data);
-        mnist::set_threads(p.threads);
-        std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(data.train.x.cols()),
-                    static_cast<long>(data.test.x.cols()), p.threads);
-        std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(),
-                    reproducibility_note);
-
-        if (p.compare) {
-            compare(p, data);
-            return 0;
-        }
-        if (p.range.run || p.range.auto_range) {
-            const clr::step_t per_epoch = batches_per_epoch(checked, data.train.x.cols());
-            const auto r = range_test(checked, p.range, data);
-            report(r, checked, p.range, per_epoch);
-            if (p.range.run) {
-                // All or nothing, as for a training run.
-                std::optional<example_io::output_file> range_log;
-                if (p.log) write_range_log(r, range_log.emplace(*p.log), *p.log);
-                if (p.plot)
-                    mnist::plot_range_test(
-                        r, *p.plot, checked.optimizer + ", batch " + std::to_string(checked.train.batch));
-                if (range_log) commit_log_after_plot(*range_log, p.plot);
-                return 0;
-            }
-            const auto bounds = training_bounds(r.suggestions);
-            if (!bounds)
-                throw std::runtime_error("--auto-range: the range test gives no bounds: " +
-                                         r.suggestions.cyclic.reason);
-            std::printf("Bounds: %s\n", bounds->rule);
-            c.schedule.base_lr = double(bounds->base_lr);
-            c.schedule.max_lr = double(bounds->max_lr);
-            if (!c.schedule.step_size)
-                c.schedule.step_size = whole_cycle_step_size(per_epoch, c.train.epochs);
-            checked = c;
-            settle(checked, data.train.x.cols());
-            std::printf("Training with the suggested bounds.\n");
-        }
-
-        std::optional<example_io::output_file> log_file;
-        std::optional<log_writer> log;
-        if (p.log) {
-            log_file.emplace(*p.log);
-            log.emplace(log_writer{log_file->stream(), *p.log});
-            log->check(
-                std::fputs("kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy\n", log->f));
-        }
-        std::optional<mnist::curves> curves;
-        if (p.plot) curves.emplace();
-
-        std::printf("%s, batch %ld, %d epochs, seed %llu\n", describe_run(checked).c_str(),
-                    static_cast<long>(c.train.batch), c.train.epochs,
-                    static_cast<unsigned long long>(c.train.seed));
-        std::optional<mnist::run_result> result;
-        try {
-            result = run_one(c, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);
-        } catch (const mnist::diverged& e) {
-            // The log up to the diverging update is what explains it: kept.
-            // The plot of a broken run is not drawn.
-            std::fflush(stdout);
-            std::string kept;
-            if (log_file) {
-                log_file->commit();
-                kept = "; the log up to it is in " + *p.log;
-            }
-            print_diverged(e, kept + (p.plot ? "; no plot drawn" : ""));
-            return diverged_status;
-        }
-        const mnist::run_result& r = *result;
-        std::printf("Train time: %.1f s (%.1f GFLOP/s)\n", r.train_seconds, r.gflops_per_second());
-        std::printf("Test error: %.2f%%\n", 100.0 * r.test_error());
-        // All or nothing: the log is complete before the plot is drawn, and
-        // replaces an earlier one only once the plot has succeeded too.
-        if (log_file) log_file->finish();
-        if (curves) mnist::plot(*curves, *p.plot, describe_run(checked));
-        if (log_file) commit_log_after_plot(*log_file, p.plot);
+        if (p.compare) return compare(p, data);
+        if (p.range.run) return range_test_only(p, data);
+        if (p.range.auto_range) choose_bounds(p, data);
+        p.schedule.run_length = p.per_epoch * static_cast<clr::step_t>(p.train.epochs);
+        return train_and_write(p, schedule_flags::build<float>(p.schedule), data);
     } catch (const option_error& e) {
         std::fprintf(stderr, "mnist_clr: %s\n", e.what());
         return 2;
@@ -711,7 +644,6 @@ int main(int argc, char** argv) try {
         std::fprintf(stderr, "mnist_clr: %s\n", e.what());
         return 1;
     }
-    return 0;
 } catch (const std::exception& e) {
     // Setting up the command line can throw too; nothing may escape main.
     std::fprintf(stderr, "%s: %s\n", "mnist_clr", e.what());

@@ -6,9 +6,9 @@
 
 #include <clr/lr_finder.hpp>
 
-#include "gnuplot_run.hpp"
-#include "output_file.hpp"
-#include "schedule_options.hpp"
+#include "example_io.hpp"
+#include "gnuplot.hpp"
+#include "schedule_flags.hpp"
 
 #include <cctype>
 #include <cerrno>
@@ -58,15 +58,15 @@ inline void check_plot_target(const std::string& path) {
     std::string ext = p.extension().string();
     for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (ext != ".png" && ext != ".svg")
-        throw schedule_cli::option_error("--plot", "'" + path + "' must end in .png or .svg");
+        throw schedule_flags::option_error("--plot", "'" + path + "' must end in .png or .svg");
     const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
-        throw schedule_cli::option_error("--plot", "directory '" + dir.string() + "' does not exist");
+        throw schedule_flags::option_error("--plot", "directory '" + dir.string() + "' does not exist");
     if (path.find_first_of("\n\r'\"") != std::string::npos)
-        throw schedule_cli::option_error("--plot", "the file name must not contain quotes or line breaks");
+        throw schedule_flags::option_error("--plot", "the file name must not contain quotes or line breaks");
     if (!gnuplot::find_program("gnuplot"))
-        throw schedule_cli::option_error("--plot", "gnuplot not found on PATH; install gnuplot-nox");
+        throw schedule_flags::option_error("--plot", "gnuplot not found on PATH; install gnuplot-nox");
 }
 
 // The terminal for the file's type (cairo's PNG where this gnuplot has it) and

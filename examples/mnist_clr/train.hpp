@@ -195,17 +195,18 @@ struct observers {
 };
 
 // Trains `net` in place with `opt`, whose blocks must be net's parameters
-// and g's gradients, registered in that order by the caller. The momentum a
-// step used is the schedule's when it cycles one, else `fixed_momentum`.
+// and g's gradients, registered in that order by the caller. Each update is
+// reported with the rate and momentum (beta1) the optimizer applied.
 template <class Optimizer>
 run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const float_data& data,
-                 const train_options& o, std::optional<double> fixed_momentum, const observers& obs = {}) {
+                 const train_options& o, const observers& obs = {}) {
     using clock = std::chrono::steady_clock;
     if (o.epochs < 1) throw std::invalid_argument("train: epochs must be at least 1");
     if (o.batch < 1) throw std::invalid_argument("train: batch must be at least 1");
     if (data.train.x.cols() == 0) throw std::invalid_argument("train: no training examples");
     const index n = data.train.x.cols();
     batcher batches(data.train, o.batch, o.seed);
+    const index per_epoch = batches.batches_per_epoch();
     workspace<float> ws(net, std::max(batches.batch_size(), index(2000)));
 
     run_result result;
@@ -217,32 +218,31 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
         std::size_t right_sum = 0;
         index seen = 0;
         const auto start = clock::now();
-        for (index b = 0; b < batches.batches_per_epoch(); ++b) {
+        for (index b = 0; b < per_epoch; ++b) {
             const index len = batches.next();
             const clr::step_t t = opt.steps();
-            const double lr = static_cast<double>(opt.schedule().lr(t));
-            const auto cycled = opt.schedule().momentum(t);
             std::size_t right = 0;
             const float loss = forward_backward(net, batches.x(), batches.y(), ws, g, &right);
-            const update_record record{t,
-                                       epoch,
-                                       lr,
-                                       cycled ? std::optional<double>(*cycled) : fixed_momentum,
-                                       double(loss),
-                                       double(right) / double(len)};
-            // A non-finite loss is not applied: its update is reported, then the run stops.
+            const double accuracy = double(right) / double(len);
+            // A non-finite loss is not applied: its update is reported with the
+            // rate it would have had, then the run stops.
             if (!std::isfinite(loss)) {
-                if (obs.on_update) obs.on_update(record);
+                const double lr = static_cast<double>(opt.lr());
+                if (obs.on_update) obs.on_update({t, epoch, lr, std::nullopt, double(loss), accuracy});
                 throw diverged(t, lr, std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf"));
             }
             opt.step();
+            const double lr = static_cast<double>(*opt.last_lr());
+            const auto momentum = opt.last_momentum();
             loss_sum += double(loss) * double(len);
             right_sum += right;
             seen += len;
-            if (obs.on_update) obs.on_update(record);
+            if (obs.on_update)
+                obs.on_update({t, epoch, lr, momentum ? std::optional<double>(*momentum) : std::nullopt,
+                               double(loss), accuracy});
             if (!all_finite(net)) throw diverged(t, lr, "a parameter is no longer finite");
             if (obs.on_progress)
-                obs.on_progress(epoch, b + 1, batches.batches_per_epoch(), loss_sum / double(seen),
+                obs.on_progress(epoch, b + 1, per_epoch, loss_sum / double(seen),
                                 std::chrono::duration<double>(clock::now() - start).count());
         }
         const double seconds = std::chrono::duration<double>(clock::now() - start).count();

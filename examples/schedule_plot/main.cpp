@@ -5,9 +5,9 @@
 // Exit status: 0 success, 1 a failure while writing (disk, gnuplot), 2 bad
 // flags or values. No output file is ever left half-written: each is produced
 // beside its target and renamed into place only when every output succeeded.
-#include "gnuplot.hpp"
-#include "output_file.hpp"
-#include "schedule_options.hpp"
+#include "example_io.hpp"
+#include "plot.hpp"
+#include "schedule_flags.hpp"
 
 #include <clr/clr.hpp>
 
@@ -28,7 +28,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using schedule_cli::option_error;
+using schedule_flags::option_error;
 
 // A plot or table past this is a typo, not a request: 10^7 rows of CSV are
 // already 400 to 500 MB.
@@ -80,19 +80,21 @@ void check_outputs(const run_options& r) {
     }
 }
 
-std::vector<std::string> split_words(const std::string& s) {
-    std::vector<std::string> words;
+// The text form cut after each ", ", so that a long title wraps between
+// parameters.
+std::vector<std::string> title_pieces(const std::string& text) {
+    std::vector<std::string> pieces;
     std::size_t start = 0;
-    while (start < s.size()) {
-        const std::size_t end = std::min(s.find(' ', start), s.size());
-        if (end > start) words.push_back(s.substr(start, end - start));
-        start = end + 1;
+    while (start < text.size()) {
+        const std::size_t comma = text.find(", ", start);
+        const std::size_t end = comma == std::string::npos ? text.size() : comma + 1;
+        pieces.push_back(text.substr(start, end - start));
+        start = comma == std::string::npos ? text.size() : comma + 2;
     }
-    return words;
+    return pieces;
 }
 
-template <class Schedule>
-void render(const Schedule& s, const schedule_cli::schedule_options& opts, const run_options& r) {
+void render(const clr::any_schedule<double>& s, const run_options& r) {
     using schedule_plot::envelope;
 
     // Before any work, so that a missing gnuplot costs nothing and leaves nothing.
@@ -102,7 +104,7 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
                 "--plot", "gnuplot not found on PATH; install gnuplot-nox (apt-get install gnuplot-nox)");
     }
 
-    const bool momentum = opts.cycles_momentum();
+    const bool momentum = s.momentum(0).has_value();
     std::optional<example_io::output_file> csv;
     if (r.csv) csv.emplace(*r.csv);
     std::optional<envelope> lr_curve, m_curve;
@@ -120,11 +122,7 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
         const double lr = static_cast<double>(s(t));
         double m = 0;
         if (momentum) {
-            const auto v = s.momentum(t);
-            if (!v)
-                throw std::logic_error(
-                    "the schedule has no momentum although both momentum flags were given");
-            m = static_cast<double>(*v);
+            m = static_cast<double>(s.momentum(t).value_or(0.0));
         }
         if (csv) {
             const auto step = static_cast<unsigned long long>(t);
@@ -146,9 +144,7 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
         schedule_plot::plot_request req;
         req.image = image->path();
         req.svg = lower(fs::path(*r.plot).extension().string()) == ".svg";
-        auto words = split_words(schedule_cli::describe(opts));
-        req.name = words.front();
-        req.params.assign(words.begin() + 1, words.end());
+        req.title = title_pieces(clr::to_string(s));
         req.steps = r.steps;
         req.lr = &*lr_curve;
         req.momentum = m_curve ? &*m_curve : nullptr;
@@ -174,18 +170,18 @@ void render(const Schedule& s, const schedule_cli::schedule_options& opts, const
 }  // namespace
 
 int main(int argc, char** argv) try {
-    schedule_cli::schedule_options opts;
+    schedule_flags::choice choice;
     run_options run;
 
     CLI::App app{
         "Prints a clr learning-rate schedule as CSV (one row per step) and/or plots it with gnuplot.",
         "schedule_plot"};
     app.get_formatter()->column_width(34);
-    schedule_cli::add_schedule_options(app, opts);
+    schedule_flags::add_schedule_flags(app, choice);
     app.add_option_function<std::string>(
            "--steps",
            [&run](const std::string& v) {
-               run.steps = schedule_cli::parse_steps("--steps", v, 1, max_steps);
+               run.steps = schedule_flags::parse_steps("--steps", v, 1, max_steps);
            },
            "Number of steps to print or plot, 1 to " + std::to_string(max_steps) + " (rows 0 to N-1)")
         ->type_name("N")
@@ -196,24 +192,24 @@ int main(int argc, char** argv) try {
         ->type_name("FILE|-");
     app.add_option_function<std::string>(
            "--plot", [&run](const std::string& v) { run.plot = v; },
-           "Plot to FILE, PNG or SVG by its extension")
+           "Plot to FILE, PNG or SVG by its extension; the title is the schedule's text form")
         ->type_name("FILE");
     app.footer(
-        schedule_cli::flags_by_schedule() +
+        schedule_flags::flags_by_schedule() +
         "Momentum (cyclic family and one_cycle) is cycled when both --base-momentum and --max-momentum "
         "are given; the CSV then has a momentum column.\n"
         "Exit status: 0 done, 1 writing or plotting failed, 2 bad flags or values.");
 
-    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "schedule_plot"))
+    if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "schedule_plot"))
         return *status;
 
     if (!run.csv && !run.plot) run.csv = "-";
-    opts.default_total_steps = run.steps;
+    choice.run_length = run.steps;
 
     try {
-        schedule_cli::check(opts);
+        const clr::any_schedule<double> schedule = schedule_flags::build<double>(choice);
         check_outputs(run);
-        schedule_cli::with_schedule(opts, [&](const auto& s) { render(s, opts, run); });
+        render(schedule, run);
     } catch (const option_error& e) {
         std::fprintf(stderr, "schedule_plot: %s\n", e.what());
         return 2;

@@ -12,8 +12,8 @@
 // data files.
 #include "idx.hpp"
 
-#include "schedule_options.hpp"
-#include "trainer_options.hpp"
+#include "schedule_flags.hpp"
+#include "trainer_flags.hpp"
 
 #include <clr/torch.hpp>
 
@@ -28,7 +28,7 @@
 
 namespace {
 
-using schedule_cli::option_error;
+using schedule_flags::option_error;
 
 struct split {
     torch::Tensor x;  // float32, examples x 784, pixels / 255
@@ -54,7 +54,7 @@ torch::nn::Sequential make_model() {
     return model;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const trainer_cli::trainer_options& t,
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const trainer_flags::trainer_options& t,
                                                         const std::vector<torch::Tensor>& params) {
     const double m = t.momentum.value_or(0.9);
     // The rate here is a placeholder: the scheduler sets lr(0) on construction.
@@ -74,14 +74,13 @@ struct result {
     double test_error = 0.0;
 };
 
-template <class Schedule>
-result train(const Schedule& schedule, const trainer_cli::trainer_options& t, const split& train_set,
-             const split& test_set) {
+result train(const clr::any_schedule<double>& schedule, const trainer_flags::trainer_options& t,
+             const split& train_set, const split& test_set) {
     torch::manual_seed(t.seed);
     auto model = make_model();
     auto opt = make_optimizer(t, model->parameters());
     clr::torch::scheduler sched(*opt, schedule);
-    auto shuffle = at::detail::createCPUGenerator(t.seed);
+    auto shuffle = at::make_generator<at::CPUGeneratorImpl>(t.seed);
 
     const std::int64_t n = train_set.x.size(0), batch = std::min(t.batch, n);
     const std::int64_t batches = (n + batch - 1) / batch;
@@ -126,23 +125,27 @@ result train(const Schedule& schedule, const trainer_cli::trainer_options& t, co
 }  // namespace
 
 int main(int argc, char** argv) try {
-    schedule_cli::schedule_options s;
-    s.name = "constant";
-    trainer_cli::trainer_options t;
+    schedule_flags::choice s;
+    s.schedule = "constant";
+    trainer_flags::trainer_options t;
 
     CLI::App app{"Trains a 784-784-10 MLP on MNIST with libtorch, its rate set by a clr schedule.",
                  "torch_mnist"};
     app.get_formatter()->column_width(34);
-    schedule_cli::add_schedule_options(app, s);
-    trainer_cli::add_trainer_options(app, t);
-    app.footer(schedule_cli::flags_by_schedule() +
+    schedule_flags::add_schedule_flags(app, s);
+    trainer_flags::add_trainer_flags(app, t);
+    app.footer(schedule_flags::flags_by_schedule() +
                "Exit status: 0 done, 1 training failed, 2 bad flags, values or data files.");
-    if (const auto status = schedule_cli::parse_command_line(app, argc, argv, "torch_mnist")) return *status;
+    if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "torch_mnist"))
+        return *status;
 
     try {
-        // Flags are checked before the data is read: a typo costs nothing.
-        trainer_cli::settle(t, s, 60000);
-        schedule_cli::with_schedule<double>(s, [](const auto&) {});  // the library's own checks
+        trainer_flags::settle(t, s);
+        // The flags are checked before the data is read, so a typo costs
+        // nothing: the schedule is built for the standard set's length, and
+        // again, once, when the data gives the real one.
+        s.run_length = t.batches_per_epoch(60000) * static_cast<clr::step_t>(t.epochs);
+        (void)schedule_flags::build<double>(s);
         std::error_code ec;
         if (!std::filesystem::is_directory(t.data, ec))
             throw mnist::data_error(
@@ -150,20 +153,18 @@ int main(int argc, char** argv) try {
         const mnist::dataset ds = mnist::load_dataset(t.data);
         const split train_set = to_tensors(ds.train_images, ds.train_labels);
         const split test_set = to_tensors(ds.test_images, ds.test_labels);
-        trainer_cli::settle(t, s, train_set.x.size(0));  // the run length of this data set
+        s.run_length = t.batches_per_epoch(train_set.x.size(0)) * static_cast<clr::step_t>(t.epochs);
+        const clr::any_schedule<double> schedule = schedule_flags::build<double>(s);
 
         torch::set_num_threads(t.threads);
         std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(train_set.x.size(0)),
                     static_cast<long>(test_set.x.size(0)), t.threads);
         std::printf("libtorch %d.%d.%d\n", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
-        std::string what = t.optimizer + ", " + schedule_cli::describe(s);
-        if (t.momentum) what += ", momentum " + schedule_cli::detail::number(*t.momentum);
-        if (t.weight_decay) what += ", weight decay " + schedule_cli::detail::number(*t.weight_decay);
-        std::printf("%s, batch %ld, %d epochs, seed %llu\n", what.c_str(), static_cast<long>(t.batch),
-                    t.epochs, static_cast<unsigned long long>(t.seed));
+        std::printf("%s, %s, batch %ld, %d epochs, seed %llu\n", trainer_flags::describe_optimizer(t).c_str(),
+                    clr::to_string(schedule).c_str(), static_cast<long>(t.batch), t.epochs,
+                    static_cast<unsigned long long>(t.seed));
 
-        const result r = schedule_cli::with_schedule<double>(
-            s, [&](const auto& schedule) { return train(schedule, t, train_set, test_set); });
+        const result r = train(schedule, t, train_set, test_set);
         std::printf("Train time: %.1f s\n", r.train_seconds);
         std::printf("Test error: %.2f%%\n", 100.0 * r.test_error);
     } catch (const option_error& e) {

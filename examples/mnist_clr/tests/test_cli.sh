@@ -63,15 +63,15 @@ printf '#!/bin/sh\necho "fake gnuplot failing" >&2\nexit 3\n' >"$fake/failing/gn
 printf '#!/bin/sh\necho $$ >"$CLR_TEST_READY"\nexec sleep 300\n' >"$fake/blocking/gnuplot"
 chmod +x "$fake/failing/gnuplot" "$fake/blocking/gnuplot"
 
-# The log of a run of R with no earlier content: the header, one row per
-# update and one per epoch.
+# The log of a run of R with no earlier content: the header, the schedule's
+# text form, one row per update and one per epoch.
 check_log() {  # check_log FILE WHAT
   local file=$1 what=$2
   [[ $(head -n 1 "$file") == kind,epoch,step,lr,momentum,loss,accuracy,test_loss,test_accuracy ]] ||
     fail "$what: log header is '$(head -n 1 "$file")'"
-  [[ $(grep -c '^update,' "$file") -eq $updates && $(grep -c '^epoch,' "$file") -eq 2 &&
-    $(wc -l <"$file") -eq $((1 + updates + 2)) ]] ||
-    fail "$what: log has $(wc -l <"$file") lines, expected the header, $updates updates and 2 epochs"
+  [[ $(grep -c '^schedule,' "$file") -eq 1 && $(grep -c '^update,' "$file") -eq $updates &&
+    $(grep -c '^epoch,' "$file") -eq 2 && $(wc -l <"$file") -eq $((1 + 1 + updates + 2)) ]] ||
+    fail "$what: log has $(wc -l <"$file") lines, expected the header, the schedule, $updates updates and 2 epochs"
   ! grep -q old "$file" || fail "$what: the earlier log's lines are still in it"
 }
 
@@ -126,6 +126,11 @@ expect 2 "--lr" --schedule triangular --lr 0.1 --data "$bad"
 expect 2 "--step-size" --schedule triangular --step-size 0 --data "$bad"
 expect 2 "--max-lr" --schedule triangular --base-lr 0.01 --max-lr 0.001 --data "$bad"
 expect 2 "--auto-range" --auto-range --data "$bad"
+expect 2 "--schedule: clr::parse_schedule: total_steps = (missing) is required by cosine" --schedule "cosine(lr=0.1)" --data "$bad"
+expect 2 "--schedule" --schedule "triangular(base_lr=0.001, max_lr=0.006, step_size=0)" --data "$bad"
+expect 2 "--base-lr: cannot be combined with a text-form --schedule" --schedule "constant(lr=0.1)" --base-lr 0.2 --data "$bad"
+expect 2 "--lr" --schedule "constant(lr=0.1)" --lr 0.2 --data "$bad"
+expect 2 "--auto-range" --schedule "triangular(base_lr=0.001, max_lr=0.006, step_size=100)" --auto-range --data "$bad"
 expect 2 "--milestones" --schedule multistep --max-lr 0.1 --milestones 80,30 --data "$bad"
 expect 2 "--gamma" --schedule exponential --max-lr 0.1 --data "$bad"
 expect 2 "--auto-range" --schedule triangular --auto-range --base-lr 0.001 --data "$bad"
@@ -195,6 +200,37 @@ else
       if (n == 10 && ($4 < 0.0049999 || $4 > 0.0050001)) bad = 1
       prev = $4; n++
     } END { exit bad || n != 20 }' "$d/cos.csv" || fail "--schedule cosine: the logged rates are not the cosine: $(cut -d, -f1,4 "$d/cos.csv" | tr '\n' ' ')"
+fi
+pass
+
+# The run header and the log carry the schedule's text form, and that text
+# given back to --schedule repeats the run: the same log, byte for byte.
+text="cosine(lr=0.01, total_steps=20)"
+if [[ -f $d/cos.csv ]]; then
+  grep -qF "adam, $text, batch 100" "$tmp/out" || fail "--schedule cosine: the run header does not give '$text': $(cat "$tmp/out")"
+  [[ $(grep '^schedule,' "$d/cos.csv") == "schedule,,,\"$text\",,,,," ]] ||
+    fail "--schedule cosine: the log's schedule row is '$(grep '^schedule,' "$d/cos.csv")'"
+  logged=$(grep '^schedule,' "$d/cos.csv" | cut -d'"' -f2)
+  run_in "$d" "${R[@]}" --schedule "$logged" --log again.csv
+  if [[ $rc -ne 0 ]]; then
+    fail "--schedule '$logged': exit $rc: $(cat "$tmp/err")"
+  else
+    cmp -s "$d/cos.csv" "$d/again.csv" || fail "--schedule '$logged' does not repeat the run: $(diff "$d/cos.csv" "$d/again.csv" | head -n 4)"
+  fi
+fi
+pass
+
+# A decay built by flags trains as its text form says: step_decay halves the
+# rate every 5 updates.
+d=$(fresh_dir)
+run_in "$d" "${R[@]}" --schedule step_decay --max-lr 0.01 --step-size 5 --gamma 0.5 --log step.csv
+if [[ $rc -ne 0 ]]; then
+  fail "--schedule step_decay: exit $rc: $(cat "$tmp/err")"
+else
+  check_log "$d/step.csv" "--schedule step_decay"
+  grep -qF "step_decay(lr=0.01, step_size=5, gamma=0.5)" "$tmp/out" || fail "--schedule step_decay: header $(cat "$tmp/out")"
+  awk -F, '$1 == "update" && $3 == 5 && ($4 < 0.0049999 || $4 > 0.0050001) { bad = 1 } END { exit bad }' "$d/step.csv" ||
+    fail "--schedule step_decay: update 6 is not at half the rate"
 fi
 pass
 

@@ -75,7 +75,7 @@ template <class Optimizer>
 mnist::run_result run(Optimizer& opt, mnist::mlp<float>& net, mnist::gradients<float>& g,
                       const mnist::float_data& data, const mnist::train_options& o) {
     mnist::add_parameters(opt, net, g);
-    return mnist::train(net, g, opt, data, o, 0.9);
+    return mnist::train(net, g, opt, data, o);
 }
 
 }  // namespace
@@ -98,7 +98,7 @@ TEST_CASE("training with a cyclical rate lowers the loss and learns the digits",
     mnist::observers obs;
     obs.on_update = [&](const mnist::update_record& u) { lrs.push_back(u.lr); };
     mnist::add_parameters(opt, net, g);
-    const mnist::run_result r = mnist::train(net, g, opt, data, o, 0.9, obs);
+    const mnist::run_result r = mnist::train(net, g, opt, data, o, obs);
 
     REQUIRE(r.epochs.size() == 3);
     REQUIRE(lrs.size() == 180);
@@ -199,10 +199,10 @@ TEST_CASE("training refuses an empty run", "[train]") {
     mnist::train_options o;
     o.epochs = 0;
     using Catch::Matchers::Contains;
-    REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o, 0.0), Contains("epochs"));
+    REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o), Contains("epochs"));
     o.epochs = 1;
     o.batch = 0;
-    REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o, 0.0), Contains("batch"));
+    REQUIRE_THROWS_WITH(mnist::train(net, g, opt, data, o), Contains("batch"));
 }
 
 TEST_CASE("a diverging run stops at the update whose loss or parameters are not finite", "[train]") {
@@ -223,7 +223,7 @@ TEST_CASE("a diverging run stops at the update whose loss or parameters are not 
     obs.on_update = [&](const mnist::update_record& u) { seen.push_back(u); };
     obs.on_epoch = [&](const mnist::epoch_record&) { ++epochs_done; };
     try {
-        (void)mnist::train(net, g, opt, data, o, 0.9, obs);
+        (void)mnist::train(net, g, opt, data, o, obs);
         FAIL("a run at lr 1e30 ended normally");
     } catch (const mnist::diverged& e) {
         CHECK(e.lr() == Approx(1e30));

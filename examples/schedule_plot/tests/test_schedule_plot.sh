@@ -226,6 +226,47 @@ near "$(cell "$d/out.csv" 79 2)" 0.01 || fail "multistep(79) = $(cell "$d/out.cs
 near "$(cell "$d/out.csv" 80 2)" 0.001 1e-18 || fail "multistep(80) = $(cell "$d/out.csv" 80 2)"
 pass
 
+# ---- the text form: --schedule takes what the library's to_string writes -------
+
+# Every schedule given by flags and by its text form prints the same table.
+declare -A text_of=(
+  [constant]="constant(lr=0.25)"
+  [triangular]="triangular(base_lr=0.001, max_lr=0.006, step_size=20, base_momentum=0.85, max_momentum=0.95)"
+  [exp_range]="exp_range(base_lr=0.001, max_lr=0.006, step_size=20, gamma=0.99)"
+  [one_cycle]="one_cycle(max_lr=0.1, total_steps=100, anneal=linear, three_phase=true)"
+  [cosine]="cosine(lr=0.1, total_steps=100, eta_min=0.001)"
+  [step_decay]="step_decay(lr=0.1, step_size=30, gamma=0.5)"
+  [multistep]="multistep(lr=0.1, milestones=[30, 80], gamma=0.1)"
+)
+declare -A flags_of=(
+  [constant]="--base-lr 0.25"
+  [triangular]="--step-size 20 --base-momentum 0.85 --max-momentum 0.95"
+  [exp_range]="--step-size 20 --gamma 0.99"
+  [one_cycle]="--max-lr 0.1 --anneal linear --three-phase"
+  [cosine]="--max-lr 0.1 --base-lr 0.001"
+  [step_decay]="--max-lr 0.1 --step-size 30 --gamma 0.5"
+  [multistep]="--max-lr 0.1 --milestones 30,80"
+)
+for name in "${!text_of[@]}"; do
+  d=$(fresh_dir)
+  # shellcheck disable=SC2086
+  run_in "$d" --schedule "$name" ${flags_of[$name]} --steps 100 --csv flags.csv
+  [[ $rc -eq 0 ]] || fail "$name by flags: exit $rc: $err"
+  run_in "$d" --schedule "${text_of[$name]}" --steps 100 --csv text.csv
+  if [[ $rc -ne 0 ]]; then
+    fail "--schedule '${text_of[$name]}': exit $rc: $err"
+  else
+    cmp -s "$d/flags.csv" "$d/text.csv" || fail "--schedule '${text_of[$name]}' differs from its flags: $(diff "$d/flags.csv" "$d/text.csv" | head -n 4)"
+  fi
+  pass
+done
+# Composed schedules have no flags, only their text form.
+d=$(fresh_dir)
+run_in "$d" --schedule "warmup(cosine(lr=0.1, total_steps=90), steps=10, start_lr=0)" --steps 100 --csv out.csv
+[[ $rc -eq 0 && $(cell "$d/out.csv" 0 2) == 0 ]] || fail "warmup text form: exit $rc, '$err', lr(0) $(cell "$d/out.csv" 0 2 2>/dev/null)"
+near "$(cell "$d/out.csv" 10 2)" 0.1 || fail "warmup text form: lr(10) = $(cell "$d/out.csv" 10 2)"
+pass
+
 # ---- momentum column iff both momentum flags ------------------------------------
 
 for name in triangular one_cycle; do
@@ -384,6 +425,15 @@ expect_usage_error --max-lr --schedule polynomial --steps 10 "${o[@]}"
 expect_usage_error --gamma --schedule exponential --steps 10 --max-lr 0.1 "${o[@]}"
 expect_usage_error --step-size --schedule step_decay --steps 10 --max-lr 0.1 "${o[@]}"
 expect_usage_error --milestones --schedule multistep --steps 10 --max-lr 0.1 "${o[@]}"
+
+# A text form the library refuses, or one given with parameter flags.
+expect_usage_error "--schedule: clr::parse_schedule: stepsize" --schedule "triangular(base_lr=0.001, max_lr=0.006, stepsize=2000)" --steps 10 "${o[@]}"
+expect_usage_error "--schedule: clr::triangular: step_size = 0 must be at least 1 (column 51)" \
+  --schedule "triangular(base_lr=0.001, max_lr=0.006, step_size=0)" --steps 10 "${o[@]}"
+expect_usage_error --schedule --schedule "cosine(lr=0.1" --steps 10 "${o[@]}"
+expect_usage_error --schedule --schedule "one_cycle(max_lr=0.1)" --steps 10 "${o[@]}"
+expect_usage_error "--max-lr: cannot be combined with a text-form --schedule" --schedule "cosine(lr=0.1, total_steps=10)" --max-lr 0.2 --steps 10 "${o[@]}"
+expect_usage_error "--three-phase: cannot be combined" --schedule "one_cycle(max_lr=0.1, total_steps=10)" --three-phase --steps 10 "${o[@]}"
 
 # A flag the schedule does not take names the flag and the schedule.
 not_for() {
@@ -714,6 +764,13 @@ if command -v gnuplot >/dev/null 2>&1; then
   grep -q momentum "$d/out.SVG" || fail "out.SVG has no momentum axis"
   grep -q "one_cycle" "$d/out.SVG" || fail "out.SVG has no title naming the schedule"
   [[ $(wc -l <"$d/out.csv") -eq 1001 ]] || fail "the CSV beside the SVG has $(wc -l <"$d/out.csv") lines"
+  pass
+
+  # The title is the schedule's text form, from which the plot can be redrawn.
+  d=$(fresh_dir)
+  run_in "$d" --schedule step_decay --max-lr 0.1 --step-size 30 --steps 100 --plot out.svg
+  [[ $rc -eq 0 ]] || fail "step_decay --plot out.svg: exit $rc: $err"
+  grep -qF "step_decay(lr=0.1, step_size=30, gamma=0.1)" "$d/out.svg" || fail "out.svg's title is not the text form"
   pass
 
   # One step and a million narrow cycles still draw.

@@ -80,11 +80,15 @@ if want cli; then
   expect 2 "--lr" "${R[@]}" --lr nan
   expect 2 "--momentum" "${R[@]}" --momentum 1e400
   expect 2 "--seed" "${R[@]}" --seed -1
+  expect 2 "--schedule: clr::parse_schedule" "${R[@]}" --schedule "cosine(lr=0.1, steps=10)"
+  expect 2 "--max-lr: cannot be combined" "${R[@]}" --schedule "cosine(lr=0.1, total_steps=10)" --max-lr 0.2
 
   # Two short runs that train: the epoch lines and the final line, for a
   # cyclical rate with cycled momentum (SGD) and for one-cycle (AdamW).
   for args in "--optimizer sgd --schedule triangular --base-lr 0.001 --max-lr 0.01 --step-size 5 --base-momentum 0.8 --max-momentum 0.9" \
-              "--optimizer adamw --schedule one_cycle --max-lr 0.01"; do
+              "--optimizer adamw --schedule one_cycle --max-lr 0.01" \
+              "--schedule step_decay --max-lr 0.01 --step-size 5" \
+              "--schedule multistep(lr=0.01,milestones=[4,8],gamma=0.5)"; do
     # shellcheck disable=SC2086
     run "${R[@]}" $args
     if [[ $rc != 0 ]]; then
@@ -97,6 +101,11 @@ if want cli; then
       pass
     fi
   done
+  # The run header gives the schedule's text form, defaults included.
+  run "${R[@]}" --schedule step_decay --max-lr 0.01 --step-size 5
+  grep -qF "adam, step_decay(lr=0.01, step_size=5, gamma=0.1), batch" "$tmp/out" ||
+    fail "torch_mnist --schedule step_decay: the header does not give the text form: $(cat "$tmp/out")"
+  pass
 fi
 
 if want train; then

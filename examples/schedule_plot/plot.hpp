@@ -2,7 +2,7 @@
 // hundred pixels can show, and writing the script (examples/common runs it).
 #pragma once
 
-#include "gnuplot_run.hpp"
+#include "gnuplot.hpp"
 
 #include <clr/schedule.hpp>
 
@@ -85,7 +85,7 @@ inline std::string wrap(const std::vector<std::string>& words, std::size_t width
             out += (out.empty() ? "" : "\\n") + line;
             line.clear();
         }
-        line += (line.empty() ? "" : ", ") + w;
+        line += (line.empty() ? "" : " ") + w;
     }
     if (!line.empty()) out += (out.empty() ? "" : "\\n") + line;
     return out;
@@ -96,8 +96,7 @@ struct plot_request {
     bool svg = false;   // else PNG
     int width = 640;
     int height = 360;
-    std::string name;                 // the schedule, first line of the title
-    std::vector<std::string> params;  // "key=value", wrapped below it
+    std::vector<std::string> title;  // the schedule's text form in pieces, wrapped between them
     clr::step_t steps = 0;
     const envelope* lr = nullptr;
     const envelope* momentum = nullptr;  // null when momentum is not cycled
@@ -160,7 +159,8 @@ inline std::string script(const plot_request& r) {
     if (r.momentum != nullptr) detail::data_block(s, "momentum", *r.momentum);
 
     // Underscores in names are text here, not subscripts.
-    s += "set title \"" + r.name + "\\n" + wrap(r.params, r.width / 7) + "\" noenhanced\n";
+    // The canonical text form holds no quote or backslash to escape.
+    s += "set title \"" + wrap(r.title, r.width / 7) + "\" noenhanced\n";
     // Six- and seven-digit tic labels run into each other at this width, so
     // long runs are counted in thousands or millions.
     const double last = static_cast<double>(r.steps > 1 ? r.steps - 1 : 1);

@@ -3,7 +3,7 @@
 // wrote is whole before anyone commits it. POSIX only (posix_spawn).
 #pragma once
 
-#include "output_file.hpp"
+#include "example_io.hpp"
 
 #include <spawn.h>
 #include <sys/stat.h>
