@@ -1,6 +1,7 @@
-// Running gnuplot from the examples: finding it on PATH, quoting file names
-// for its scripts, running it without a shell, and checking that the image it
-// wrote is whole before anyone commits it. POSIX only (posix_spawn).
+// Running gnuplot from the examples: finding it on PATH, naming and quoting
+// image files, the terminal that writes them, running it without a shell,
+// and checking that the image it wrote is whole before anyone commits it.
+// POSIX only (posix_spawn).
 #pragma once
 
 #include "example_io.hpp"
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -81,6 +83,48 @@ inline std::string quoted(const std::string& s) {
         if (c == '\'') out += '\'';
     }
     return out + "'";
+}
+
+// An image is PNG or SVG by its file's extension, in any case.
+inline bool is_svg(const std::string& path) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext == ".svg";
+}
+
+// What is wrong with `path` as the name of an image to draw, or "".
+inline std::string image_name_problem(const std::string& path) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext != ".png" && ext != ".svg") return "'" + path + "' must end in .png or .svg";
+    if (path.find_first_of("\n\r") != std::string::npos) return "the file name must not contain a line break";
+    return "";
+}
+
+// The lines that make gnuplot write a width x height image to `image`: SVG,
+// or PNG through cairo, which draws antialiased lines, falling back on the
+// libgd png terminal of a gnuplot built without cairo.
+inline std::string terminal(bool svg, int width, int height, const std::string& image) {
+    const std::string size = "size " + std::to_string(width) + "," + std::to_string(height);
+    std::string s = "set encoding utf8\n";
+    if (svg)
+        s += "set terminal svg " + size + " font 'sans,11' background '#ffffff'\n";
+    else
+        s += "terms = ' ' . GPVAL_TERMINALS . ' '\n"
+             "if (strstrt(terms, ' pngcairo ') > 0) {\n"
+             "  set terminal pngcairo " +
+             size +
+             " font 'sans,9' background '#ffffff'\n"
+             "} else {\n"
+             "  if (strstrt(terms, ' png ') == 0) {\n"
+             "    print 'this gnuplot has neither the pngcairo nor the png terminal'\n"
+             "    exit status 1\n"
+             "  }\n"
+             "  set terminal png " +
+             size +
+             " font 'DejaVuSans,9' background '#ffffff'\n"
+             "}\n";
+    return s + "set output " + quoted(image) + "\n";
 }
 
 // What is wrong with the image at `path`, or "" if it is a whole PNG (the

@@ -44,21 +44,13 @@ private:
     long n_ = 0;
 };
 
-inline bool is_svg(const std::string& path) {
-    std::string ext = std::filesystem::path(path).extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return ext == ".svg";
-}
-
 // Refused before training, so a bad name does not cost a run. Where the file
 // can be written is checked with the other outputs (example_io::inspect_target).
 inline void check_plot_target(const std::string& path) {
     namespace fs = std::filesystem;
     const fs::path p(path);
-    std::string ext = p.extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (ext != ".png" && ext != ".svg")
-        throw schedule_flags::option_error("--plot", "'" + path + "' must end in .png or .svg");
+    const std::string problem = gnuplot::image_name_problem(path);
+    if (!problem.empty()) throw schedule_flags::option_error("--plot", problem);
     const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
@@ -69,21 +61,11 @@ inline void check_plot_target(const std::string& path) {
         throw schedule_flags::option_error("--plot", "gnuplot not found on PATH; install gnuplot-nox");
 }
 
-// The terminal for the file's type (cairo's PNG where this gnuplot has it) and
-// the output file, 800 pixels wide.
-inline std::string terminal(bool svg, int height, const std::string& image) {
-    const std::string size = "size 800," + std::to_string(height);
-    std::string s = svg ? "set terminal svg " + size + " dynamic font 'sans,10'\n"
-                        : "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo " + size +
-                              " font 'sans,9' } else { set terminal png " + size + " }\n";
-    return s + "set output " + gnuplot::quoted(image) + "\n";
-}
-
 inline std::string plot_script(const curves& c, const std::string& image, bool svg,
                                const std::string& title) {
     std::string s;
     char line[160];
-    s += terminal(svg, 600, image);
+    s += gnuplot::terminal(svg, 800, 600, image);
     // noenhanced: parameter names such as base_lr must not turn into subscripts.
     s += "set multiplot layout 2,1 title " + gnuplot::quoted(title) + " noenhanced\n";
     s += "set grid\nset key top right\nset xlabel 'update'\nset ylabel 'training loss (smoothed)'\n"
@@ -120,7 +102,7 @@ inline void render(example_io::temp_file& image, const std::string& script_text,
 
 inline void plot(const curves& c, const std::string& path, const std::string& title) {
     example_io::temp_file image(path);
-    render(image, plot_script(c, image.path(), is_svg(path), title), is_svg(path));
+    render(image, plot_script(c, image.path(), gnuplot::is_svg(path), title), gnuplot::is_svg(path));
 }
 
 // The range test's curve against the rate on a log axis: raw and smoothed
@@ -129,7 +111,7 @@ inline std::string range_test_script(const clr::range_test_result<float>& r, con
                                      bool svg, const std::string& title) {
     std::string s;
     char line[200];
-    s += terminal(svg, 480, image);
+    s += gnuplot::terminal(svg, 800, 480, image);
     s += "set title " + gnuplot::quoted("LR range test: " + title) + "\n";
     s += "set grid\nset logscale x\nset format x '10^{%L}'\nset xlabel 'learning rate'\n"
          "set ylabel 'training loss'\nset y2label 'training accuracy (smoothed)'\nset y2range [0:1]\n"
@@ -178,7 +160,7 @@ inline std::string range_test_script(const clr::range_test_result<float>& r, con
 inline void plot_range_test(const clr::range_test_result<float>& r, const std::string& path,
                             const std::string& title) {
     example_io::temp_file image(path);
-    render(image, range_test_script(r, image.path(), is_svg(path), title), is_svg(path));
+    render(image, range_test_script(r, image.path(), gnuplot::is_svg(path), title), gnuplot::is_svg(path));
 }
 
 }  // namespace mnist

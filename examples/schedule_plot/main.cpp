@@ -43,11 +43,6 @@ struct run_options {
     std::optional<std::string> plot;
 };
 
-std::string lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
 // Refuses an output path that could only fail later, after the work is done:
 // one that cannot be written (examples/common's inspect_target: a directory,
 // a read-only file, a directory no file can be created in), and two outputs
@@ -69,11 +64,8 @@ void check_outputs(const run_options& r) {
     if (r.plot) {
         if (*r.plot == "-")
             throw option_error("--plot", "needs a file name ending in .png or .svg, not standard output");
-        const std::string ext = lower(fs::path(*r.plot).extension().string());
-        if (ext != ".png" && ext != ".svg")
-            throw option_error("--plot", "'" + *r.plot + "' must end in .png or .svg");
-        if (r.plot->find_first_of("\n\r") != std::string::npos)
-            throw option_error("--plot", "the file name must not contain a line break");
+        const std::string problem = gnuplot::image_name_problem(*r.plot);
+        if (!problem.empty()) throw option_error("--plot", problem);
         const example_io::target_info plot = check_target("--plot", *r.plot);
         if (csv && example_io::same_target(*csv, plot))
             throw option_error("--plot", "'" + *r.plot + "' is the same file as --csv '" + *r.csv + "'");
@@ -99,7 +91,7 @@ void render(const clr::any_schedule<double>& s, const run_options& r) {
 
     // Before any work, so that a missing gnuplot costs nothing and leaves nothing.
     if (r.plot) {
-        if (!schedule_plot::find_program("gnuplot"))
+        if (!gnuplot::find_program("gnuplot"))
             throw example_io::io_error(
                 "--plot", "gnuplot not found on PATH; install gnuplot-nox (apt-get install gnuplot-nox)");
     }
@@ -143,7 +135,7 @@ void render(const clr::any_schedule<double>& s, const run_options& r) {
 
         schedule_plot::plot_request req;
         req.image = image->path();
-        req.svg = lower(fs::path(*r.plot).extension().string()) == ".svg";
+        req.svg = gnuplot::is_svg(*r.plot);
         req.title = title_pieces(clr::to_string(s));
         req.steps = r.steps;
         req.lr = &*lr_curve;

@@ -1,5 +1,6 @@
 // Plotting a schedule with gnuplot: reducing millions of steps to what a few
-// hundred pixels can show, and writing the script (examples/common runs it).
+// hundred pixels can show, and writing the script (examples/common/gnuplot.hpp
+// runs it).
 #pragma once
 
 #include "gnuplot.hpp"
@@ -20,10 +21,6 @@
 #include <vector>
 
 namespace schedule_plot {
-
-using gnuplot::find_program;
-using gnuplot::quoted;
-using gnuplot::run_program;
 
 // A curve reduced for drawing. Each of `buckets` runs of consecutive steps
 // keeps its first, lowest, highest and last point (the M4 reduction), so the
@@ -115,15 +112,9 @@ inline std::pair<double, double> padded(double lo, double hi) {
     return {a, hi + pad};
 }
 
-inline std::string num(double v) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
-
 inline void data_block(std::string& s, const char* name, const envelope& e) {
     s += std::string("$") + name + " << EOD\n";
-    for (const auto& [t, v] : e.points()) s += std::to_string(t) + " " + num(v) + "\n";
+    for (const auto& [t, v] : e.points()) s += std::to_string(t) + " " + clr::format_number(v) + "\n";
     s += "EOD\n";
 }
 
@@ -131,30 +122,7 @@ inline void data_block(std::string& s, const char* name, const envelope& e) {
 
 // The whole gnuplot script, data inline.
 inline std::string script(const plot_request& r) {
-    std::string s;
-    s += "set encoding utf8\n";
-    if (r.svg) {
-        s += "set terminal svg size " + std::to_string(r.width) + "," + std::to_string(r.height) +
-             " font 'sans,11' background '#ffffff'\n";
-    } else {
-        // pngcairo draws antialiased lines; the libgd png terminal is what a
-        // gnuplot built without cairo offers.
-        s += "terms = ' ' . GPVAL_TERMINALS . ' '\n"
-             "if (strstrt(terms, ' pngcairo ') > 0) {\n"
-             "  set terminal pngcairo size " +
-             std::to_string(r.width) + "," + std::to_string(r.height) +
-             " font 'sans,9' background '#ffffff'\n"
-             "} else {\n"
-             "  if (strstrt(terms, ' png ') == 0) {\n"
-             "    print 'schedule_plot: this gnuplot has neither the pngcairo nor the png terminal'\n"
-             "    exit status 1\n"
-             "  }\n"
-             "  set terminal png size " +
-             std::to_string(r.width) + "," + std::to_string(r.height) +
-             " font 'DejaVuSans,9' background '#ffffff'\n"
-             "}\n";
-    }
-    s += "set output " + quoted(r.image) + "\n";
+    std::string s = gnuplot::terminal(r.svg, r.width, r.height, r.image);
     detail::data_block(s, "lr", *r.lr);
     if (r.momentum != nullptr) detail::data_block(s, "momentum", *r.momentum);
 
@@ -166,19 +134,19 @@ inline std::string script(const plot_request& r) {
     const double last = static_cast<double>(r.steps > 1 ? r.steps - 1 : 1);
     const double unit = last >= 2e6 ? 1e6 : last >= 2e5 ? 1e3 : 1;
     const std::string x_unit = unit == 1e6 ? " (millions)" : unit == 1e3 ? " (thousands)" : "";
-    const std::string x = unit == 1 ? "1" : "($1/" + detail::num(unit) + ")";
+    const std::string x = unit == 1 ? "1" : "($1/" + clr::format_number(unit) + ")";
     // Nudged up so that it does not crowd a key below it.
     s += "set xlabel 'step" + x_unit + "' offset 0,0.4\nset ylabel 'learning rate'\n";
     s += "set grid xtics ytics back linetype 1 linecolor rgb '#d8d8d8' linewidth 1 dashtype solid\n";
     s += "set border lw 1\nset tics nomirror out\nset format x '%g'\nset format y '%g'\n";
-    s += "set xrange [0:" + detail::num(last / unit) + "]\n";
+    s += "set xrange [0:" + clr::format_number(last / unit) + "]\n";
     const auto [ylo, yhi] = detail::padded(r.lr->lo(), r.lr->hi());
-    s += "set yrange [" + detail::num(ylo) + ":" + detail::num(yhi) + "]\n";
+    s += "set yrange [" + clr::format_number(ylo) + ":" + clr::format_number(yhi) + "]\n";
     s += "set style line 1 lc rgb '#1f77b4' lw 2\nset style line 2 lc rgb '#d62728' lw 1.5 dt 2\n";
     if (r.momentum != nullptr) {
         const auto [mlo, mhi] = detail::padded(r.momentum->lo(), r.momentum->hi());
         s += "set y2label 'momentum'\nset y2tics nomirror out\nset format y2 '%g'\n";
-        s += "set y2range [" + detail::num(mlo) + ":" + detail::num(mhi) + "]\n";
+        s += "set y2range [" + clr::format_number(mlo) + ":" + clr::format_number(mhi) + "]\n";
         s += "set key outside bottom center horizontal samplen 3\n";
         s += "plot $lr using " + x +
              ":2 with lines ls 1 title 'learning rate', "
