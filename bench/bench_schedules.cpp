@@ -5,7 +5,7 @@
 //   clr         the library schedule through its CRTP interface, s.lr(t)
 //   hand        the same formula written out by hand below, no library involved
 //   hand_exact  the same twin with the library's exact, clamped interpolation
-//               (clr::detail::lerp) in place of a + (b - a) * w: what is left
+//               (exact at w = 1, never past b) in place of a + (b - a) * w: what is left
 //               between it and clr is the cost of the library's layers alone
 //   virtual     the library schedule behind an abstract base with a virtual lr()
 //   function    the library schedule in a std::function<T(clr::step_t)>
@@ -91,13 +91,16 @@ struct plain_mix {
     }
 };
 
-// The library's own interpolation, exact at w = 1 and never past b: the
-// twins of the `hand_exact` variant, which differ from the library only in
-// the layers around the formula (CRTP base, policy objects, validation).
+// The library's interpolation, written out as include/clr/schedule.hpp has
+// it: exact at w = 1 and never past b. The twins of the `hand_exact` variant
+// differ from the library only in the layers around the formula (CRTP base,
+// policy objects, validation).
 struct exact_mix {
     template <class T>
     static T of(T a, T b, T w) noexcept {
-        return clr::detail::lerp(a, b, w);
+        if (w == T(1)) return b;
+        const T v = a + (b - a) * w;
+        return a <= b ? (v < b ? v : b) : (v > b ? v : b);
     }
 };
 
