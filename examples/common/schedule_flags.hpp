@@ -237,6 +237,10 @@ inline const std::vector<schedule_entry>& schedules() {
          {{"--max-lr", "lr", required},
           {"--milestones", "milestones", required},
           {"--gamma", "gamma", "0.1"}}},
+        {"range_sweep",
+         {{"--base-lr", "min_lr", required},
+          {"--max-lr", "max_lr", required},
+          {"--total-steps", "steps", run}}},
     };
     return table;
 }

@@ -234,6 +234,18 @@ else
 fi
 pass
 
+# range_sweep, added to the examples as one entry of schedule_flags.hpp, trains
+# too: the range test's rates from 1e-4 to 1e-2 over the run's 20 updates.
+d=$(fresh_dir)
+run_in "$d" "${R[@]}" --schedule range_sweep --base-lr 1e-4 --max-lr 1e-2 --log sweep.csv
+if [[ $rc -ne 0 ]]; then
+  fail "--schedule range_sweep: exit $rc: $(cat "$tmp/err")"
+else
+  check_log "$d/sweep.csv" "--schedule range_sweep"
+  grep -qF "range_sweep(min_lr=1e-04, max_lr=0.01, steps=20)" "$tmp/out" || fail "--schedule range_sweep: header $(cat "$tmp/out")"
+fi
+pass
+
 # --compare: its table, then what the numbers depend on (one epoch on the
 # small set: a fraction of a second).
 d=$(fresh_dir)

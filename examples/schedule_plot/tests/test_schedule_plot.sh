@@ -55,6 +55,7 @@ near() {
 cell() { awk -F, -v s="$2" -v c="$3" 'NR == s + 2 { print $c; exit }' "$1"; }
 
 declare -A params=(
+  [range_sweep]="--base-lr 1e-5 --max-lr 1"
   [constant]="--base-lr 0.01"
   [triangular]=""
   [triangular2]="--step-size 100"
@@ -71,7 +72,7 @@ declare -A params=(
   [multistep]="--max-lr 0.1 --milestones 300,600,900"
 )
 names=(constant triangular triangular2 exp_range welch hann cosine_restarts one_cycle
-  cosine linear polynomial exponential step_decay multistep)
+  cosine linear polynomial exponential step_decay multistep range_sweep)
 T=(--schedule triangular --steps 100)
 
 # ==== part cli (not indented: most of the file) ===================================
@@ -224,6 +225,16 @@ near "$(cell "$d/out.csv" 29 2)" 0.1 || fail "multistep(29) = $(cell "$d/out.csv
 near "$(cell "$d/out.csv" 30 2)" 0.01 || fail "multistep(30) = $(cell "$d/out.csv" 30 2)"
 near "$(cell "$d/out.csv" 79 2)" 0.01 || fail "multistep(79) = $(cell "$d/out.csv" 79 2)"
 near "$(cell "$d/out.csv" 80 2)" 0.001 1e-18 || fail "multistep(80) = $(cell "$d/out.csv" 80 2)"
+pass
+
+# range_sweep, the LR range test's rates: min_lr to max_lr, evenly in log
+# space, over the run unless --total-steps says otherwise.
+d=$(fresh_dir)
+run_in "$d" --schedule range_sweep --base-lr 1e-5 --max-lr 1 --steps 6 --csv out.csv
+[[ $rc -eq 0 ]] || fail "range_sweep: exit $rc: $err"
+near "$(cell "$d/out.csv" 0 2)" 1e-5 1e-20 || fail "range_sweep(0) = $(cell "$d/out.csv" 0 2)"
+near "$(cell "$d/out.csv" 1 2)" 1e-4 1e-18 || fail "range_sweep(1) = $(cell "$d/out.csv" 1 2)"
+[[ $(cell "$d/out.csv" 5 2) == 1 ]] || fail "range_sweep(5) = $(cell "$d/out.csv" 5 2)"
 pass
 
 # ---- the text form: --schedule takes what the library's to_string writes -------
