@@ -396,7 +396,12 @@ inline std::string flag_help(const flag_spec& f) {
         else
             g->second += std::string(" ") + e.name;
     }
-    for (const auto& [how, names] : groups) uses += (uses.empty() ? "" : "; ") + names + ": " + how;
+    for (const auto& [how, names] : groups) {
+        if (!uses.empty()) uses += "; ";
+        uses += names;
+        uses += ": ";
+        uses += how;
+    }
     return s + " (" + uses + ")";
 }
 

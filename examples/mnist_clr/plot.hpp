@@ -10,7 +10,6 @@
 #include "gnuplot.hpp"
 #include "schedule_flags.hpp"
 
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>

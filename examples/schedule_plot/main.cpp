@@ -13,7 +13,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
