@@ -480,15 +480,17 @@ void add_flags(CLI::App& app, program& p) {
     auto* auto_range =
         app.add_flag("--auto-range", p.range.auto_range,
                      "With a cyclic --schedule: take --base-lr and --max-lr from a range test first");
-    const auto number = [&app](const char* flag, const char* help, std::optional<double>& out) {
+    const auto number = [&app](const char* flag, const char* type, const char* help,
+                               std::optional<double>& out) {
         app.add_option_function<std::string>(
                flag, [flag, &out](const std::string& v) { out = schedule_flags::parse_number(flag, v); },
                help)
-            ->type_name("RATE");
+            ->type_name(type);
     };
-    number("--range-min", "Range test: first rate (default 1e-5)", p.range.min_lr);
-    number("--range-max", "Range test: last rate (default 1)", p.range.max_lr);
-    number("--range-smoothing", "Range test: EMA factor of the loss (default 0.9)", p.range.smoothing);
+    number("--range-min", "RATE", "Range test: first rate (default 1e-5)", p.range.min_lr);
+    number("--range-max", "RATE", "Range test: last rate (default 1)", p.range.max_lr);
+    number("--range-smoothing", "BETA", "Range test: EMA factor of the loss (default 0.9)",
+           p.range.smoothing);
     app.add_option_function<std::string>(
            "--range-steps",
            [&p](const std::string& v) {
