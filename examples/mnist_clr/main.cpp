@@ -77,6 +77,9 @@ struct program {
     std::optional<std::string> plot;
     bool compare = false;
     clr::step_t per_epoch = 0;  // updates per epoch, once the data is known
+    // Built while the flags are checked, for MNIST's run length; built again
+    // only if the data's length or the range test's bounds differ.
+    std::optional<clr::any_schedule<float>> built;
 };
 
 // ---- output --------------------------------------------------------------
@@ -508,8 +511,7 @@ void add_flags(CLI::App& app, program& p) {
         "(a non-finite loss or parameter: the rate is too high; try --range-test).");
 }
 
-// Every flag, before the data is read: a typo costs nothing. The schedule is
-// built for MNIST's run length here, and for the data's once it is read.
+// Every flag, before the data is read: a typo costs nothing.
 void check_flags(program& p) {
     trainer_flags::settle(p.train, p.schedule);
     if (p.range.auto_range) {
@@ -529,7 +531,7 @@ void check_flags(program& p) {
     check_outputs(p.log, p.plot);
     const clr::step_t per_epoch = p.train.batches_per_epoch(mnist_train_count);
     p.schedule.run_length = per_epoch * static_cast<clr::step_t>(p.train.epochs);
-    (void)schedule_flags::build<float>(p.schedule);
+    p.built = schedule_flags::build<float>(p.schedule);
     if (p.range.run || p.range.auto_range) (void)make_range_test(p.range, per_epoch);
 }
 
@@ -564,6 +566,7 @@ void choose_bounds(program& p, const mnist::float_data& data) {
     p.schedule.set("--max-lr", double(bounds->max_lr));
     if (!p.schedule.given("--step-size"))
         p.schedule.values["--step-size"] = std::to_string(whole_cycle_step_size(p.per_epoch, p.train.epochs));
+    p.built.reset();
     std::printf("Training with the suggested bounds.\n");
 }
 
@@ -630,8 +633,12 @@ int main(int argc, char** argv) try {
         if (p.compare) return compare(p, data);
         if (p.range.run) return range_test_only(p, data);
         if (p.range.auto_range) choose_bounds(p, data);
-        p.schedule.run_length = p.per_epoch * static_cast<clr::step_t>(p.train.epochs);
-        return train_and_write(p, schedule_flags::build<float>(p.schedule), data);
+        const clr::step_t run_length = p.per_epoch * static_cast<clr::step_t>(p.train.epochs);
+        if (!p.built || run_length != p.schedule.run_length) {
+            p.schedule.run_length = run_length;
+            p.built = schedule_flags::build<float>(p.schedule);
+        }
+        return train_and_write(p, *p.built, data);
     } catch (const option_error& e) {
         std::fprintf(stderr, "mnist_clr: %s\n", e.what());
         return 2;

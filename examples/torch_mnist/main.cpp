@@ -142,10 +142,10 @@ int main(int argc, char** argv) try {
     try {
         trainer_flags::settle(t, s);
         // The flags are checked before the data is read, so a typo costs
-        // nothing: the schedule is built for the standard set's length, and
-        // again, once, when the data gives the real one.
+        // nothing: the schedule is built for MNIST's length, and again only
+        // for a data set of another.
         s.run_length = t.batches_per_epoch(60000) * static_cast<clr::step_t>(t.epochs);
-        (void)schedule_flags::build<double>(s);
+        clr::any_schedule<double> schedule = schedule_flags::build<double>(s);
         std::error_code ec;
         if (!std::filesystem::is_directory(t.data, ec))
             throw mnist::data_error(
@@ -153,8 +153,12 @@ int main(int argc, char** argv) try {
         const mnist::dataset ds = mnist::load_dataset(t.data);
         const split train_set = to_tensors(ds.train_images, ds.train_labels);
         const split test_set = to_tensors(ds.test_images, ds.test_labels);
-        s.run_length = t.batches_per_epoch(train_set.x.size(0)) * static_cast<clr::step_t>(t.epochs);
-        const clr::any_schedule<double> schedule = schedule_flags::build<double>(s);
+        const clr::step_t run_length =
+            t.batches_per_epoch(train_set.x.size(0)) * static_cast<clr::step_t>(t.epochs);
+        if (run_length != s.run_length) {
+            s.run_length = run_length;
+            schedule = schedule_flags::build<double>(s);
+        }
 
         torch::set_num_threads(t.threads);
         std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(train_set.x.size(0)),
