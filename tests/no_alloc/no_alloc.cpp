@@ -161,14 +161,39 @@ void optimizer_loop(const std::string& name, Make make,
             dw.array() = w.array() * T(0.5) - T(0.1);
             db.array() = b.array() * T(0.25) + T(0.05);
             for (std::size_t i = 0; i < raw.size(); ++i) draw[i] = raw[i] - T(0.5);
-            opt.step();
+            if (k % 2)
+                opt.step();
+            else
+                opt.step([](clr::optim::gradient_span<T> g) { g.array() *= T(0.5); });
             sink = sink + static_cast<double>(*opt.last_lr()) + static_cast<double>(*opt.last_momentum());
         }
     });
-    expect_none(name + ": step() over 500 updates", n);
+    expect_none(name + ": step() and step(reduce) over 500 updates", n);
     expect(std::isfinite(static_cast<double>(w(3, 4))) && opt.steps() == 500,
            name + ": ran 500 finite updates");
 }
+
+#if defined(_OPENMP)
+// A block above the parallel threshold, updated on two threads. The first
+// step is left out: the OpenMP runtime starts its threads there (with
+// malloc, which this program does not count in any case).
+template <class T, class Make>
+void threaded_loop(const std::string& name, Make make) {
+    using vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+    vector p = vector::Constant(300'000, T(0.5)), g = vector::Zero(300'000);
+    auto opt = make();
+    opt.set_threads(2);
+    opt.add(p, g);
+    opt.step();
+    const long n = allocations_in([&] {
+        for (int k = 0; k < 50; ++k) {
+            g.array() = p.array() * T(0.5) - T(0.1);
+            opt.step([](clr::optim::gradient_span<T> s) { s.array() *= T(0.5); });
+        }
+    });
+    expect_none(name + ": 50 steps on two threads", n);
+}
+#endif
 
 }  // namespace
 
@@ -251,6 +276,11 @@ int main() {
     optimizer_loop<float>(
         "adamw (float), a block with lr_scale and no weight decay", [&] { return clr::optim::adamw(trif); },
         bias);
+
+#if defined(_OPENMP)
+    threaded_loop<float>("adamw (float)", [&] { return clr::optim::adamw(trif); });
+    threaded_loop<double>("sgd, momentum", [&] { return clr::optim::sgd(tri, momentum); });
+#endif
 
     std::printf("%s: %d failure(s)\n", failures == 0 ? "passed" : "FAILED", failures);
     return failures == 0 ? 0 : 1;

@@ -68,6 +68,9 @@ struct adam_state {
     // Per block, as PyTorch's state['step']: a block registered late, or
     // fresh state continued with set_steps(), starts its bias correction at 1.
     step_t updates = 0;
+    // This step's factors, set by prepare() for update() on every thread.
+    T step_size = 0, bc2_sqrt = 1, wd = 0, decay = 1, b1 = 0, b2 = 0, c1 = 0, c2 = 0;
+    bool l2 = false;
 };
 
 template <class Derived, class Schedule, bool Decoupled>
@@ -110,9 +113,9 @@ private:
         return s;
     }
 
-    void update(const param_block<T>& blk, state& s, T lr, std::optional<T> cycled) {
-        using map = Eigen::Map<array>;
-        using cmap = Eigen::Map<const array>;
+    void reserve(state&, Eigen::Index, std::optional<T>) const noexcept {}
+
+    void prepare(const param_block<T>& blk, state& s, T lr, std::optional<T> cycled) const noexcept {
         // Scalar factors in double, as PyTorch computes them in Python floats.
         const double beta1 = cycled ? double(*cycled) : opts_.beta1;
         const double beta2 = opts_.beta2;
@@ -122,15 +125,27 @@ private:
         const double k = double(s.updates);
         const double bc1 = 1.0 - std::pow(beta1, k);
         const double bc2 = 1.0 - std::pow(beta2, k);
-        const T step_size = T(double(lr) / bc1);
-        const T bc2_sqrt = T(std::sqrt(bc2));
-        const T eps = T(opts_.eps);
-        const T wd = T(blk.weight_decay);
-        const T decay = T(1.0 - double(lr) * blk.weight_decay);
-        const T b1 = T(beta1), b2 = T(beta2), c1 = T(1.0 - beta1), c2 = T(1.0 - beta2);
-        const bool l2 = !Decoupled && blk.weight_decay != 0.0;
+        s.step_size = T(double(lr) / bc1);
+        s.bc2_sqrt = T(std::sqrt(bc2));
+        s.wd = T(blk.weight_decay);
+        s.decay = T(1.0 - double(lr) * blk.weight_decay);
+        s.b1 = T(beta1);
+        s.b2 = T(beta2);
+        s.c1 = T(1.0 - beta1);
+        s.c2 = T(1.0 - beta2);
+        s.l2 = !Decoupled && blk.weight_decay != 0.0;
+    }
 
-        for_each_chunk(blk.size, [&](Eigen::Index i, Eigen::Index len) {
+    void update(const param_block<T>& blk, state& s, Eigen::Index begin, Eigen::Index size) const noexcept {
+        using map = Eigen::Map<array>;
+        using cmap = Eigen::Map<const array>;
+        const T step_size = s.step_size, bc2_sqrt = s.bc2_sqrt, wd = s.wd, decay = s.decay;
+        const T b1 = s.b1, b2 = s.b2, c1 = s.c1, c2 = s.c2;
+        const T eps = T(opts_.eps);
+        const bool l2 = s.l2;
+
+        for_each_chunk(size, [&](Eigen::Index j, Eigen::Index len) {
+            const Eigen::Index i = begin + j;
             map p(blk.param + i, len);
             cmap g(blk.grad + i, len);
             map m(s.exp_avg.data() + i, len);

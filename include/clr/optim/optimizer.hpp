@@ -7,6 +7,8 @@
 //     opt.add(w, dw);                 // once per parameter block
 //     opt.add(b, db, clr::optim::block_options().with_weight_decay(0.0));
 //     opt.step();                     // lr = schedule.lr(opt.steps()), then steps() + 1
+//     opt.step(reduce);               // the same, after reduce(g) on every block's gradient
+//     opt.set_threads(2);             // threads for the update (default: Eigen::nbThreads())
 //     opt.last_lr();                  // the rate that step applied
 //     opt.save(out);  opt.load(in);   // state and step counter, not the parameters
 //
@@ -16,7 +18,12 @@
 // An optimizer derives from it and supplies, for the base (a friend) only:
 //     static constexpr name, kind, momentum_name;
 //     State make_state(Eigen::Index n) const;   // allocated once, at add()
-//     void update(const detail::param_block<T>&, State&, T lr, std::optional<T> momentum);
+//     void reserve(State&, Eigen::Index n, std::optional<T> momentum) const;
+//         // any storage the step needs, allocated before anything changes
+//     void prepare(const detail::param_block<T>&, State&, T lr, std::optional<T> momentum) noexcept;
+//         // the block's scalars for this step (bias corrections, ...), once per block
+//     void update(const detail::param_block<T>&, State&, Eigen::Index begin, Eigen::Index size) const noexcept;
+//         // elements [begin, begin + size) of the block; runs on any thread
 //     void write_state(detail::checkpoint_writer&, const State&, Eigen::Index n) const;
 //     State read_state(detail::checkpoint_reader&, Eigen::Index n, std::size_t index) const;
 //     std::string state_problem(const State&, Eigen::Index n, std::size_t index) const;
@@ -28,6 +35,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -79,6 +87,18 @@ struct block_options {
     }
 };
 
+// One block's gradient as step(reduce) hands it to the reduction: `size`
+// contiguous values at `data`, to be replaced in place by the reduced
+// gradient. `index` is the number add() returned for the block.
+template <class T>
+struct gradient_span {
+    std::size_t index;
+    T* data;
+    Eigen::Index size;
+
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> array() const noexcept { return {data, size}; }
+};
+
 // What load() does when the checkpoint's settings (schedule, optimizer
 // options, block options) differ from the optimizer's.
 enum class resume {
@@ -113,7 +133,7 @@ public:
         clr::detail::require_rate(who.c_str(), "lr_scale", options.lr_scale);
         if (options.weight_decay)
             clr::detail::require_rate(who.c_str(), "weight_decay", *options.weight_decay);
-        detail::param_block<T> blk = detail::make_block<T>(who, param, grad);
+        detail::param_block<T> blk = detail::make_block<T, detail::is_writable_block<G>()>(who, param, grad);
         blk.lr_scale = options.lr_scale;
         blk.weight_decay = options.weight_decay.value_or(derived().options().weight_decay);
         for (std::size_t b = 0; b < blocks_.size(); ++b) {
@@ -128,15 +148,25 @@ public:
             if (detail::overlaps<T>(blk.grad, blk.size, o.param, o.size))
                 throw std::invalid_argument(who + ": grad overlaps the param of block " + std::to_string(b));
         }
-        blocks_.reserve(blocks_.size() + 1);
-        options_.reserve(options_.size() + 1);
-        states_.reserve(states_.size() + 1);
+        std::optional<std::size_t> shares_grad;
+        for (std::size_t b = 0; b < blocks_.size() && !shares_grad; ++b)
+            if (detail::overlaps<T>(blk.grad, blk.size, blocks_[b].grad, blocks_[b].size)) shares_grad = b;
+        const std::size_t index = blocks_.size();
+        const Eigen::Index tasks = (blk.size + detail::task_size - 1) / detail::task_size;
+        blocks_.reserve(index + 1);
+        options_.reserve(index + 1);
+        states_.reserve(index + 1);
+        tasks_.reserve(tasks_.size() + std::size_t(tasks));
         State s = derived().make_state(blk.size);
         // No reallocation after the reserves: the pushes succeed together.
         blocks_.push_back(blk);
         options_.push_back(options);
         states_.push_back(std::move(s));
-        return blocks_.size() - 1;
+        for (Eigen::Index i = 0; i < blk.size; i += detail::task_size)
+            tasks_.push_back({index, i, std::min(detail::task_size, blk.size - i)});
+        total_size_ += blk.size;
+        if (shares_grad && !shared_grad_) shared_grad_ = std::pair{*shares_grad, index};
+        return index;
     }
 
     // One update of every registered block with lr = schedule().lr(steps())
@@ -145,32 +175,79 @@ public:
     // on an error nothing changes. Throws std::overflow_error at steps() =
     // 2^62, the largest step counter a checkpoint holds.
     void step() {
-        using T = value_type;
-        if (t_ >= clr::detail::max_steps)
-            throw std::overflow_error(
-                std::string(Derived::name) +
-                "::step: the step counter is at its limit, 2^62 (set_steps to a smaller one)");
-        const T lr = sched_.lr(t_);
-        if (!std::isfinite(lr) || lr < T(0))
-            throw std::domain_error(
-                std::string(Derived::name) + "::step: the schedule gives lr = " + clr::detail::to_text(lr) +
-                " at step " + std::to_string(t_) + "; it must be finite and not negative");
-        const std::optional<T> m = sched_.momentum(t_);
-        if (m && !(std::isfinite(*m) && *m >= T(0) && *m < T(1)))
-            throw std::domain_error(std::string(Derived::name) + "::step: the schedule gives " +
-                                    Derived::momentum_name + " = " + clr::detail::to_text(*m) + " at step " +
-                                    std::to_string(t_) + "; it must lie in [0, 1)");
+        check_step();
+        run_step();
+    }
+
+    // step(), with the gradients reduced first: reduce(g) is called once per
+    // block, in the order of add(), with a clr::optim::gradient_span<T> g of
+    // the block's gradient, which it replaces in place; then the update
+    // reads the reduced gradients. Data-parallel training, where every
+    // process holds the parameters and computes the gradient of its share of
+    // the batch, reduces with a sum weighted to the global-batch mean:
+    //
+    //     opt.step([&](clr::optim::gradient_span<float> g) {
+    //         g.array() *= float(local_batch) / float(global_batch);
+    //         MPI_Allreduce(MPI_IN_PLACE, g.data, int(g.size), MPI_FLOAT, MPI_SUM, comm);
+    //     });
+    //
+    // The schedule's output and the blocks are checked before reduce is
+    // called, so an error there throws on every process alike before any
+    // takes part in a collective. If reduce throws, the exception propagates
+    // and the parameters, the optimizer's state, steps() and last_lr() are
+    // as before the call (the gradients reduce has already written stay
+    // written). Every gradient must have been registered writable and no
+    // two blocks may share gradient storage (it would be reduced twice):
+    // std::invalid_argument naming the block otherwise.
+    template <class Reduce>
+    void step(Reduce&& reduce) {
+        static_assert(std::is_invocable_v<Reduce&, gradient_span<value_type>>,
+                      "clr::optim: step(reduce) calls reduce(clr::optim::gradient_span<value_type>)");
+        check_step();
+        const auto who = [] { return std::string(Derived::name) + "::step(reduce)"; };
         for (std::size_t b = 0; b < blocks_.size(); ++b)
-            if (!(std::abs(double(lr) * blocks_[b].lr_scale) <= double(std::numeric_limits<T>::max())))
-                throw std::domain_error(
-                    std::string(Derived::name) + "::step: lr = " + clr::detail::to_text(lr) + " at step " +
-                    std::to_string(t_) + " times block " + std::to_string(b) +
-                    "'s lr_scale = " + clr::detail::to_text(blocks_[b].lr_scale) + " is not finite");
-        for (std::size_t b = 0; b < blocks_.size(); ++b)
-            derived().update(blocks_[b], states_[b], scaled(lr, blocks_[b].lr_scale), m);
-        last_lr_ = lr;
-        last_momentum_ = m ? *m : T(derived().momentum_option());
-        ++t_;
+            if (!blocks_[b].grad_writable)
+                throw std::invalid_argument(
+                    who() + ": block " + std::to_string(b) +
+                    "'s gradient was registered read-only (a const matrix or a Map of const), and "
+                    "reduce must write to it; register writable storage");
+        if (shared_grad_)
+            throw std::invalid_argument(who() + ": blocks " + std::to_string(shared_grad_->first) + " and " +
+                                        std::to_string(shared_grad_->second) +
+                                        " share gradient storage, which reduce would reduce twice");
+        reserve_states();
+        for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            const auto& blk = blocks_[b];
+            reduce(gradient_span<value_type>{b, blk.grad, blk.size});
+        }
+        run_step();
+    }
+
+    // The number of threads step() updates with, at most: n >= 1, or, by
+    // default, Eigen::nbThreads(), which follows Eigen::setNbThreads() and
+    // otherwise OpenMP's omp_get_max_threads(), so that the update shares
+    // the threads of the program's Eigen products. Only where OpenMP is on
+    // (-fopenmp); without it every step runs on the calling thread. A step
+    // with fewer than 65,536 parameters in all stays on the calling thread,
+    // and one never uses more threads than it has tasks of 16,384. The
+    // result is bit-identical for every thread count: each parameter goes
+    // through the same operations, only on another thread. Throws
+    // clr::invalid_parameter for n < 1.
+    void set_threads(int n) {
+        if (n < 1)
+            clr::detail::fail((std::string(Derived::name) + "::set_threads").c_str(), "threads",
+                              clr::detail::to_text(n), "must be at least 1");
+        threads_ = n;
+    }
+
+    // The thread count step() would use for a large problem: set_threads()'s,
+    // or Eigen::nbThreads(); 1 without OpenMP.
+    int threads() const noexcept {
+#if defined(_OPENMP)
+        return threads_ > 0 ? threads_ : Eigen::nbThreads();
+#else
+        return 1;
+#endif
     }
 
     // Updates applied so far: the schedule position of the next step.
@@ -283,6 +360,76 @@ private:
     };
 
     static T scaled(T lr, double scale) noexcept { return scale == 1.0 ? lr : T(double(lr) * scale); }
+
+    // A thread's unit of work: elements [begin, begin + size) of one block.
+    struct task {
+        std::size_t block;
+        Eigen::Index begin, size;
+    };
+
+    // Everything that may refuse the step, before anything changes.
+    void check_step() const {
+        if (t_ >= clr::detail::max_steps)
+            throw std::overflow_error(
+                std::string(Derived::name) +
+                "::step: the step counter is at its limit, 2^62 (set_steps to a smaller one)");
+        const T lr = sched_.lr(t_);
+        if (!std::isfinite(lr) || lr < T(0))
+            throw std::domain_error(
+                std::string(Derived::name) + "::step: the schedule gives lr = " + clr::detail::to_text(lr) +
+                " at step " + std::to_string(t_) + "; it must be finite and not negative");
+        const std::optional<T> m = sched_.momentum(t_);
+        if (m && !(std::isfinite(*m) && *m >= T(0) && *m < T(1)))
+            throw std::domain_error(std::string(Derived::name) + "::step: the schedule gives " +
+                                    Derived::momentum_name + " = " + clr::detail::to_text(*m) + " at step " +
+                                    std::to_string(t_) + "; it must lie in [0, 1)");
+        for (std::size_t b = 0; b < blocks_.size(); ++b)
+            if (!(std::abs(double(lr) * blocks_[b].lr_scale) <= double(std::numeric_limits<T>::max())))
+                throw std::domain_error(
+                    std::string(Derived::name) + "::step: lr = " + clr::detail::to_text(lr) + " at step " +
+                    std::to_string(t_) + " times block " + std::to_string(b) +
+                    "'s lr_scale = " + clr::detail::to_text(blocks_[b].lr_scale) + " is not finite");
+    }
+
+    // Storage the step needs (only ever allocated here, and only by SGD for a
+    // schedule that starts cycling momentum late) comes before any change.
+    void reserve_states() {
+        const std::optional<T> m = sched_.momentum(t_);
+        for (std::size_t b = 0; b < blocks_.size(); ++b) derived().reserve(states_[b], blocks_[b].size, m);
+    }
+
+    // The update proper, after check_step(): nothing from here on throws.
+    void run_step() {
+        reserve_states();
+        const T lr = sched_.lr(t_);
+        const std::optional<T> m = sched_.momentum(t_);
+        for (std::size_t b = 0; b < blocks_.size(); ++b)
+            derived().prepare(blocks_[b], states_[b], scaled(lr, blocks_[b].lr_scale), m);
+        run_tasks();
+        last_lr_ = lr;
+        last_momentum_ = m ? *m : T(derived().momentum_option());
+        ++t_;
+    }
+
+    void run_tasks() noexcept {
+        const auto count = static_cast<std::ptrdiff_t>(tasks_.size());
+#if defined(_OPENMP)
+        int n = total_size_ < detail::parallel_threshold ? 1 : threads();
+        if (n > 1) {
+            if (static_cast<std::ptrdiff_t>(n) > count) n = static_cast<int>(count);
+                // Static schedule: thread j always takes the same tasks, so a
+                // thread keeps touching the memory it touched the step before.
+#pragma omp parallel for schedule(static) num_threads(n)
+            for (std::ptrdiff_t i = 0; i < count; ++i) run_task(tasks_[std::size_t(i)]);
+            return;
+        }
+#endif
+        for (std::ptrdiff_t i = 0; i < count; ++i) run_task(tasks_[std::size_t(i)]);
+    }
+
+    void run_task(const task& k) noexcept {
+        derived().update(blocks_[k.block], states_[k.block], k.begin, k.size);
+    }
 
     static bool representable(double v) noexcept {
         return std::isfinite(v) && std::abs(v) <= double(std::numeric_limits<T>::max()) && double(T(v)) == v;
@@ -440,6 +587,10 @@ private:
     std::vector<detail::param_block<T>> blocks_;
     std::vector<block_options> options_;
     std::vector<State> states_;
+    std::vector<task> tasks_;
+    Eigen::Index total_size_ = 0;
+    int threads_ = 0;  // 0: Eigen::nbThreads()
+    std::optional<std::pair<std::size_t, std::size_t>> shared_grad_;
 };
 
 }  // namespace clr::optim

@@ -56,6 +56,9 @@ struct sgd_state {
     // buffer from the first gradient, which `has_buffer` stands for.
     Eigen::Array<T, Eigen::Dynamic, 1> buffer;
     bool has_buffer = false;
+    // This step's factors, set by prepare() for update() on every thread.
+    T lr = 0, mu = 0, wd = 0, keep = 1;
+    bool first = false;
 };
 
 }  // namespace clr::detail
@@ -114,15 +117,31 @@ private:
         return s;
     }
 
-    void update(const block& blk, state& s, T lr, std::optional<T> cycled) {
+    // Only allocates with a schedule whose momentum(0) was empty but which
+    // cycles momentum later; every schedule in the library is one or the
+    // other, so step() does not allocate in practice.
+    void reserve(state& s, Eigen::Index n, std::optional<T> cycled) const {
+        const T mu = cycled ? *cycled : T(opts_.momentum);
+        if (mu != T(0) && s.buffer.size() != n) s.buffer = array::Zero(n);
+    }
+
+    void prepare(const block& blk, state& s, T lr, std::optional<T> cycled) const noexcept {
+        s.lr = lr;
+        s.mu = cycled ? *cycled : T(opts_.momentum);
+        s.wd = T(blk.weight_decay);
+        s.keep = T(1) - T(opts_.dampening);
+        s.first = !s.has_buffer;
+        if (s.mu != T(0)) s.has_buffer = true;
+    }
+
+    void update(const block& blk, state& s, Eigen::Index begin, Eigen::Index size) const noexcept {
         using map = Eigen::Map<array>;
         using cmap = Eigen::Map<const array>;
-        const T mu = cycled ? *cycled : T(opts_.momentum);
-        const T wd = T(blk.weight_decay);
-        const Eigen::Index n = blk.size;
+        const T lr = s.lr, mu = s.mu, wd = s.wd, keep = s.keep;
 
         if (mu == T(0)) {
-            clr::detail::for_each_chunk(n, [&](Eigen::Index i, Eigen::Index len) {
+            clr::detail::for_each_chunk(size, [&](Eigen::Index j, Eigen::Index len) {
+                const Eigen::Index i = begin + j;
                 map p(blk.param + i, len);
                 cmap g(blk.grad + i, len);
                 if (wd == T(0))
@@ -133,15 +152,10 @@ private:
             return;
         }
 
-        // Only reached with a schedule whose momentum(0) was empty but which
-        // cycles momentum later; every schedule in the library is one or the
-        // other, so step() does not allocate in practice.
-        if (s.buffer.size() != n) s.buffer = array::Zero(n);
-
-        const bool first = !s.has_buffer;
-        const T keep = T(1) - T(opts_.dampening);
+        const bool first = s.first;
         const bool nesterov = opts_.nesterov;
-        clr::detail::for_each_chunk(n, [&](Eigen::Index i, Eigen::Index len) {
+        clr::detail::for_each_chunk(size, [&](Eigen::Index j, Eigen::Index len) {
+            const Eigen::Index i = begin + j;
             map p(blk.param + i, len);
             cmap g(blk.grad + i, len);
             map buf(s.buffer.data() + i, len);
@@ -154,7 +168,6 @@ private:
             else
                 p -= lr * buf;
         });
-        s.has_buffer = true;
     }
 
     void write_state(clr::detail::checkpoint_writer& w, const state& s, Eigen::Index n) const {

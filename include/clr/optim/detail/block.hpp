@@ -26,13 +26,18 @@ namespace clr::detail {
 // block trivially copyable. The block's options are resolved once, at add():
 // its rate multiplier, and the weight decay it applies (its own or the
 // optimizer's), so that step() looks nothing up.
+//
+// The gradient is held writable when the caller registered writable storage,
+// so that step(reduce) can hand it to a reduction in place; one registered
+// read-only (a const matrix, a Map of const) is only ever read.
 template <class T>
 struct param_block {
     T* param;
-    const T* grad;
+    T* grad;
     Eigen::Index size;
     double lr_scale = 1.0;
     double weight_decay = 0.0;
+    bool grad_writable = false;
 };
 
 template <class E>
@@ -80,6 +85,21 @@ constexpr void check_block_type() {
     }
 }
 
+// Whether a block passed as Arg (a forwarding-reference type) can be written
+// through: Eigen's LvalueBit, and not a const matrix or array. A const Map
+// or Block object still views writable storage, as its flags say.
+template <class Arg>
+constexpr bool is_writable_block() {
+    using E = eigen_expr_t<Arg>;
+    if constexpr (is_dense<E>::value) {
+        constexpr bool owning = std::is_base_of_v<Eigen::PlainObjectBase<E>, E>;
+        return bool(E::Flags & Eigen::LvalueBit) &&
+               !(owning && std::is_const_v<std::remove_reference_t<Arg>>);
+    } else {
+        return false;
+    }
+}
+
 // Gaps between columns (a sub-block of a larger matrix, a row of a
 // column-major matrix) would make the flat pointer walk over foreign values.
 template <class E>
@@ -103,7 +123,7 @@ bool overlaps(const T* a, Eigen::Index na, const T* b, Eigen::Index nb) {
     return lt(a, b + nb) && lt(b, a + na);
 }
 
-template <class T, class P, class G>
+template <class T, bool GradWritable, class P, class G>
 param_block<T> make_block(const std::string& who, P& param, const G& grad) {
     if (param.size() != grad.size())
         throw std::invalid_argument(who + ": grad has " + std::to_string(grad.size()) +
@@ -112,12 +132,13 @@ param_block<T> make_block(const std::string& who, P& param, const G& grad) {
     require_contiguous(who, "grad", grad);
     // The constness stripped here is that of the expression object (a const
     // Map of writable storage); check_block_type has already refused const
-    // matrices and read-only maps.
+    // matrices and read-only maps for the parameter, and a read-only
+    // gradient is marked so and never written (step(reduce) refuses it).
     T* p = const_cast<T*>(param.data());
-    const T* g = grad.data();
+    T* g = const_cast<T*>(grad.data());
     const Eigen::Index n = param.size();
     if (overlaps<T>(p, n, g, n)) throw std::invalid_argument(who + ": param and grad share memory");
-    return {p, g, n, 1.0, 0.0};
+    return {p, g, n, 1.0, 0.0, GradWritable};
 }
 
 // Strip-mining: every update is a few coefficient-wise statements, each one
@@ -125,6 +146,19 @@ param_block<T> make_block(const std::string& who, P& param, const G& grad) {
 // keeps the chunk in L1 (4 arrays x 1024 doubles = 32 KiB), so main memory
 // is read and written once per update, as a hand-fused loop would.
 inline constexpr Eigen::Index chunk_size = 1024;
+
+// The unit of work a thread takes in step(): a whole number of chunks, so
+// that every element goes through the same chunk (the same Eigen calls on
+// the same offsets, hence the same scalar or vector path) whatever the
+// thread count, and results are bit-identical for any number of threads.
+// 16 chunks: large enough that a task costs far more than handing it out,
+// small enough that two threads split the MNIST model within a few percent.
+inline constexpr Eigen::Index task_size = 16 * chunk_size;
+
+// Below this many parameters in all blocks, step() stays on the calling
+// thread: starting a parallel region costs a few microseconds, the update of
+// 64Ki floats about as much (bench/bench_optim.cpp, optim_threads/).
+inline constexpr Eigen::Index parallel_threshold = 64 * 1024;
 
 template <class F>
 void for_each_chunk(Eigen::Index n, F&& f) {
