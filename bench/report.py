@@ -276,6 +276,39 @@ class Report:
                 self.target(f"Adam, {n:,} floats (beyond the {llc // 2**20} MiB cache)",
                             ">= 0.70 of triad", f"{a:.2f}", a >= 0.70)
         self.out()
+        self.threaded_optimizers(m)
+
+    def threaded_optimizers(self, m):
+        # optim_mnist/<kind>/<threads>/real_time: the MNIST model's 623,290
+        # parameters; "threads" is what the optimizer was allowed (1 without OpenMP).
+        rows = {}
+        for name, b in m.items():
+            parts = name.split("/")
+            if len(parts) != 4 or parts[0] != "optim_mnist":
+                continue
+            rows.setdefault(parts[1], {})[int(parts[2])] = b
+        if not rows:
+            return
+        self.out("### The MNIST model's update on 1 and 2 threads")
+        self.out()
+        self.out("All four blocks of the 784-784-10 MLP (623,290 floats) per `step()`, "
+                 "`set_threads(1)` and `set_threads(2)`; bytes as above. The runs use "
+                 "`OMP_WAIT_POLICY=passive`, as the training runs do.")
+        self.out()
+        self.out("| optimizer | 1 thread, µs | GB/s | 2 threads, µs | GB/s | speed-up |")
+        self.out("|---|---:|---:|---:|---:|---:|")
+        for kind in ("sgd_momentum", "adam", "adamw"):
+            r = rows.get(kind, {})
+            one, two = r.get(1), r.get(2)
+            t1 = ns(one) / 1e3 if one else None
+            t2 = ns(two) / 1e3 if two else None
+            g1 = one.get("GBps") if one else None
+            g2 = two.get("GBps") if two else None
+            if two and two.get("threads", 2) < 2:
+                t2 = g2 = None
+            up = t1 / t2 if t1 and t2 else None
+            self.out(f"| {kind} | {fmt(t1, 0)} | {fmt(g1, 1)} | {fmt(t2, 0)} | {fmt(g2, 1)} | {fmt(up)}x |")
+        self.out()
 
     @staticmethod
     def last_level_cache(path):
