@@ -140,6 +140,9 @@ void triad(benchmark::State& state) {
 // and every kind should start from the same warm state.
 template <class Optimizer>
 void time_updates(benchmark::State& state, Optimizer& opt, const array& p, const char* kind, int arrays) {
+    // One thread, as the triad beside it: these figures are the single-thread
+    // bandwidth the threaded ones below are compared with.
+    opt.set_threads(1);
     opt.step();
     for (auto _ : state) {
         opt.step();
