@@ -156,9 +156,11 @@ inline constexpr Eigen::Index chunk_size = 1024;
 inline constexpr Eigen::Index task_size = 16 * chunk_size;
 
 // Below this many parameters in all blocks, step() stays on the calling
-// thread: starting a parallel region costs a few microseconds, the update of
-// 64Ki floats about as much (bench/bench_optim.cpp, optim_threads/).
-inline constexpr Eigen::Index parallel_threshold = 64 * 1024;
+// thread: starting a parallel region, and waking a sleeping thread for it,
+// costs microseconds to tens of them, and up to 128Ki floats (about 70 us of
+// Adam) two threads never measured faster than one (bench/bench_optim.cpp,
+// optim_threads/; bench/limits.md).
+inline constexpr Eigen::Index parallel_threshold = 256 * 1024;
 
 template <class F>
 void for_each_chunk(Eigen::Index n, F&& f) {
