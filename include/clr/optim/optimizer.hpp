@@ -398,7 +398,8 @@ private:
         for (std::size_t b = 0; b < blocks_.size(); ++b) derived().reserve(states_[b], blocks_[b].size, m);
     }
 
-    // The update proper, after check_step(): nothing from here on throws.
+    // The update proper, after check_step(). Only reserve_states() may throw
+    // (std::bad_alloc), before anything has changed; nothing after it does.
     void run_step() {
         reserve_states();
         const T lr = sched_.lr(t_);
