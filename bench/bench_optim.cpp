@@ -181,8 +181,8 @@ void adamw(benchmark::State& state) { adam_like<clr::optim::adamw<clr::triangula
 
 // The MNIST MLP 784-784-10's blocks, as the example registers them.
 struct mnist_model {
-    static constexpr std::int64_t sizes[] = {784 * 784, 784, 784 * 10, 10};
-    static constexpr std::int64_t total = 784 * 784 + 784 + 784 * 10 + 10;  // 623,290
+    static constexpr std::int64_t sizes[] = {784 * 784L, 784, 784 * 10L, 10};
+    static constexpr std::int64_t total = 784 * 784L + 784 + 784 * 10L + 10;  // 623,290
     array p[4], g[4];
 
     mnist_model() {

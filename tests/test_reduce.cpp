@@ -122,6 +122,7 @@ std::vector<params> data_parallel(const problem& pb, Make make, int steps, int r
     fake_comm comm(ranks);
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(ranks));
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r)
         threads.emplace_back([&, r] {
             try {
