@@ -3,14 +3,13 @@
 //
 //     mpirun -np 3 build/examples/mnist_clr/mnist_clr --batch 200 ...
 //
-// Every process (rank) holds the whole model and takes a contiguous share of
-// each global batch; the gradients are summed across ranks before every rank
+// Every process (rank) holds the whole model and takes a share of each
+// global batch; the gradients are summed across ranks before every rank
 // steps the same optimizer. The schedules are closed forms of the step, so
 // each rank computes the same rate without being told.
 //
-//     distributed::world world(argc, argv);       // MPI_Init only under a launcher
-//     auto [begin, end] = distributed::share_of(200, world.rank(), world.size());
-//     world.sum(grad.data(), grad.size());        // in place, on every rank
+//     distributed::world world(argc, argv);   // MPI_Init only under a launcher
+//     world.sum(grad.data(), grad.size());    // in place, the same sum on every rank
 //
 // A program started without a launcher never initialises MPI: it runs as a
 // build without MPI does, with no start-up cost and nothing printed by MPI. A
@@ -39,25 +38,6 @@
 #endif
 
 namespace distributed {
-
-// Rank r's items [begin, end) of n over p ranks: contiguous, in rank order,
-// sizes differing by at most one, the first n mod p ranks taking one more
-// (200 over 3: 67, 67, 66).
-struct share {
-    std::int64_t begin = 0;
-    std::int64_t end = 0;
-    std::int64_t size() const { return end - begin; }
-};
-
-inline share share_of(std::int64_t n, int rank, int ranks) {
-    if (ranks < 1 || rank < 0 || rank >= ranks || n < 0)
-        throw std::invalid_argument("share_of: rank " + std::to_string(rank) + " of " +
-                                    std::to_string(ranks) + " ranks, " + std::to_string(n) + " items");
-    const std::int64_t base = n / ranks;
-    const std::int64_t extra = n % ranks;
-    const std::int64_t begin = rank * base + std::min<std::int64_t>(rank, extra);
-    return {begin, begin + base + (rank < extra ? 1 : 0)};
-}
 
 // The number of processes a launcher started, from the variables Open MPI,
 // MPICH (Hydra) and PMIx-based launchers such as Slurm's srun set; 0 when none

@@ -264,9 +264,14 @@ struct network_pass {
 // classified correctly, and the gradient of that mean loss with respect to every parameter,
 // written into g. The batch must fit the workspace. x binds without a copy to a column-major
 // matrix or a block of its columns; anything else is copied first.
+//
+// When x is one share of a larger batch of `mean_over` examples (data-parallel training),
+// g is the gradient of the summed loss of x divided by mean_over: the shares' gradients then
+// add up to the whole batch's mean gradient, each example weighted exactly as one process
+// would weight it. The returned loss is still the mean over x.
 template <class T>
 T forward_backward(const mlp<T>& m, const Eigen::Ref<const typename mlp<T>::matrix>& x, const std::uint8_t* y,
-                   workspace<T>& ws, gradients<T>& g, std::size_t* correct = nullptr) {
+                   workspace<T>& ws, gradients<T>& g, std::size_t* correct = nullptr, index mean_over = 0) {
     using pass = detail::network_pass<T>;
     pass::check("forward_backward", m, x, y, ws, ws.max_batch());
     if (g.dW1.rows() != m.W1.rows() || g.dW1.cols() != m.W1.cols() || g.dW2.rows() != m.W2.rows() ||
@@ -276,7 +281,11 @@ T forward_backward(const mlp<T>& m, const Eigen::Ref<const typename mlp<T>::matr
             "another shape");
 
     const index n = x.cols();
-    const double loss = pass::forward(m, x, y, ws, correct, T(1) / static_cast<T>(n));
+    if (mean_over != 0 && mean_over < n)
+        throw std::invalid_argument("forward_backward: mean_over " + std::to_string(mean_over) +
+                                    " is smaller than the batch of " + std::to_string(n));
+    const double loss =
+        pass::forward(m, x, y, ws, correct, T(1) / static_cast<T>(mean_over != 0 ? mean_over : n));
     pass::backward(x, ws, g);
     return static_cast<T>(loss / static_cast<double>(n));
 }

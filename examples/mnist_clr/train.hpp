@@ -80,8 +80,40 @@ inline void shuffle(std::vector<std::uint32_t>& order, std::mt19937_64& rng) {
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[uniform_below(rng, i)]);
 }
 
+// Rank r's items [begin, end) of n over p ranks: contiguous, in rank order,
+// sizes differing by at most one, the first n mod p ranks taking one more
+// (200 over 3: 67, 67, 66). Every rank of a data-parallel run splits each
+// batch, and the test set, by this rule.
+struct share {
+    index begin = 0;
+    index end = 0;
+    index size() const noexcept { return end - begin; }
+};
+
+inline share share_of(index n, int rank, int ranks) {
+    if (ranks < 1 || rank < 0 || rank >= ranks || n < 0)
+        throw std::invalid_argument("share_of: rank " + std::to_string(rank) + " of " +
+                                    std::to_string(ranks) + " ranks, " + std::to_string(n) + " items");
+    const index base = n / ranks;
+    const index extra = n % ranks;
+    const index begin = rank * base + std::min<index>(rank, extra);
+    return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
+// The processes training together, as train() sees them: this one's rank, how
+// many there are, and an in-place element-wise sum across all of them. One
+// process alone, by default; distributed::world (examples/common) is the MPI one.
+struct solo {
+    int rank() const noexcept { return 0; }
+    int size() const noexcept { return 1; }
+    template <class T>
+    void sum(T*, std::size_t) const noexcept {}
+};
+
 // Mini-batches of a data set in a fresh random order every epoch, the last,
-// partial batch included, gathered into one buffer allocated up front.
+// partial batch included, gathered into one buffer allocated up front. In a
+// data-parallel run every rank shuffles alike (the same seed) and gathers
+// only its share of each batch.
 class batcher {
 public:
     batcher(const float_set& set, index batch, std::uint64_t seed)
@@ -99,21 +131,26 @@ public:
     index batch_size() const noexcept { return batch_; }
     index batches_per_epoch() const noexcept { return (set_.x.cols() + batch_ - 1) / batch_; }
 
-    // Gathers the next batch and returns its size; a new epoch starts with a
-    // new shuffle.
-    index next() {
+    // Gathers rank's share of the next batch (all of it by default) and
+    // returns the whole batch's size; x() and y() hold the share. A new epoch
+    // starts with a new shuffle.
+    index next(int rank = 0, int ranks = 1) {
         const index n = set_.x.cols();
         if (pos_ == 0) shuffle(order_, rng_);
-        len_ = std::min(batch_, n - pos_);
+        const index whole = std::min(batch_, n - pos_);
+        const share mine = share_of(whole, rank, ranks);
+        len_ = mine.size();
         for (index j = 0; j < len_; ++j) {
-            const auto src = order_[static_cast<std::size_t>(pos_ + j)];
+            const auto src = order_[static_cast<std::size_t>(pos_ + mine.begin + j)];
             x_.col(j) = set_.x.col(src);
             y_[static_cast<std::size_t>(j)] = set_.y[src];
         }
-        pos_ += len_;
+        pos_ += whole;
         if (pos_ == n) pos_ = 0;
-        return len_;
+        return whole;
     }
+
+    index share_size() const noexcept { return len_; }
 
     auto x() const { return x_.leftCols(len_); }
     const std::uint8_t* y() const noexcept { return y_.data(); }
@@ -194,12 +231,47 @@ struct observers {
     progress_fn on_progress;
 };
 
+// Sums g across the team, in place: after it every rank holds the whole
+// batch's gradient.
+template <class Team>
+void sum_gradients(const Team& team, gradients<float>& g) {
+    team.sum(g.dW1.data(), static_cast<std::size_t>(g.dW1.size()));
+    team.sum(g.db1.data(), static_cast<std::size_t>(g.db1.size()));
+    team.sum(g.dW2.data(), static_cast<std::size_t>(g.dW2.size()));
+    team.sum(g.db2.data(), static_cast<std::size_t>(g.db2.size()));
+}
+
+// Mean loss and accuracy over a data set, each rank of the team scoring its
+// share and the sums combined.
+template <class Team>
+std::pair<double, double> score(const mlp<float>& net, const float_set& set, workspace<float>& ws,
+                                const Team& team) {
+    const index n = set.x.cols();
+    if (n == 0) throw std::invalid_argument("score: the data set holds no examples");
+    const share mine = share_of(n, team.rank(), team.size());
+    double sums[2] = {0.0, 0.0};  // summed loss, number right
+    if (mine.size() > 0) {
+        std::size_t right = 0;
+        const float loss =
+            evaluate(net, set.x.middleCols(mine.begin, mine.size()), set.y.data() + mine.begin, ws, &right);
+        sums[0] = double(loss) * double(mine.size());
+        sums[1] = double(right);
+    }
+    team.sum(sums, 2);
+    return {sums[0] / double(n), sums[1] / double(n)};
+}
+
 // Trains `net` in place with `opt`, whose blocks must be net's parameters
 // and g's gradients, registered in that order by the caller. Each update is
 // reported with the rate and momentum (beta1) the optimizer applied.
-template <class Optimizer>
+//
+// Data-parallel with a team of several ranks: each computes the gradient of
+// its share of every batch, the shares are summed, and every rank applies
+// the same update, so the parameters stay identical everywhere. Every rank
+// must call train() with the same arguments and data.
+template <class Optimizer, class Team = solo>
 run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const float_data& data,
-                 const train_options& o, const observers& obs = {}) {
+                 const train_options& o, const observers& obs = {}, const Team& team = {}) {
     using clock = std::chrono::steady_clock;
     if (o.epochs < 1) throw std::invalid_argument("train: epochs must be at least 1");
     if (o.batch < 1) throw std::invalid_argument("train: batch must be at least 1");
@@ -219,27 +291,46 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
         index seen = 0;
         const auto start = clock::now();
         for (index b = 0; b < per_epoch; ++b) {
-            const index len = batches.next();
+            const index len = batches.next(team.rank(), team.size());
             const clr::step_t t = opt.steps();
-            std::size_t right = 0;
-            const float loss = forward_backward(net, batches.x(), batches.y(), ws, g, &right);
+            double sums[2] = {0.0, 0.0};  // the batch's summed loss, number right
+            const index mine = batches.share_size();
+            if (mine > 0) {
+                std::size_t share_right = 0;
+                const float share_loss =
+                    forward_backward(net, batches.x(), batches.y(), ws, g, &share_right, len);
+                sums[0] = double(share_loss) * double(mine);
+                sums[1] = double(share_right);
+            } else {
+                // More ranks than examples in the last batch: nothing to add.
+                g.dW1.setZero();
+                g.db1.setZero();
+                g.dW2.setZero();
+                g.db2.setZero();
+            }
+            if (team.size() > 1) {
+                sum_gradients(team, g);
+                team.sum(sums, 2);
+            }
+            const double loss = sums[0] / double(len);
+            const auto right = static_cast<std::size_t>(sums[1]);
             const double accuracy = double(right) / double(len);
             // A non-finite loss is not applied: its update is reported with the
             // rate it would have had, then the run stops.
             if (!std::isfinite(loss)) {
                 const double lr = static_cast<double>(opt.lr());
-                if (obs.on_update) obs.on_update({t, epoch, lr, std::nullopt, double(loss), accuracy});
+                if (obs.on_update) obs.on_update({t, epoch, lr, std::nullopt, loss, accuracy});
                 throw diverged(t, lr, std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf"));
             }
             opt.step();
             const double lr = static_cast<double>(*opt.last_lr());
             const auto momentum = opt.last_momentum();
-            loss_sum += double(loss) * double(len);
+            loss_sum += loss * double(len);
             right_sum += right;
             seen += len;
             if (obs.on_update)
-                obs.on_update({t, epoch, lr, momentum ? std::optional<double>(*momentum) : std::nullopt,
-                               double(loss), accuracy});
+                obs.on_update({t, epoch, lr, momentum ? std::optional<double>(*momentum) : std::nullopt, loss,
+                               accuracy});
             if (!all_finite(net)) throw diverged(t, lr, "a parameter is no longer finite");
             if (obs.on_progress)
                 obs.on_progress(epoch, b + 1, per_epoch, loss_sum / double(seen),
@@ -249,15 +340,10 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
         result.train_seconds += seconds;
         result.train_flops += flops_per_example * double(n);
 
-        std::size_t test_right = 0;
-        const float test_loss = evaluate(net, data.test.x, data.test.y.data(), ws, &test_right);
-        epoch_record rec{epoch,
-                         opt.steps(),
-                         seconds,
-                         loss_sum / double(n),
-                         double(right_sum) / double(n),
-                         double(test_loss),
-                         double(test_right) / double(data.test.x.cols())};
+        const auto [test_loss, test_accuracy] = score(net, data.test, ws, team);
+        epoch_record rec{
+            epoch,     opt.steps(),  seconds, loss_sum / double(n), double(right_sum) / double(n),
+            test_loss, test_accuracy};
         result.epochs.push_back(rec);
         if (obs.on_epoch) obs.on_epoch(rec);
     }
