@@ -13,6 +13,7 @@
 #include "plot.hpp"
 #include "train.hpp"
 
+#include "distributed.hpp"
 #include "example_io.hpp"
 #include "schedule_flags.hpp"
 #include "trainer_flags.hpp"
@@ -77,6 +78,9 @@ struct program {
     std::optional<std::string> plot;
     bool compare = false;
     clr::step_t per_epoch = 0;  // updates per epoch, once the data is known
+    // The processes training together: this one alone unless mpirun started
+    // several (distributed.hpp).
+    const distributed::world* world = nullptr;
     // Built while the flags are checked, for MNIST's run length; built again
     // only if the data's length or the range test's bounds differ.
     std::optional<clr::any_schedule<float>> built;
@@ -192,13 +196,15 @@ auto with_optimizer(const Schedule& schedule, const trainer_options& t, mnist::m
 mnist::train_options loop_options(const trainer_options& t) { return {t.epochs, t.batch, t.seed}; }
 
 mnist::run_result train_run(const clr::any_schedule<float>& schedule, const trainer_options& t,
-                            const mnist::float_data& data, log_writer* log, mnist::curves* curves,
-                            bool print) {
+                            const mnist::float_data& data, const distributed::world& world, log_writer* log,
+                            mnist::curves* curves, bool print) {
     mnist::mlp<float> net(data.train.x.rows(), 784, 10);
     net.init(t.seed);
     mnist::gradients<float> g(net);
 
-    progress_bar bar(print && isatty(STDOUT_FILENO));
+    // mpirun hands the ranks a terminal, but its forwarding breaks a
+    // redrawn line: no bar in a data-parallel run.
+    progress_bar bar(print && !world.parallel() && isatty(STDOUT_FILENO));
     mnist::observers obs;
     obs.on_progress = [&bar](int e, mnist::index d, mnist::index n, double l, double s) {
         bar(e, d, n, l, s);
@@ -227,8 +233,9 @@ mnist::run_result train_run(const clr::any_schedule<float>& schedule, const trai
             if (curves) curves->add_update(u);
         };
 
-    return with_optimizer(schedule, t, net, g,
-                          [&](auto& opt) { return mnist::train(net, g, opt, data, loop_options(t), obs); });
+    return with_optimizer(schedule, t, net, g, [&](auto& opt) {
+        return mnist::train(net, g, opt, data, loop_options(t), obs, world);
+    });
 }
 
 // ---- --range-test and --auto-range -----------------------------------------
@@ -448,7 +455,7 @@ int compare(const program& p, const mnist::float_data& data) {
         const std::string what = describe_run(t, schedule);
         std::printf("== %s: %s, batch %ld, %d epochs\n", row.name, what.c_str(), static_cast<long>(t.batch),
                     t.epochs);
-        const mnist::run_result r = train_run(schedule, t, data, nullptr, nullptr, true);
+        const mnist::run_result r = train_run(schedule, t, data, *p.world, nullptr, nullptr, true);
         std::printf("Test error: %.2f%%\n\n", 100.0 * r.test_error());
         char line[512];
         std::snprintf(line, sizeof line, "| %s | %s | %ld | %d | %.1f | %.2f%% |\n", row.name, what.c_str(),
@@ -514,6 +521,9 @@ void add_flags(CLI::App& app, program& p) {
 // Every flag, before the data is read: a typo costs nothing.
 void check_flags(program& p) {
     trainer_flags::settle(p.train, p.schedule);
+    if (p.world->parallel() && (p.range.run || p.range.auto_range))
+        throw option_error(p.range.run ? "--range-test" : "--auto-range",
+                           "runs in one process; start mnist_clr without mpirun for it");
     if (p.range.auto_range) {
         // The range test chooses the bounds of a schedule that has them.
         const auto* entry = schedule_flags::find_schedule(p.schedule.schedule);
@@ -536,9 +546,23 @@ void check_flags(program& p) {
 }
 
 void print_header(const program& p, const mnist::float_data& data) {
-    std::printf("Train: %ld examples, test: %ld, %d threads\n", static_cast<long>(data.train.x.cols()),
+    std::printf("Train: %ld examples, test: %ld, %d threads", static_cast<long>(data.train.x.cols()),
                 static_cast<long>(data.test.x.cols()), p.train.threads);
+    if (p.world->parallel()) std::printf(" in each of %d ranks (data-parallel)", p.world->size());
+    std::printf("\n");
     std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(), reproducibility_note);
+}
+
+// What every rank of a data-parallel job must share: its command line and its
+// data (the sizes and every label). A rank that differs would train another
+// model in silence.
+std::string job_identity(int argc, char** argv, const mnist::float_data& data) {
+    std::string id;
+    for (int i = 1; i < argc; ++i) id.append(argv[i]).push_back('\0');
+    id += std::to_string(data.train.x.cols()) + "/" + std::to_string(data.test.x.cols()) + "\n";
+    id.append(data.train.y.begin(), data.train.y.end());
+    id.append(data.test.y.begin(), data.test.y.end());
+    return id;
 }
 
 // --range-test: the sweep, its suggestions, and its log and plot, all or nothing.
@@ -593,7 +617,8 @@ int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
                 p.train.epochs, static_cast<unsigned long long>(p.train.seed));
     std::optional<mnist::run_result> result;
     try {
-        result = train_run(schedule, p.train, data, log ? &*log : nullptr, curves ? &*curves : nullptr, true);
+        result = train_run(schedule, p.train, data, *p.world, log ? &*log : nullptr,
+                           curves ? &*curves : nullptr, true);
     } catch (const mnist::diverged& e) {
         // The log up to the diverging update is what explains it: kept.
         // The plot of a broken run is not drawn.
@@ -617,15 +642,38 @@ int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
 }  // namespace
 
 int main(int argc, char** argv) try {
+    distributed::world world(argc, argv);
+    // A rank that stops alone would leave the others waiting on its sums:
+    // with several ranks, every failure ends the whole job.
+    const auto fail = [&world](int status, const std::string& message) {
+        if (world.parallel()) world.abort("mnist_clr", message, status);
+        std::fprintf(stderr, "mnist_clr: %s\n", message.c_str());
+        return status;
+    };
     program p;
+    p.world = &world;
     p.schedule.schedule = "constant";
     CLI::App app{"Trains a 784-784-10 MLP on MNIST with a constant or cyclical learning rate.", "mnist_clr"};
     add_flags(app, p);
-    if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "mnist_clr")) return *status;
+    if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "mnist_clr")) {
+        if (*status != 0 && world.parallel())
+            world.abort("mnist_clr", "the command line was refused", *status);
+        return *status;
+    }
+    // Rank 0 alone prints and writes the log and the plot.
+    if (!world.root()) {
+        p.log.reset();
+        p.plot.reset();
+        if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+    }
 
     try {
         check_flags(p);
         const mnist::float_data data = load(p.train.data);
+        if (!world.agree(job_identity(argc, argv, data)))
+            throw std::runtime_error(
+                "the ranks were not all started with the same flags and data; give every rank the same "
+                "command line and the same --data files");
         mnist::set_threads(p.train.threads);
         p.per_epoch = p.train.batches_per_epoch(data.train.x.cols());
         print_header(p, data);
@@ -640,18 +688,18 @@ int main(int argc, char** argv) try {
         }
         return train_and_write(p, *p.built, data);
     } catch (const option_error& e) {
-        std::fprintf(stderr, "mnist_clr: %s\n", e.what());
-        return 2;
+        return fail(2, e.what());
     } catch (const mnist::data_error& e) {
+        if (world.parallel()) world.abort("mnist_clr", e.what(), 2);
         std::fprintf(stderr, "%s\n", e.what());
         return 2;
     } catch (const mnist::diverged& e) {
         std::fflush(stdout);
         print_diverged(e, "");
+        if (world.parallel()) world.abort("mnist_clr", "training diverged", diverged_status);
         return diverged_status;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "mnist_clr: %s\n", e.what());
-        return 1;
+        return fail(1, e.what());
     }
 } catch (const std::exception& e) {
     // Setting up the command line can throw too; nothing may escape main.

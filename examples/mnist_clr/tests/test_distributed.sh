@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Data-parallel mnist_clr under mpirun, on a small IDX set written here:
+#   - 2 and 3 ranks train the run one process trains, for the same global
+#     batch: the same rates at every update (closed forms of the step), the
+#     losses within 1e-4 relative (float sums in another order), the final
+#     test error within 0.15 points; the epoch lines and "Test error:" once;
+#     and one epoch of the real digits (MNIST_DIR) within 0.15 points too;
+#   - a rank that cannot read its data, a rank started with other flags, and
+#     a rank that dies bring the whole job down, naming the rank, within a
+#     minute (no rank waits forever for another).
+#   usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec
+set -euo pipefail
+exe=${1:?usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec}
+mpiexec=${2:?usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec}
+exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
+[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mnist_clr_mpi.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+here=$(dirname "${BASH_SOURCE[0]}")
+# shellcheck source=../../common/testing.sh
+source "$here/../../common/testing.sh"
+# shellcheck source=idx_files.sh
+source "$here/idx_files.sh"
+
+# CI runs as root, which Open MPI refuses unless told twice; more ranks than
+# cores need --oversubscribe, and binding ranks to cores would pile them up.
+# Shared-memory copies between processes go through the kernel's CMA where
+# allowed; containers often forbid it (ptrace), and then plain copies work.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export OMP_WAIT_POLICY=passive
+launch=("$mpiexec" --oversubscribe --bind-to none)
+
+# 1000 training images in global batches of 200 over 3 ranks: shares of 67,
+# 67 and 66; 300 test images, 100 each.
+make_idx "$tmp" 1000 300
+flags=(--epochs 2 --batch 200 --threads 1 --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 5)
+data=(--data "$tmp")
+seed=(--seed 3)
+
+# run NAME COMMAND...: its log in $tmp/NAME.csv, stdout and stderr beside.
+run() {
+  local name=$1
+  shift
+  local rc=0
+  timeout 120 "$@" --log "$tmp/$name.csv" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+  [[ $rc -eq 0 ]] || fail "$name: exited $rc: $(head -c 2000 "$tmp/$name.err")"
+}
+
+run one "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}"
+for n in 2 3; do
+  run "np$n" "${launch[@]}" -np "$n" "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}"
+  [[ -s $tmp/np$n.csv ]] || { fail "np$n: no log written"; continue; }
+  # update rows: kind,epoch,step,lr,momentum,loss,accuracy,...
+  if python3 - "$tmp/one.csv" "$tmp/np$n.csv" <<'PY'; then pass; else fail "np$n: the log differs from one process's (above)"; fi
+import csv, sys
+def updates(path):
+    with open(path) as f:
+        return [r for r in csv.reader(f) if r and r[0] == "update"]
+one, many = updates(sys.argv[1]), updates(sys.argv[2])
+if len(one) != len(many) or not one:
+    sys.exit(f"{len(many)} update rows against {len(one)}")
+for a, b in zip(one, many):
+    if a[1:5] != b[1:5]:
+        sys.exit(f"update {a[2]}: epoch, step, rate or momentum {b[1:5]} against {a[1:5]}")
+    la, lb = float(a[5]), float(b[5])
+    if abs(la - lb) > 1e-4 * abs(la):
+        sys.exit(f"update {a[2]}: loss {lb} against {la}")
+PY
+  one_error=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/one.out")
+  many_error=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/np$n.out")
+  if [[ $(grep -c '^Test error: ' "$tmp/np$n.out") -ne 1 || $(grep -c '^Epoch 2/2' "$tmp/np$n.out") -ne 1 ]]; then
+    fail "np$n: the epoch lines and 'Test error:' are not printed once: $(cat "$tmp/np$n.out")"
+  elif ! awk -v a="$one_error" -v b="$many_error" 'BEGIN { d = a - b; exit !(d <= 0.15 && d >= -0.15) }'; then
+    fail "np$n: test error $many_error% against one process's $one_error%"
+  else
+    pass
+  fi
+done
+
+# The real digits, where MNIST_DIR has them: one epoch on 1, 2 and 3 ranks
+# ends within 0.15 points of test error.
+if [[ -n ${MNIST_DIR:-} && -s $MNIST_DIR/train-labels-idx1-ubyte || -s ${MNIST_DIR:-/nonexistent}/train-labels-idx1-ubyte.gz ]]; then
+  real=(--data "$MNIST_DIR" --epochs 1 --batch 200 --seed 1 --threads 1
+    --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 150)
+  run real1 "$exe" "${real[@]}"
+  for n in 2 3; do
+    run "real$n" "${launch[@]}" -np "$n" "$exe" "${real[@]}"
+    a=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/real1.out")
+    b=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/real$n.out")
+    if [[ -n $a && -n $b ]] && awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d <= 0.15 && d >= -0.15) }'; then
+      pass
+    else
+      fail "MNIST, $n ranks: test error '$b%' against one process's '$a%'"
+    fi
+  done
+else
+  missing_input "the MNIST files" "MNIST_DIR=${MNIST_DIR:-unset}; scripts/fetch_mnist.sh fetches them"
+fi
+
+# fault NAME PATTERN COMMAND...: the job fails, within the timeout, and says
+# PATTERN on stderr.
+fault() {
+  local name=$1 pattern=$2
+  shift 2
+  local rc=0
+  timeout 60 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+  if [[ $rc -eq 0 ]]; then
+    fail "$name: the job succeeded"
+  elif [[ $rc -eq 124 ]]; then
+    fail "$name: the job hung (killed after 60 s): $(head -c 2000 "$tmp/$name.err")"
+  elif ! grep -qE "$pattern" "$tmp/$name.err"; then
+    fail "$name: exited $rc without /$pattern/ on stderr: $(head -c 2000 "$tmp/$name.err")"
+  else
+    pass
+  fi
+}
+
+# The same program with other arguments for rank 1 (mpirun's colon form).
+fault bad_data "rank 1 of 2: .*$tmp/missing" \
+  "${launch[@]}" -np 1 "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}" : \
+  -np 1 "$exe" "${flags[@]}" --data "$tmp/missing" "${seed[@]}"
+fault other_flags "rank [01] of 2: .*same flags" \
+  "${launch[@]}" -np 1 "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}" : \
+  -np 1 "$exe" "${flags[@]}" "${data[@]}" --seed 4
+# Rank 1 killed two seconds into a long run, while rank 0 waits on its sums
+# (the shell becomes mnist_clr, which its background child then kills).
+long=(--epochs 500 --batch 200 --threads 1 "${data[@]}" "${seed[@]}")
+# shellcheck disable=SC2016
+fault dead_rank "rank 1" \
+  "${launch[@]}" -np 1 "$exe" "${long[@]}" : \
+  -np 1 bash -c '(sleep 2; kill -9 $$) & exec "$@"' _ "$exe" "${long[@]}"
+
+finish test_distributed
