@@ -6,6 +6,7 @@
 #include "idx.hpp"
 #include "mlp.hpp"
 
+#include <clr/optim/optimizer.hpp>
 #include <clr/schedule.hpp>
 
 #include <Eigen/Core>
@@ -231,16 +232,6 @@ struct observers {
     progress_fn on_progress;
 };
 
-// Sums g across the team, in place: after it every rank holds the whole
-// batch's gradient.
-template <class Team>
-void sum_gradients(const Team& team, gradients<float>& g) {
-    team.sum(g.dW1.data(), static_cast<std::size_t>(g.dW1.size()));
-    team.sum(g.db1.data(), static_cast<std::size_t>(g.db1.size()));
-    team.sum(g.dW2.data(), static_cast<std::size_t>(g.dW2.size()));
-    team.sum(g.db2.data(), static_cast<std::size_t>(g.db2.size()));
-}
-
 // Mean loss and accuracy over a data set, each rank of the team scoring its
 // share and the sums combined.
 template <class Team>
@@ -308,10 +299,7 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
                 g.dW2.setZero();
                 g.db2.setZero();
             }
-            if (team.size() > 1) {
-                sum_gradients(team, g);
-                team.sum(sums, 2);
-            }
+            team.sum(sums, 2);
             const double loss = sums[0] / double(len);
             const auto right = static_cast<std::size_t>(sums[1]);
             const double accuracy = double(right) / double(len);
@@ -322,7 +310,14 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
                 if (obs.on_update) obs.on_update({t, epoch, lr, std::nullopt, loss, accuracy});
                 throw diverged(t, lr, std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf"));
             }
-            opt.step();
+            if (team.size() > 1)
+                // Each share's gradient is already divided by the whole batch
+                // (mean_over): summed, they are the batch's mean gradient.
+                opt.step([&team](clr::optim::gradient_span<float> grad) {
+                    team.sum(grad.data, static_cast<std::size_t>(grad.size));
+                });
+            else
+                opt.step();
             const double lr = static_cast<double>(*opt.last_lr());
             const auto momentum = opt.last_momentum();
             loss_sum += loss * double(len);
