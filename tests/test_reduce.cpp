@@ -6,16 +6,16 @@
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
 
+#include "support/thread_team.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <cstddef>
 #include <exception>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -27,51 +27,6 @@ namespace {
 
 using matrix = Eigen::MatrixXf;
 using vector = Eigen::VectorXf;
-
-class barrier {
-public:
-    explicit barrier(int n) : n_(n) {}
-
-    void wait() {
-        std::unique_lock<std::mutex> lock(m_);
-        const long gen = gen_;
-        if (++waiting_ == n_) {
-            waiting_ = 0;
-            ++gen_;
-            cv_.notify_all();
-        } else {
-            cv_.wait(lock, [&] { return gen_ != gen; });
-        }
-    }
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    int n_, waiting_ = 0;
-    long gen_ = 0;
-};
-
-// MPI_Allreduce(MPI_IN_PLACE, data, n, MPI_FLOAT, MPI_SUM) among `ranks`
-// threads: every rank publishes its buffer, sums all of them in rank order
-// (so that every rank gets the same bits, as a real allreduce delivers), and
-// writes its own buffer once all have read.
-class fake_comm {
-public:
-    explicit fake_comm(int ranks) : bar_(ranks), slots_(static_cast<std::size_t>(ranks), nullptr) {}
-
-    void allreduce_sum(int rank, float* data, Eigen::Index n) {
-        slots_[std::size_t(rank)] = data;
-        bar_.wait();
-        vector sum = vector::Zero(n);
-        for (const float* s : slots_) sum += Eigen::Map<const vector>(s, n);
-        bar_.wait();
-        Eigen::Map<vector>(data, n) = sum;
-    }
-
-private:
-    barrier bar_;
-    std::vector<float*> slots_;
-};
 
 // Least squares y = W x + b on fixed data: 600 examples, 3 batches of 200.
 struct problem {
@@ -119,7 +74,7 @@ params single_process(const problem& pb, Make make, int steps) {
 template <class Make>
 std::vector<params> data_parallel(const problem& pb, Make make, int steps, int ranks) {
     std::vector<params> out(static_cast<std::size_t>(ranks), params{pb.w0, pb.b0});
-    fake_comm comm(ranks);
+    test_support::team_hub hub(ranks);
     std::vector<std::exception_ptr> errors(static_cast<std::size_t>(ranks));
     std::vector<std::thread> threads;
     threads.reserve(static_cast<std::size_t>(ranks));
@@ -138,7 +93,7 @@ std::vector<params> data_parallel(const problem& pb, Make make, int steps, int r
                     pb.gradient(p.w, p.b, (k % 3) * problem::batch + first, share, dw, db);
                     opt.step([&](clr::optim::gradient_span<float> g) {
                         g.array() *= float(share) / float(problem::batch);
-                        comm.allreduce_sum(r, g.data, g.size);
+                        test_support::team(hub, r).sum(g.data, static_cast<std::size_t>(g.size));
                     });
                 }
             } catch (...) {

@@ -1,8 +1,10 @@
 // Data-parallel training without MPI: the ranks of a team are threads of this
-// process, summing through shared memory behind a barrier, so the splitting
+// process (tests/support/thread_team.hpp), so the splitting
 // and summing rules of train() are checked in every build, sanitizers
 // included. The same rules run over MPI in the mpirun tests.
 #include "train.hpp"
+
+#include "support/thread_team.hpp"
 
 #include <clr/clr.hpp>
 #include <clr/optim/adam.hpp>
@@ -12,73 +14,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
 
 namespace {
-
-// A reusable barrier (C++17 has none): the last thread to arrive starts the
-// next generation and wakes the others.
-class barrier {
-public:
-    explicit barrier(int count) : count_(count) {}
-    void wait() {
-        std::unique_lock<std::mutex> lock(m_);
-        const long gen = generation_;
-        if (++arrived_ == count_) {
-            arrived_ = 0;
-            ++generation_;
-            cv_.notify_all();
-        } else {
-            cv_.wait(lock, [&] { return generation_ != gen; });
-        }
-    }
-
-private:
-    std::mutex m_;
-    std::condition_variable cv_;
-    int count_;
-    int arrived_ = 0;
-    long generation_ = 0;
-};
-
-// What the ranks of one team share: a double buffer each rank adds into in
-// rank order (so the sum is the same whatever the threads' timing), and the
-// barrier that separates the phases.
-struct team_hub {
-    explicit team_hub(int n) : ranks(n), sync(n), parts(static_cast<std::size_t>(n)) {}
-    int ranks;
-    barrier sync;
-    std::vector<std::vector<double>> parts;
-};
-
-class thread_team {
-public:
-    thread_team(team_hub& hub, int rank) : hub_(&hub), rank_(rank) {}
-    int rank() const noexcept { return rank_; }
-    int size() const noexcept { return hub_->ranks; }
-
-    template <class T>
-    void sum(T* data, std::size_t n) const {
-        auto& mine = hub_->parts[static_cast<std::size_t>(rank_)];
-        mine.assign(data, data + n);
-        hub_->sync.wait();  // every part written
-        for (std::size_t i = 0; i < n; ++i) {
-            T total = T(0);
-            for (const auto& part : hub_->parts) total += static_cast<T>(part[i]);
-            data[i] = total;
-        }
-        hub_->sync.wait();  // every part read before any is overwritten
-    }
-
-private:
-    team_hub* hub_;
-    int rank_;
-};
 
 mnist::float_set noise_set(mnist::index rows, mnist::index n, std::uint64_t seed) {
     std::mt19937_64 rng(seed);
@@ -116,12 +57,13 @@ trace run_rank(Optimizer opt, const mnist::float_data& data, const mnist::train_
 template <class Optimizer>
 std::vector<trace> run_team(const Optimizer& opt, const mnist::float_data& data,
                             const mnist::train_options& o, int ranks) {
-    team_hub hub(ranks);
+    test_support::team_hub hub(ranks);
     std::vector<trace> out(static_cast<std::size_t>(ranks));
     std::vector<std::thread> threads;
     for (int r = 0; r < ranks; ++r)
-        threads.emplace_back(
-            [&, r] { out[static_cast<std::size_t>(r)] = run_rank(opt, data, o, thread_team(hub, r)); });
+        threads.emplace_back([&, r] {
+            out[static_cast<std::size_t>(r)] = run_rank(opt, data, o, test_support::team(hub, r));
+        });
     for (auto& t : threads) t.join();
     return out;
 }
