@@ -29,7 +29,8 @@ mnist::float_set noise_set(mnist::index rows, mnist::index n, std::uint64_t seed
     s.y.resize(static_cast<std::size_t>(n));
     // Labels that depend on the pixels, so the network has something to learn.
     for (mnist::index j = 0; j < n; ++j)
-        s.y[static_cast<std::size_t>(j)] = static_cast<std::uint8_t>(s.x.col(j).head(8).sum() * 1.2f) % 10;
+        s.y[static_cast<std::size_t>(j)] =
+            static_cast<std::uint8_t>(s.x.col(j).head(std::min<mnist::index>(rows, 8)).sum() * 1.2f) % 10;
     return s;
 }
 
