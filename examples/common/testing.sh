@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by the examples' bash tests: counting checks, and what to do when an
-# input a check needs (gnuplot, /dev/full, ...) is missing. Source it, then
-# end the script with `finish NAME`.
+# Shared by the examples' bash tests: the program under test and a scratch
+# directory, the choice of parts, counting checks, and what to do when an
+# input a check needs (gnuplot, /dev/full, ...) is missing. Source it, call
+# test_setup, then end the script with `finish NAME`.
 #
 # A missing input is never a silent pass. With CLR_TESTS_REQUIRE_ALL=1 (ctest
 # sets it from the CMake option of that name) it is a failure; otherwise the
@@ -12,6 +13,34 @@
 failures=0
 checks=0
 skipped=()
+
+# test_setup EXE SCRATCH: exe becomes EXE's absolute path (the checks run
+# from other directories), and the script fails at once unless it is an
+# executable; tmp becomes a fresh directory SCRATCH.XXXXXX under $TMPDIR,
+# removed when the script exits.
+test_setup() {
+  exe=$(realpath -ms -- "$1")
+  [[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/$2.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+}
+
+# choose_part USAGE PART NAME...: part becomes PART if it is one of the
+# NAMEs or `all`; otherwise USAGE goes to stderr and the script exits 2.
+# `want NAME` then says whether NAME's checks run.
+choose_part() {
+  local usage=$1 chosen=$2 name
+  shift 2
+  for name in "$@" all; do
+    if [[ $chosen == "$name" ]]; then
+      part=$chosen
+      return
+    fi
+  done
+  echo "$usage" >&2
+  exit 2
+}
+want() { [[ $part == all || $part == "$1" ]]; }
 
 fail() {
   echo "FAIL: $*" >&2

@@ -14,20 +14,13 @@
 #   usage: test_cli.sh path/to/mnist_clr [cli|plot|all]
 set -euo pipefail
 usage="usage: test_cli.sh path/to/mnist_clr [cli|plot|all]"
-exe=${1:?$usage}
-part=${2:-all}
-case $part in cli | plot | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
-want() { [[ $part == all || $part == "$1" ]]; }
-exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mnist_clr_test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-umask 022
 here=$(dirname "${BASH_SOURCE[0]}")
-# fail, pass, missing_input, finish
+# test_setup, choose_part, want, fail, pass, missing_input, finish
 # shellcheck source=../../common/testing.sh
 source "$here/../../common/testing.sh"
+choose_part "$usage" "${2:-all}" cli plot
+test_setup "${1:?$usage}" mnist_clr_test
+umask 022
 # make_idx
 # shellcheck source=idx_files.sh
 source "$here/idx_files.sh"

@@ -11,16 +11,13 @@
 #     minute (no rank waits forever for another).
 #   usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec
 set -euo pipefail
-exe=${1:?usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec}
-mpiexec=${2:?usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec}
-exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mnist_clr_mpi.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+usage="usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec"
+mpiexec=${2:?$usage}
 here=$(dirname "${BASH_SOURCE[0]}")
+# test_setup, fail, pass, missing_input, finish
 # shellcheck source=../../common/testing.sh
 source "$here/../../common/testing.sh"
+test_setup "${1:?$usage}" mnist_clr_mpi
 # shellcheck source=idx_files.sh
 source "$here/idx_files.sh"
 

@@ -8,15 +8,11 @@
 # IDX set written here (no MNIST needed): a few hundred updates, seconds in all.
 #   usage: test_reproducible.sh path/to/mnist_clr
 set -euo pipefail
-exe=${1:?usage: test_reproducible.sh path/to/mnist_clr}
-exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mnist_clr_repro.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 here=$(dirname "${BASH_SOURCE[0]}")
+# test_setup, fail, pass, finish
 # shellcheck source=../../common/testing.sh
 source "$here/../../common/testing.sh"
+test_setup "${1:?usage: test_reproducible.sh path/to/mnist_clr}" mnist_clr_repro
 # shellcheck source=idx_files.sh
 source "$here/idx_files.sh"
 

@@ -13,25 +13,17 @@
 set -euo pipefail
 
 usage="usage: test_schedule_plot.sh path/to/schedule_plot [cli|plots|full_disk|all]"
-exe=${1:?$usage}
-part=${2:-all}
-case $part in cli | plots | full_disk | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
-want() { [[ $part == all || $part == "$1" ]]; }
-exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/schedule_plot_test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-umask 022
-
-# fail, pass, missing_input, finish
+# test_setup, choose_part, want, fail, pass, missing_input, finish
 # shellcheck source=../../common/testing.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../common/testing.sh"
+choose_part "$usage" "${2:-all}" cli plots full_disk
+test_setup "${1:?$usage}" schedule_plot_test
+umask 022
 
 # A fresh empty directory per case, so leftovers are easy to see.
 fresh_dir() {
   local d
-  d=$(mktemp -d "$work/case.XXXXXX")
+  d=$(mktemp -d "$tmp/case.XXXXXX")
   echo "$d"
 }
 
@@ -41,9 +33,9 @@ run_in() {
   local dir=$1
   shift
   rc=0
-  (cd "$dir" && "$exe" "$@" >"$work/stdout" 2>"$work/stderr") || rc=$?
-  out=$(cat "$work/stdout")
-  err=$(cat "$work/stderr")
+  (cd "$dir" && "$exe" "$@" >"$tmp/stdout" 2>"$tmp/stderr") || rc=$?
+  out=$(cat "$tmp/stdout")
+  err=$(cat "$tmp/stderr")
 }
 
 # |value - expected| <= tol, in double precision.
@@ -316,7 +308,7 @@ pass
 
 # ---- help -------------------------------------------------------------------------
 
-run_in "$work" --help
+run_in "$tmp" --help
 [[ $rc -eq 0 ]] || fail "--help exits $rc"
 for name in "${names[@]}"; do
   grep -q "$name" <<<"$out" || fail "--help does not mention $name"
@@ -511,9 +503,9 @@ d=$(fresh_dir)
 echo old >"$d/out.csv"
 echo old >"$d/out.png"
 rc=0
-(cd "$d" && PATH="$fake:$PATH" "$exe" "${T[@]}" --csv out.csv --plot out.png >/dev/null 2>"$work/stderr") || rc=$?
+(cd "$d" && PATH="$fake:$PATH" "$exe" "${T[@]}" --csv out.csv --plot out.png >/dev/null 2>"$tmp/stderr") || rc=$?
 [[ $rc -eq 1 ]] || fail "failing gnuplot: exit $rc, expected 1"
-grep -q "gnuplot failed" "$work/stderr" || fail "failing gnuplot: message '$(cat "$work/stderr")'"
+grep -q "gnuplot failed" "$tmp/stderr" || fail "failing gnuplot: message '$(cat "$tmp/stderr")'"
 [[ $(cat "$d/out.csv") == old && $(cat "$d/out.png") == old ]] || fail "failing gnuplot replaced an existing output"
 [[ $(ls -A "$d" | tr '\n' ' ') == "out.csv out.png " ]] || fail "failing gnuplot left: $(ls -A "$d")"
 pass
@@ -522,10 +514,10 @@ pass
 d=$(fresh_dir)
 empty=$(fresh_dir)
 rc=0
-(cd "$d" && PATH="$empty" "$exe" "${T[@]}" --csv out.csv --plot out.png >/dev/null 2>"$work/stderr") || rc=$?
+(cd "$d" && PATH="$empty" "$exe" "${T[@]}" --csv out.csv --plot out.png >/dev/null 2>"$tmp/stderr") || rc=$?
 [[ $rc -eq 1 ]] || fail "missing gnuplot: exit $rc, expected 1"
-grep -q "gnuplot not found" "$work/stderr" || fail "missing gnuplot: message '$(cat "$work/stderr")'"
-grep -q "gnuplot-nox" "$work/stderr" || fail "missing gnuplot: message does not say what to install"
+grep -q "gnuplot not found" "$tmp/stderr" || fail "missing gnuplot: message '$(cat "$tmp/stderr")'"
+grep -q "gnuplot-nox" "$tmp/stderr" || fail "missing gnuplot: message does not say what to install"
 [[ -z $(ls -A "$d") ]] || fail "missing gnuplot left: $(ls -A "$d")"
 pass
 
@@ -547,7 +539,7 @@ for sig in TERM HUP; do
   echo old >"$d/out.csv"
   exec {ready}<>"$blocker/ready" # read-write: opening never blocks, reading waits for the stand-in
   (cd "$d" && CLR_TEST_READY="$blocker/ready" TMPDIR="$scratch" PATH="$blocker:$PATH" \
-    exec "$exe" --schedule hann --steps 100000 --csv out.csv --plot out.png 2>"$work/stderr") &
+    exec "$exe" --schedule hann --steps 100000 --csv out.csv --plot out.png 2>"$tmp/stderr") &
   pid=$!
   gp_pid=""
   if read -r -t 120 -u "$ready" gp_pid; then
@@ -561,14 +553,14 @@ for sig in TERM HUP; do
     wait "$pid" 2>/dev/null || rc=$?  # no "Hangup" notice from the shell
     kill "$gp_pid" 2>/dev/null || true
     want_rc=$((128 + $(kill -l "$sig")))
-    [[ $rc -eq $want_rc ]] || fail "SIG$sig: exit $rc, expected $want_rc ($(cat "$work/stderr"))"
+    [[ $rc -eq $want_rc ]] || fail "SIG$sig: exit $rc, expected $want_rc ($(cat "$tmp/stderr"))"
     [[ $(ls -A "$d") == out.csv && $(cat "$d/out.csv") == old ]] ||
       fail "SIG$sig: left $(ls -A "$d" | tr '\n' ' ')with out.csv '$(cat "$d/out.csv")'"
     [[ -z $(ls -A "$scratch") ]] || fail "SIG$sig: left in TMPDIR: $(ls -A "$scratch")"
   else
     kill "$pid" 2>/dev/null || true
     wait "$pid" || true
-    fail "SIG$sig: the stand-in gnuplot never ran (stderr: $(cat "$work/stderr"))"
+    fail "SIG$sig: the stand-in gnuplot never ran (stderr: $(cat "$tmp/stderr"))"
   fi
   exec {ready}>&-
   pass
@@ -690,8 +682,8 @@ for mode in cut empty svg; do
   image=out.png
   [[ $mode == svg ]] && image=out.svg
   rc=0
-  (cd "$d" && GNUPLOT_FAKE=$mode PATH="$cut:$PATH" "$exe" "${T[@]}" --csv out.csv --plot $image >/dev/null 2>"$work/stderr") || rc=$?
-  err=$(cat "$work/stderr")
+  (cd "$d" && GNUPLOT_FAKE=$mode PATH="$cut:$PATH" "$exe" "${T[@]}" --csv out.csv --plot $image >/dev/null 2>"$tmp/stderr") || rc=$?
+  err=$(cat "$tmp/stderr")
   [[ $rc -eq 1 && $err == *$image*"nothing written"* ]] || fail "gnuplot leaving a $mode image: exit $rc, '$err'"
   [[ $(cat "$d/out.csv") == old && $(cat "$d/out.png") == old && $(cat "$d/out.svg") == old ]] ||
     fail "gnuplot leaving a $mode image: an earlier output was replaced"
@@ -705,8 +697,8 @@ d=$(fresh_dir)
 echo old >"$d/out.png"
 rc=0
 (cd "$d" && GNUPLOT_FAKE=whole GNUPLOT_FAKE_DIR="$d/out.png" PATH="$cut:$PATH" "$exe" "${T[@]}" --csv out.csv \
-  --plot out.png >/dev/null 2>"$work/stderr") || rc=$?
-err=$(cat "$work/stderr")
+  --plot out.png >/dev/null 2>"$tmp/stderr") || rc=$?
+err=$(cat "$tmp/stderr")
 [[ $rc -eq 1 && $err == *out.png*"the --csv file out.csv was written"* && $(head -n 1 "$d/out.csv") == step,lr ]] ||
   fail "image not put in place after the CSV: exit $rc, '$err'"
 pass
@@ -733,9 +725,9 @@ if want full_disk; then
 full=${CLR_TEST_DEV_FULL:-/dev/full}
 if [[ -c $full && -w $full ]]; then
   rc=0
-  "$exe" --schedule triangular --steps 100000 >"$full" 2>"$work/stderr" || rc=$?
+  "$exe" --schedule triangular --steps 100000 >"$full" 2>"$tmp/stderr" || rc=$?
   [[ $rc -eq 1 ]] || fail "writing to /dev/full: exit $rc, expected 1"
-  grep -q "standard output" "$work/stderr" || fail "writing to /dev/full: message '$(cat "$work/stderr")'"
+  grep -q "standard output" "$tmp/stderr" || fail "writing to /dev/full: message '$(cat "$tmp/stderr")'"
   pass
 else
   missing_input "$full" "a writable /dev/full device, as Linux has"

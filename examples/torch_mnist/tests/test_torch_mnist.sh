@@ -13,19 +13,12 @@
 #   usage: test_torch_mnist.sh path/to/torch_mnist [cli|train|all]
 set -euo pipefail
 usage="usage: test_torch_mnist.sh path/to/torch_mnist [cli|train|all]"
-exe=${1:?$usage}
-part=${2:-all}
-case $part in cli | train | all) ;; *) echo "$usage" >&2; exit 2 ;; esac
-want() { [[ $part == all || $part == "$1" ]]; }
-exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-[[ -x $exe ]] || { echo "FAIL: $exe is not an executable" >&2; exit 1; }
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/torch_mnist_test.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 here=$(dirname "${BASH_SOURCE[0]}")
-# fail, pass, missing_input, finish
+# test_setup, choose_part, want, fail, pass, missing_input, finish
 # shellcheck source=../../common/testing.sh
 source "$here/../../common/testing.sh"
+choose_part "$usage" "${2:-all}" cli train
+test_setup "${1:?$usage}" torch_mnist_test
 # make_idx
 # shellcheck source=../../mnist_clr/tests/idx_files.sh
 source "$here/../../mnist_clr/tests/idx_files.sh"
