@@ -42,6 +42,27 @@ choose_part() {
 }
 want() { [[ $part == all || $part == "$1" ]]; }
 
+# refused SHOWN STATUS PATTERN: the last run (its exit status in rc, its
+# output in $tmp/out and $tmp/err) exited with STATUS, printed nothing on
+# stdout and one line on stderr that names PATTERN. Reports the first thing
+# that differs as a failure of SHOWN, and returns 1 then.
+refused() {
+  local shown=$1 want=$2 pattern=$3 status=${rc:?refused: no run recorded in rc} err
+  err=$(cat "$tmp/err")
+  if [[ $status != "$want" ]]; then
+    fail "$shown: exit $status, expected $want (stderr: $err)"
+  elif ! grep -qF -- "$pattern" "$tmp/err"; then
+    fail "$shown: message does not name $pattern: '$err'"
+  elif [[ $(wc -l <"$tmp/err") -ne 1 ]]; then
+    fail "$shown: message is not one line: '$err'"
+  elif [[ -s $tmp/out ]]; then
+    fail "$shown: wrote to stdout: $(cat "$tmp/out")"
+  else
+    return 0
+  fi
+  return 1
+}
+
 fail() {
   echo "FAIL: $*" >&2
   failures=$((failures + 1))

@@ -43,19 +43,7 @@ if want cli; then
     local want=$1 pattern=$2
     shift 2
     run "$@"
-    local shown="torch_mnist $*" err
-    err=$(cat "$tmp/err")
-    if [[ $rc != "$want" ]]; then
-      fail "$shown: exit $rc, expected $want (stderr: $err)"
-    elif ! grep -qF -- "$pattern" "$tmp/err"; then
-      fail "$shown: message does not name $pattern: '$err'"
-    elif [[ $(wc -l <"$tmp/err") -ne 1 ]]; then
-      fail "$shown: message is not one line: '$err'"
-    elif [[ -s $tmp/out ]]; then
-      fail "$shown: wrote to stdout: $(cat "$tmp/out")"
-    else
-      pass
-    fi
+    if refused "torch_mnist $*" "$want" "$pattern"; then pass; fi
   }
   expect 2 "fetch_mnist.sh" --data "$bad/nowhere"
   expect 2 "train-images-idx3-ubyte" --data "$bad"
