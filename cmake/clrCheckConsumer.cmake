@@ -108,36 +108,29 @@ run("build consumer" "${CMAKE_COMMAND}" --build "${consumer_build}" --config ${B
 run("run consumer" "${CMAKE_CTEST_COMMAND}" --test-dir "${consumer_build}" -C ${BUILD_TYPE}
     --output-on-failure --no-tests=error)
 
-if(MODE STREQUAL "find_package" AND COMPONENT STREQUAL "schedules")
-  # The same package without Eigen: COMPONENTS optim must fail, and say why.
-  set(optim_build "${WORK_DIR}/consumer-optim-without-eigen")
-  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${optim_build}"
-                    ${common_args} ${consumer_args} -DCLR_CONSUMER_OPTIM=ON
+# expect_missing_dependency(COMPONENT SWITCH DEPENDENCY PATTERN): configuring
+# the consumer with SWITCH on asks for COMPONENT, whose DEPENDENCY is hidden;
+# that must fail, with a message matching PATTERN that says what is missing.
+function(expect_missing_dependency component switch dependency pattern)
+  set(dir "${WORK_DIR}/consumer-${component}-without-${dependency}")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${dir}"
+                    ${common_args} ${consumer_args} -D${switch}=ON
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(rc EQUAL 0)
-    message(FATAL_ERROR "find_package(clr COMPONENTS optim) succeeded with Eigen hidden:\n${out}")
+    message(FATAL_ERROR "find_package(clr COMPONENTS ${component}) succeeded with ${dependency} hidden:\n${out}")
   endif()
   string(REGEX REPLACE "[ \t\r\n]+" " " flat "${out}")
-  if(NOT flat MATCHES "optim component .*needs Eigen 3\\.4")
-    message(FATAL_ERROR "find_package(clr COMPONENTS optim) without Eigen failed without saying Eigen "
-                        "is what is missing:\n${out}")
+  if(NOT flat MATCHES "${pattern}")
+    message(FATAL_ERROR "find_package(clr COMPONENTS ${component}) without ${dependency} failed without saying "
+                        "${dependency} is what is missing:\n${out}")
   endif()
-  message(STATUS "without Eigen, COMPONENTS optim fails and names Eigen, as it should")
+  message(STATUS "without ${dependency}, COMPONENTS ${component} fails and names ${dependency}, as it should")
+endfunction()
 
-  # And without libtorch, COMPONENTS torch.
-  set(torch_build "${WORK_DIR}/consumer-torch-without-torch")
-  execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CONSUMER_DIR}" -B "${torch_build}"
-                    ${common_args} ${consumer_args} -DCLR_CONSUMER_TORCH=ON
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(rc EQUAL 0)
-    message(FATAL_ERROR "find_package(clr COMPONENTS torch) succeeded with libtorch hidden:\n${out}")
-  endif()
-  string(REGEX REPLACE "[ \t\r\n]+" " " flat "${out}")
-  if(NOT flat MATCHES "torch component .*needs libtorch")
-    message(FATAL_ERROR "find_package(clr COMPONENTS torch) without libtorch failed without saying libtorch "
-                        "is what is missing:\n${out}")
-  endif()
-  message(STATUS "without libtorch, COMPONENTS torch fails and names libtorch, as it should")
+if(MODE STREQUAL "find_package" AND COMPONENT STREQUAL "schedules")
+  # The same package without the optional parts' dependencies.
+  expect_missing_dependency(optim CLR_CONSUMER_OPTIM Eigen "optim component .*needs Eigen 3\\.4")
+  expect_missing_dependency(torch CLR_CONSUMER_TORCH libtorch "torch component .*needs libtorch")
 endif()
 
 message(STATUS "${COMPONENT} consumer built and ran via ${MODE}")
