@@ -101,8 +101,9 @@ array gradient(std::int64_t n, std::uint64_t seed) {
 // lr per step, which leaves it finite and normal for any run length here.
 clr::triangular<float> schedule() { return clr::triangular<float>(1e-5f, 1e-4f, 2000); }
 
-void report_bytes(benchmark::State& state, int arrays) {
-    const double bytes = double(arrays) * double(state.range(0)) * double(sizeof(float));
+// Bytes per iteration: `arrays` arrays of n floats each, read or written.
+void report_bytes(benchmark::State& state, int arrays, std::int64_t n) {
+    const double bytes = double(arrays) * double(n) * double(sizeof(float));
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
     state.counters["GBps"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -132,17 +133,17 @@ void triad(benchmark::State& state) {
         benchmark::ClobberMemory();
     }
     require_finite(a, "triad", n);
-    report_bytes(state, 3);
+    report_bytes(state, 3, n);
 }
 
-// Steady-state updates of the one block p. The first update is left out of
-// the timing: SGD's only fills the momentum buffer (it reads one array fewer),
-// and every kind should start from the same warm state.
+// Steady-state updates of n parameters on `threads` threads, p among them,
+// each update moving `arrays` arrays of n floats. The first update is left
+// out of the timing: SGD's only fills the momentum buffer (it reads one array
+// fewer), and every kind should start from the same warm state.
 template <class Optimizer>
-void time_updates(benchmark::State& state, Optimizer& opt, const array& p, const char* kind, int arrays) {
-    // One thread, as the triad beside it: these figures are the single-thread
-    // bandwidth the threaded ones below are compared with.
-    opt.set_threads(1);
+void time_updates(benchmark::State& state, Optimizer& opt, int threads, std::int64_t n, const array& p,
+                  const char* kind, int arrays) {
+    opt.set_threads(threads);
     opt.step();
     for (auto _ : state) {
         opt.step();
@@ -150,7 +151,8 @@ void time_updates(benchmark::State& state, Optimizer& opt, const array& p, const
         benchmark::ClobberMemory();
     }
     require_finite(p, kind, p.size());
-    report_bytes(state, arrays);
+    report_bytes(state, arrays, n);
+    state.counters["threads"] = opt.threads();
 }
 
 void sgd_momentum(benchmark::State& state) {
@@ -162,7 +164,9 @@ void sgd_momentum(benchmark::State& state) {
     o.weight_decay = 0.0;
     clr::optim::sgd opt(schedule(), o);
     opt.add(p, g);
-    time_updates(state, opt, p, "sgd_momentum", 5);
+    // One thread, as the triad beside it: these figures are the single-thread
+    // bandwidth the threaded ones below are compared with.
+    time_updates(state, opt, 1, n, p, "sgd_momentum", 5);
 }
 
 template <class Optimizer>
@@ -172,7 +176,7 @@ void adam_like(benchmark::State& state, const char* kind) {
     const array g = gradient(n, 6);
     Optimizer opt(schedule());
     opt.add(p, g);
-    time_updates(state, opt, p, kind, 7);
+    time_updates(state, opt, 1, n, p, kind, 7);
 }
 
 void adam(benchmark::State& state) { adam_like<clr::optim::adam<clr::triangular<float>>>(state, "adam"); }
@@ -198,30 +202,13 @@ struct mnist_model {
     }
 };
 
-template <class Optimizer>
-void time_threaded(benchmark::State& state, Optimizer& opt, std::int64_t n, const array& p, const char* kind,
-                   int arrays) {
-    opt.set_threads(int(state.range(0)));
-    opt.step();
-    for (auto _ : state) {
-        opt.step();
-        benchmark::DoNotOptimize(p.data());
-        benchmark::ClobberMemory();
-    }
-    require_finite(p, kind, p.size());
-    const double bytes = double(arrays) * double(n) * double(sizeof(float));
-    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
-    state.counters["GBps"] = benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-    state.counters["threads"] = opt.threads();
-}
-
 void mnist_sgd_momentum(benchmark::State& state) {
     mnist_model m;
     clr::optim::sgd_options o;
     o.momentum = 0.9;
     clr::optim::sgd opt(schedule(), o);
     m.add_to(opt);
-    time_threaded(state, opt, mnist_model::total, m.p[0], "mnist sgd_momentum", 5);
+    time_updates(state, opt, int(state.range(0)), mnist_model::total, m.p[0], "mnist sgd_momentum", 5);
 }
 
 template <class Optimizer>
@@ -229,7 +216,7 @@ void mnist_adam_like(benchmark::State& state, const char* kind) {
     mnist_model m;
     Optimizer opt(schedule());
     m.add_to(opt);
-    time_threaded(state, opt, mnist_model::total, m.p[0], kind, 7);
+    time_updates(state, opt, int(state.range(0)), mnist_model::total, m.p[0], kind, 7);
 }
 
 void mnist_adam(benchmark::State& state) {
@@ -246,7 +233,7 @@ void threads_adam(benchmark::State& state) {
     array g = gradient(n, 6);
     clr::optim::adam opt(schedule());
     opt.add(p, g);
-    time_threaded(state, opt, n, p, "threads adam", 7);
+    time_updates(state, opt, int(state.range(0)), n, p, "threads adam", 7);
 }
 
 [[maybe_unused]] const bool registered = [] {
