@@ -61,6 +61,7 @@ std::vector<trace> run_team(const Optimizer& opt, const mnist::float_data& data,
     test_support::team_hub hub(ranks);
     std::vector<trace> out(static_cast<std::size_t>(ranks));
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(ranks));
     for (int r = 0; r < ranks; ++r)
         threads.emplace_back([&, r] {
             out[static_cast<std::size_t>(r)] = run_rank(opt, data, o, test_support::team(hub, r));
@@ -110,6 +111,7 @@ TEST_CASE("every rank gathers its share of the batch a single process draws", "[
     const auto set = noise_set(6, 23, 1);
     mnist::batcher whole(set, 10, 3);
     std::vector<mnist::batcher> ranks;
+    ranks.reserve(3);
     for (int r = 0; r < 3; ++r) ranks.emplace_back(set, 10, 3);
     // Three epochs of 10, 10, 3: the last batch of 3 over 3 ranks is one each.
     for (int b = 0; b < 9; ++b) {

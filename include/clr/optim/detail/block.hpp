@@ -160,7 +160,7 @@ inline constexpr Eigen::Index task_size = 16 * chunk_size;
 // costs microseconds to tens of them, and up to 128Ki floats (about 70 us of
 // Adam) two threads never measured faster than one (bench/bench_optim.cpp,
 // optim_threads/; bench/limits.md).
-inline constexpr Eigen::Index parallel_threshold = 256 * 1024;
+inline constexpr Eigen::Index parallel_threshold = Eigen::Index{256} * 1024;
 
 template <class F>
 void for_each_chunk(Eigen::Index n, F&& f) {
