@@ -5,9 +5,11 @@
 //     mnist_clr --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 750
 //     mnist_clr --schedule 'triangular(base_lr=0.001, max_lr=0.003, step_size=750)'
 //     mnist_clr --compare
+//     mnist_clr --epochs 5 --save run.ckpt && mnist_clr --epochs 10 --resume run.ckpt
 //
 // Exit status: 0 done, 1 a failure while writing (log, plot), 2 bad flags,
 // values or data files, 3 training diverged (a non-finite loss or parameter).
+#include "checkpoint.hpp"
 #include "idx.hpp"
 #include "mlp.hpp"
 #include "plot.hpp"
@@ -38,6 +40,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -70,12 +73,31 @@ struct range_options {
     std::optional<clr::step_t> steps;  // default: one epoch of batches
 };
 
+// --save's name for the checkpoint after `epoch`: each "{epoch}" in it
+// replaced by the number, as Keras's ModelCheckpoint names its files, so
+// that a run can keep every epoch's; without one, each epoch replaces the last.
+std::string checkpoint_name(const std::string& pattern, int epoch) {
+    static const std::string key = "{epoch}";
+    std::string name = pattern;
+    for (std::size_t at = name.find(key); at != std::string::npos; at = name.find(key, at))
+        name.replace(at, key.size(), std::to_string(epoch));
+    return name;
+}
+
+// --save and --resume.
+struct checkpoints {
+    std::optional<std::string> save;    // written after every epoch (rank 0), a checkpoint_name pattern
+    std::optional<std::string> resume;  // read by every rank before training
+    mnist::checkpoint_info from;        // --resume's header, checked against the run
+};
+
 struct program {
     schedule_flags::choice schedule;
     trainer_options train;
     range_options range;
     std::optional<std::string> log;
     std::optional<std::string> plot;
+    checkpoints ckpt;
     bool compare = false;
     clr::step_t per_epoch = 0;  // updates per epoch, once the data is known
     // The processes training together: this one alone unless mpirun started
@@ -195,9 +217,38 @@ auto with_optimizer(const Schedule& schedule, const trainer_options& t, mnist::m
 
 mnist::train_options loop_options(const trainer_options& t) { return {t.epochs, t.batch, t.seed}; }
 
+// The checkpoint of a run after `epochs` epochs, all or nothing: an
+// interrupted write leaves the previous checkpoint in place.
+template <class Optimizer>
+void save_checkpoint(const std::string& path, const mnist::checkpoint_info& info,
+                     const mnist::mlp<float>& net, const Optimizer& opt) {
+    std::ostringstream bytes(std::ios::binary);
+    mnist::write_checkpoint(bytes, info, net, opt);
+    const std::string b = bytes.str();
+    example_io::output_file out(path);
+    if (std::fwrite(b.data(), 1, b.size(), out.stream()) != b.size())
+        throw example_io::io_error(path, std::string("write failed: ") + std::strerror(errno));
+    out.commit();
+}
+
+template <class Optimizer>
+void resume_from(const std::string& path, mnist::mlp<float>& net, Optimizer& opt, clr::step_t per_epoch) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw option_error("--resume", path + ": cannot open: " + std::strerror(errno));
+    try {
+        const mnist::checkpoint_info info = mnist::read_checkpoint(in, net, opt);
+        if (opt.steps() != per_epoch * static_cast<clr::step_t>(info.epoch))
+            throw mnist::checkpoint_error("it holds " + std::to_string(opt.steps()) + " updates, not the " +
+                                          std::to_string(info.epoch) + " epochs of " +
+                                          std::to_string(per_epoch) + " its header says");
+    } catch (const mnist::checkpoint_error& e) {
+        throw option_error("--resume", path + ": " + e.what());
+    }
+}
+
 mnist::run_result train_run(const clr::any_schedule<float>& schedule, const trainer_options& t,
                             const mnist::float_data& data, const distributed::world& world, log_writer* log,
-                            mnist::curves* curves, bool print) {
+                            mnist::curves* curves, bool print, const checkpoints& ckpt = {}) {
     mnist::mlp<float> net(data.train.x.rows(), 784, 10);
     net.init(t.seed);
     mnist::gradients<float> g(net);
@@ -234,7 +285,20 @@ mnist::run_result train_run(const clr::any_schedule<float>& schedule, const trai
         };
 
     return with_optimizer(schedule, t, net, g, [&](auto& opt) {
-        return mnist::train(net, g, opt, data, loop_options(t), obs, world);
+        mnist::train_options o = loop_options(t);
+        if (ckpt.resume) {
+            const auto per_epoch = static_cast<clr::step_t>(t.batches_per_epoch(data.train.x.cols()));
+            resume_from(*ckpt.resume, net, opt, per_epoch);
+            o.first_epoch = ckpt.from.epoch + 1;
+        }
+        if (ckpt.save)
+            obs.on_epoch = [&, shown = obs.on_epoch](const mnist::epoch_record& r) {
+                shown(r);
+                save_checkpoint(checkpoint_name(*ckpt.save, r.epoch),
+                                {r.epoch, t.batch, t.seed, data.train.x.cols(), data.test.x.cols()}, net,
+                                opt);
+            };
+        return mnist::train(net, g, opt, data, o, obs, world);
     });
 }
 
@@ -350,7 +414,8 @@ void write_range_log(const clr::range_test_result<float>& r, example_io::output_
 // Every output is checked before any work: each can be written where it
 // names, and no two name the same file (through "..", a symlink, an absolute
 // path or a hard link).
-void check_outputs(const std::optional<std::string>& log, const std::optional<std::string>& plot) {
+void check_outputs(const std::optional<std::string>& log, const std::optional<std::string>& plot,
+                   const std::optional<std::string>& save) {
     std::vector<std::pair<const char*, example_io::target_info>> outs;
     const auto add = [&outs](const char* flag, const std::optional<std::string>& path) {
         if (!path) return;
@@ -362,6 +427,10 @@ void check_outputs(const std::optional<std::string>& log, const std::optional<st
     };
     add("--log", log);
     add("--plot", plot);
+    // The first epoch's name stands for all: they share a directory.
+    add("--save", save ? std::optional<std::string>(checkpoint_name(*save, 1)) : std::nullopt);
+    if (save && outs.back().second.how == example_io::target_info::kind::standard_output)
+        throw option_error("--save", "writes a binary file; name a file, not standard output");
     for (std::size_t j = 1; j < outs.size(); ++j)
         for (std::size_t i = 0; i < j; ++i)
             if (example_io::same_target(outs[i].second, outs[j].second))
@@ -484,6 +553,15 @@ void add_flags(CLI::App& app, program& p) {
                         "--plot", [&p](const std::string& v) { p.plot = v; },
                         "Plot loss, rate and test error (PNG or SVG)")
                      ->type_name("FILE");
+    auto* save = app.add_option_function<std::string>(
+                        "--save", [&p](const std::string& v) { p.ckpt.save = v; },
+                        "Checkpoint after every epoch: parameters and optimizer state ({epoch} in FILE "
+                        "becomes the epoch's number)")
+                     ->type_name("FILE");
+    auto* resume = app.add_option_function<std::string>(
+                          "--resume", [&p](const std::string& v) { p.ckpt.resume = v; },
+                          "Continue the run a --save checkpoint holds, to --epochs in all")
+                       ->type_name("FILE");
     auto* compare = app.add_flag("--compare", p.compare, "Train the comparison runs and print their table");
     auto* range_test = app.add_flag("--range-test", p.range.run,
                                     "Run the LR range test and suggest bounds instead of training");
@@ -510,12 +588,45 @@ void add_flags(CLI::App& app, program& p) {
         ->type_name("N");
     // --compare trains its own runs and writes no files; a range test either
     // only tests or trains after it.
-    compare->excludes(log)->excludes(plot)->excludes(range_test)->excludes(auto_range);
-    range_test->excludes(auto_range);
+    compare->excludes(log)
+        ->excludes(plot)
+        ->excludes(range_test)
+        ->excludes(auto_range)
+        ->excludes(save)
+        ->excludes(resume);
+    range_test->excludes(auto_range)->excludes(save)->excludes(resume);
+    // A resumed run keeps the bounds it was trained with.
+    auto_range->excludes(resume);
     app.footer(
         schedule_flags::flags_by_schedule() +
         "Exit status: 0 done, 1 writing failed, 2 bad flags, values or data files, 3 training diverged "
         "(a non-finite loss or parameter: the rate is too high; try --range-test).");
+}
+
+// --resume's header against the flags, before the data is read. The
+// schedule and the optimizer are checked when the state is loaded.
+void check_resume(program& p) {
+    const std::string& path = *p.ckpt.resume;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw option_error("--resume", path + ": cannot open: " + std::strerror(errno));
+    try {
+        p.ckpt.from = mnist::read_checkpoint_info(in);
+    } catch (const mnist::checkpoint_error& e) {
+        throw option_error("--resume", path + ": " + e.what());
+    }
+    const mnist::checkpoint_info& from = p.ckpt.from;
+    const std::string run = " of the run in " + path;
+    if (from.batch != p.train.batch)
+        throw option_error("--batch", std::to_string(p.train.batch) + " is not the " +
+                                          std::to_string(from.batch) + run +
+                                          " (--resume continues a run with its own batch)");
+    if (from.seed != p.train.seed)
+        throw option_error("--seed", std::to_string(p.train.seed) + " is not the " +
+                                         std::to_string(from.seed) + run +
+                                         " (--resume continues a run with its own shuffles)");
+    if (from.epoch >= p.train.epochs)
+        throw option_error("--epochs", std::to_string(p.train.epochs) + " is not more than the " +
+                                           std::to_string(from.epoch) + " epochs done" + run);
 }
 
 // Every flag, before the data is read: a typo costs nothing.
@@ -538,7 +649,8 @@ void check_flags(program& p) {
                                "chooses --base-lr and --max-lr from the range test; drop them");
     }
     if (p.plot) mnist::check_plot_target(*p.plot);
-    check_outputs(p.log, p.plot);
+    check_outputs(p.log, p.plot, p.ckpt.save);
+    if (p.ckpt.resume) check_resume(p);
     const clr::step_t per_epoch = p.train.batches_per_epoch(mnist_train_count);
     p.schedule.run_length = per_epoch * static_cast<clr::step_t>(p.train.epochs);
     p.built = schedule_flags::build<float>(p.schedule);
@@ -594,6 +706,33 @@ void choose_bounds(program& p, const mnist::float_data& data) {
     std::printf("Training with the suggested bounds.\n");
 }
 
+// The schedule for the data's run length (check_flags built it for MNIST's).
+void fit_schedule(program& p) {
+    const clr::step_t run_length = p.per_epoch * static_cast<clr::step_t>(p.train.epochs);
+    if (!p.built || run_length != p.schedule.run_length) {
+        p.schedule.run_length = run_length;
+        p.built = schedule_flags::build<float>(p.schedule);
+    }
+}
+
+// All of --resume's checkpoint, read into a scratch network before anything
+// is printed: a damaged file, or one of another run (data, schedule,
+// optimizer), is refused like a bad flag.
+void check_resume_state(const program& p, const mnist::float_data& data) {
+    const mnist::checkpoint_info& from = p.ckpt.from;
+    if (from.train != data.train.x.cols() || from.test != data.test.x.cols())
+        throw option_error("--data", p.train.data + " holds " + std::to_string(data.train.x.cols()) +
+                                         " training and " + std::to_string(data.test.x.cols()) +
+                                         " test images; the run in " + *p.ckpt.resume + " had " +
+                                         std::to_string(from.train) + " and " + std::to_string(from.test));
+    mnist::mlp<float> net(data.train.x.rows(), 784, 10);
+    mnist::gradients<float> g(net);
+    with_optimizer(*p.built, p.train, net, g, [&](auto& opt) {
+        resume_from(*p.ckpt.resume, net, opt, p.per_epoch);
+        return 0;
+    });
+}
+
 // The run the flags describe, its log and its plot, all or nothing: the log
 // is complete before the plot is drawn, and replaces an earlier one only once
 // the plot has succeeded too.
@@ -617,8 +756,10 @@ int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
                 p.train.epochs, static_cast<unsigned long long>(p.train.seed));
     std::optional<mnist::run_result> result;
     try {
+        if (p.ckpt.resume)
+            std::printf("Resuming after epoch %d from %s\n", p.ckpt.from.epoch, p.ckpt.resume->c_str());
         result = train_run(schedule, p.train, data, *p.world, log ? &*log : nullptr,
-                           curves ? &*curves : nullptr, true);
+                           curves ? &*curves : nullptr, true, p.ckpt);
     } catch (const mnist::diverged& e) {
         // The log up to the diverging update is what explains it: kept.
         // The plot of a broken run is not drawn.
@@ -664,6 +805,7 @@ int main(int argc, char** argv) try {
     if (!world.root()) {
         p.log.reset();
         p.plot.reset();
+        p.ckpt.save.reset();
         if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
     }
 
@@ -676,16 +818,16 @@ int main(int argc, char** argv) try {
                 "command line and the same --data files");
         mnist::set_threads(p.train.threads);
         p.per_epoch = p.train.batches_per_epoch(data.train.x.cols());
+        if (p.ckpt.resume) {
+            fit_schedule(p);
+            check_resume_state(p, data);
+        }
         print_header(p, data);
 
         if (p.compare) return compare(p, data);
         if (p.range.run) return range_test_only(p, data);
         if (p.range.auto_range) choose_bounds(p, data);
-        const clr::step_t run_length = p.per_epoch * static_cast<clr::step_t>(p.train.epochs);
-        if (!p.built || run_length != p.schedule.run_length) {
-            p.schedule.run_length = run_length;
-            p.built = schedule_flags::build<float>(p.schedule);
-        }
+        fit_schedule(p);
         return train_and_write(p, *p.built, data);
     } catch (const option_error& e) {
         return fail(2, e.what());

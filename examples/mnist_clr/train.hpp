@@ -153,6 +153,13 @@ public:
 
     index share_size() const noexcept { return len_; }
 
+    // The shuffle of an epoch whose batches are not wanted (an epoch a
+    // resumed run has done already), at the start of an epoch.
+    void skip_epoch() {
+        if (pos_ != 0) throw std::logic_error("batcher::skip_epoch: not at the start of an epoch");
+        shuffle(order_, rng_);
+    }
+
     auto x() const { return x_.leftCols(len_); }
     const std::uint8_t* y() const noexcept { return y_.data(); }
 
@@ -171,6 +178,11 @@ struct train_options {
     int epochs = 10;
     index batch = 200;
     std::uint64_t seed = 1;
+    // A resumed run starts later: the net and the optimizer hold the state
+    // after epoch first_epoch - 1 (checkpoint.hpp), and the shuffles of the
+    // epochs before are replayed, so the batches are the ones the run that
+    // never stopped takes.
+    int first_epoch = 1;
 };
 
 // What one update did: its step, the rate and momentum (beta1 for Adam) it
@@ -265,6 +277,9 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
                  const train_options& o, const observers& obs = {}, const Team& team = {}) {
     using clock = std::chrono::steady_clock;
     if (o.epochs < 1) throw std::invalid_argument("train: epochs must be at least 1");
+    if (o.first_epoch < 1 || o.first_epoch > o.epochs)
+        throw std::invalid_argument("train: first_epoch " + std::to_string(o.first_epoch) +
+                                    " is not among the epochs 1 to " + std::to_string(o.epochs));
     if (o.batch < 1) throw std::invalid_argument("train: batch must be at least 1");
     if (data.train.x.cols() == 0) throw std::invalid_argument("train: no training examples");
     const index n = data.train.x.cols();
@@ -272,11 +287,13 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
     const index per_epoch = batches.batches_per_epoch();
     workspace<float> ws(net, std::max(batches.batch_size(), index(2000)));
 
+    for (int epoch = 1; epoch < o.first_epoch; ++epoch) batches.skip_epoch();
+
     run_result result;
-    result.epochs.reserve(static_cast<std::size_t>(o.epochs));
+    result.epochs.reserve(static_cast<std::size_t>(o.epochs) - static_cast<std::size_t>(o.first_epoch) + 1);
     const double flops_per_example = train_flops_per_example(net.inputs(), net.hidden(), net.outputs());
 
-    for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    for (int epoch = o.first_epoch; epoch <= o.epochs; ++epoch) {
         double loss_sum = 0;
         std::size_t right_sum = 0;
         index seen = 0;

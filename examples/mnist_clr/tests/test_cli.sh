@@ -153,6 +153,36 @@ make_idx "$flawed" 30 10
 printf '\0\0\10\1\0\0\0\12\0\1\2\3\4\5\6\7\10\12' >"$flawed/t10k-labels-idx1-ubyte"  # a label 10
 expect 2 "t10k-labels-idx1-ubyte" --data "$flawed" --log log.csv
 
+# --save and --resume refuse what they cannot use, before any training. The
+# checkpoint: one epoch of R's run (adam, constant rate).
+ck=$tmp/ck
+mkdir "$ck"
+run_in "$ck" --data "$good" --epochs 1 --batch 100 --threads 1 --save run.ckpt
+[[ $rc -eq 0 && -s $ck/run.ckpt ]] || fail "--save run.ckpt: exit $rc: $(cat "$tmp/err")"
+cp "$ck/run.ckpt" "$ck/flipped.ckpt"
+printf 'X' | dd of="$ck/flipped.ckpt" bs=1 seek=5000 conv=notrunc 2>/dev/null
+head -c 3000 "$ck/run.ckpt" >"$ck/short.ckpt"
+printf 'step,lr\n0,0.1\n' >"$ck/other.csv"
+mkdir "$ck/fewer"
+make_idx "$ck/fewer" 900 200
+expect 2 "--resume: $ck/none.ckpt: cannot open" "${R[@]}" --resume "$ck/none.ckpt"
+expect 2 "--resume: $ck/other.csv: it is not a mnist_clr checkpoint" "${R[@]}" --resume "$ck/other.csv"
+expect 2 "--resume: $ck/flipped.ckpt: clr::optim::load_blocks: checksum mismatch" "${R[@]}" --resume "$ck/flipped.ckpt"
+expect 2 "--resume: $ck/short.ckpt: clr::optim::load_blocks: checkpoint is truncated" "${R[@]}" --resume "$ck/short.ckpt"
+expect 2 "--epochs: 1 is not more than the 1 epochs done" --data "$good" --epochs 1 --batch 100 --resume "$ck/run.ckpt"
+expect 2 "--batch: 50 is not the 100" --data "$good" --epochs 2 --batch 50 --resume "$ck/run.ckpt"
+expect 2 "--seed: 3 is not the 1" "${R[@]}" --seed 3 --resume "$ck/run.ckpt"
+expect 2 "--data: $ck/fewer holds 900 training and 200 test images" --data "$ck/fewer" --epochs 2 --batch 100 --resume "$ck/run.ckpt"
+expect 2 "the schedule differs" "${R[@]}" --schedule triangular --resume "$ck/run.ckpt"
+expect 2 "written by clr::optim::adam, not clr::optim::sgd" "${R[@]}" --optimizer sgd --resume "$ck/run.ckpt"
+expect 2 "beta1 differs" "${R[@]}" --momentum 0.8 --resume "$ck/run.ckpt"
+expect 2 "--save: writes a binary file" "${R[@]}" --save -
+expect 2 "--save: $ck/nowhere/run.ckpt" "${R[@]}" --save "$ck/nowhere/run.ckpt"
+expect 2 "--save" "${R[@]}" --log same.csv --save same.csv
+expect 2 "--save" --compare --save run.ckpt --data "$bad"
+expect 2 "--resume" --range-test --resume "$ck/run.ckpt" --data "$bad"
+expect 2 "--resume" --schedule triangular --auto-range --resume "$ck/run.ckpt" --data "$bad"
+
 # ---- --log: whole or not at all ---------------------------------------------------
 
 # A successful run replaces an earlier log whole, and says what it ran on.

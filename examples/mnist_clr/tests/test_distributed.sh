@@ -6,6 +6,8 @@
 #     losses within 1e-4 relative (float sums in another order), the final
 #     test error within 0.15 points; the epoch lines and "Test error:" once;
 #     and one epoch of the real digits (MNIST_DIR) within 0.15 points too;
+#   - a checkpoint written on 2 ranks resumes on 1 and on 3 ranks, and the
+#     resumed epoch agrees with one process's as above;
 #   - a rank that cannot read its data, a rank started with other flags, and
 #     a rank that dies bring the whole job down, naming the rank, within a
 #     minute (no rank waits forever for another).
@@ -46,36 +48,66 @@ run() {
   [[ $rc -eq 0 ]] || fail "$name: exited $rc: $(head -c 2000 "$tmp/$name.err")"
 }
 
-run one "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}"
-for n in 2 3; do
-  run "np$n" "${launch[@]}" -np "$n" "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}"
-  [[ -s $tmp/np$n.csv ]] || { fail "np$n: no log written"; continue; }
+# agree NAME: the run logged in $tmp/NAME.csv and .out is one process's run
+# (one.csv, one.out), from the first update NAME logged on: at every update
+# the same epoch, step, rate and momentum and the loss within 1e-4 relative;
+# the last epoch's line and "Test error:" printed once, the error within 0.15
+# points.
+agree() {
+  local name=$1
+  [[ -s $tmp/$name.csv ]] || { fail "$name: no log written"; return; }
   # update rows: kind,epoch,step,lr,momentum,loss,accuracy,...
-  if python3 - "$tmp/one.csv" "$tmp/np$n.csv" <<'PY'; then pass; else fail "np$n: the log differs from one process's (above)"; fi
+  if python3 - "$tmp/one.csv" "$tmp/$name.csv" <<'PY'; then pass; else fail "$name: the log differs from one process's (above)"; fi
 import csv, sys
 def updates(path):
     with open(path) as f:
         return [r for r in csv.reader(f) if r and r[0] == "update"]
 one, many = updates(sys.argv[1]), updates(sys.argv[2])
-if len(one) != len(many) or not one:
+first = next((i for i, r in enumerate(one) if many and r[2] == many[0][2]), None)
+if first is None or len(one) - first != len(many):
     sys.exit(f"{len(many)} update rows against {len(one)}")
-for a, b in zip(one, many):
+for a, b in zip(one[first:], many):
     if a[1:5] != b[1:5]:
         sys.exit(f"update {a[2]}: epoch, step, rate or momentum {b[1:5]} against {a[1:5]}")
     la, lb = float(a[5]), float(b[5])
     if abs(la - lb) > 1e-4 * abs(la):
         sys.exit(f"update {a[2]}: loss {lb} against {la}")
 PY
+  local one_error many_error
   one_error=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/one.out")
-  many_error=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/np$n.out")
-  if [[ $(grep -c '^Test error: ' "$tmp/np$n.out") -ne 1 || $(grep -c '^Epoch 2/2' "$tmp/np$n.out") -ne 1 ]]; then
-    fail "np$n: the epoch lines and 'Test error:' are not printed once: $(cat "$tmp/np$n.out")"
+  many_error=$(sed -n 's/^Test error: \([0-9.]*\)%.*/\1/p' "$tmp/$name.out")
+  if [[ $(grep -c '^Test error: ' "$tmp/$name.out") -ne 1 || $(grep -c '^Epoch 2/2' "$tmp/$name.out") -ne 1 ]]; then
+    fail "$name: the epoch lines and 'Test error:' are not printed once: $(cat "$tmp/$name.out")"
   elif ! awk -v a="$one_error" -v b="$many_error" 'BEGIN { d = a - b; exit !(d <= 0.15 && d >= -0.15) }'; then
-    fail "np$n: test error $many_error% against one process's $one_error%"
+    fail "$name: test error $many_error% against one process's $one_error%"
   else
     pass
   fi
+}
+
+run one "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}"
+for n in 2 3; do
+  run "np$n" "${launch[@]}" -np "$n" "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}"
+  agree "np$n"
 done
+
+# A checkpoint written on 2 ranks resumes on 1 and on 3: epoch 2 from the
+# 2-rank run's checkpoint after epoch 1 is one process's epoch 2.
+run save2 "${launch[@]}" -np 2 "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}" --save "$tmp/np2.{epoch}.ckpt"
+if [[ -s $tmp/np2.1.ckpt && -s $tmp/np2.2.ckpt ]]; then
+  pass
+else
+  fail "2 ranks with --save: no checkpoint for each epoch: $(ls "$tmp")"
+fi
+run resumed1 "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}" --resume "$tmp/np2.1.ckpt"
+agree resumed1
+run resumed3 "${launch[@]}" -np 3 "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}" --resume "$tmp/np2.1.ckpt"
+agree resumed3
+if [[ $(grep -c '^update,1,' "$tmp/resumed3.csv") -eq 0 && $(grep -c '^update,2,' "$tmp/resumed3.csv") -gt 0 ]]; then
+  pass
+else
+  fail "resumed on 3 ranks: the log does not start at epoch 2"
+fi
 
 # The real digits, where MNIST_DIR has them: one epoch on 1, 2 and 3 ranks
 # ends within 0.15 points of test error.

@@ -6,6 +6,8 @@
 # lines it prints once their timings are taken out. A different seed must
 # change the log, or the comparison would prove nothing. The data is a small
 # IDX set written here (no MNIST needed): a few hundred updates, seconds in all.
+# A run saved after its first epoch and resumed in a new process must write
+# the second half of the same log.
 #   usage: test_reproducible.sh path/to/mnist_clr
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -68,6 +70,41 @@ awk -F, '$1 == "update" && $5 == "" { bad = 1 } END { exit bad }' "$tmp/sgd.a.cs
 run adam.seed6 --seed 6 --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 8 --threads 2
 if cmp -s "$tmp/adam.t2.a.csv" "$tmp/adam.seed6.csv"; then
   fail "--seed 5 and --seed 6 wrote the same log"
+else
+  pass
+fi
+
+# --save and --resume: a run stopped after epoch 1 and resumed in a new
+# process continues as the run that never stopped. The run saves every
+# epoch's checkpoint under its own name ({epoch}); the resumed log holds the
+# header, the schedule and epoch 2: the whole run's rows, to the bit.
+resumed() {
+  local name=$1 whole=$2
+  shift 2
+  local rc=0
+  "$exe" --data "$tmp" --epochs 2 --batch 64 "$@" --save "$tmp/$name.{epoch}.ckpt" >/dev/null 2>"$tmp/$name.err" || rc=$?
+  [[ $rc -eq 0 ]] || fail "$name: mnist_clr $* --save exited $rc: $(cat "$tmp/$name.err")"
+  [[ -s $tmp/$name.1.ckpt && -s $tmp/$name.2.ckpt ]] || fail "$name: --save did not write one file an epoch"
+  run "$name" "$@" --resume "$tmp/$name.1.ckpt"
+  { head -n 2 "$tmp/$whole.csv" && tail -n $((updates / 2 + 1)) "$tmp/$whole.csv"; } >"$tmp/$name.want"
+  if ! cmp -s "$tmp/$name.want" "$tmp/$name.csv"; then
+    fail "$name: the resumed log is not the whole run's: $(diff "$tmp/$name.want" "$tmp/$name.csv" | head -n 5)"
+  elif ! diff -q <(grep -E '^(Epoch 2/2|Test error)' "$tmp/$whole.out") \
+    <(grep -E '^(Epoch 2/2|Test error)' "$tmp/$name.out") >/dev/null; then
+    fail "$name: the resumed run prints other results: $(grep -E '^(Epoch|Test)' "$tmp/$name.out")"
+  elif ! grep -q '^Resuming after epoch 1 from ' "$tmp/$name.out"; then
+    fail "$name: does not say it resumed: $(cat "$tmp/$name.out")"
+  else
+    pass
+  fi
+}
+resumed adam.resumed adam.t2.a "${adam[@]}" --threads 2
+resumed sgd.resumed sgd.a "${sgd[@]}"
+# Another seed would replay other shuffles, and the run would continue with
+# other batches than its own: refused.
+if "$exe" --data "$tmp" --epochs 2 --batch 64 --seed 6 --schedule triangular --base-lr 0.001 --max-lr 0.003 \
+  --step-size 8 --threads 2 --resume "$tmp/adam.resumed.1.ckpt" >/dev/null 2>&1; then
+  fail "--resume with another --seed than the checkpoint's was accepted"
 else
   pass
 fi
