@@ -123,14 +123,23 @@ void triad(benchmark::State& state) {
     array a = array::Zero(n);
     const array b = uniform(n, 1, -1.0f, 1.0f);
     const array c = uniform(n, 2, -1.0f, 1.0f);
-    // Read through DoNotOptimize so the compiler cannot specialise the loop
-    // on a known constant.
-    float s = 3.0f;
-    benchmark::DoNotOptimize(s);
+    // A volatile read, so the compiler cannot specialise the loop on a known
+    // constant. Not benchmark::DoNotOptimize: GCC 12 may pass a float through
+    // its "+r,m" operand in a general register and read back garbage (here a
+    // subnormal, whose every multiplication took a microcode assist: the
+    // triad ran 20 times slower and computed a = b).
+    const volatile float scale = 3.0f;
+    const float s = scale;
     for (auto _ : state) {
         a = b + s * c;
         benchmark::DoNotOptimize(a.data());
         benchmark::ClobberMemory();
+    }
+    // What was timed must be the triad (to rounding: one side may be fused).
+    if (!((a - (b + 3.0f * c)).abs() <= 1e-6f * (b.abs() + 3.0f * c.abs())).all()) {
+        std::fprintf(stderr, "bench_optim: triad/%lld computed the wrong values; its timing is invalid\n",
+                     static_cast<long long>(n));
+        std::abort();
     }
     require_finite(a, "triad", n);
     report_bytes(state, 3, n);
