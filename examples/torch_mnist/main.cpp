@@ -9,7 +9,8 @@
 //     torch_mnist --schedule triangular --base-lr 0.001 --max-lr 0.003 --step-size 750
 //
 // Exit status: 0 done, 1 a failure while training, 2 bad flags, values or
-// data files.
+// data files, 3 training diverged (a non-finite loss or parameter), as
+// mnist_clr's.
 #include "idx.hpp"
 
 #include "schedule_flags.hpp"
@@ -21,14 +22,52 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace {
 
 using schedule_flags::option_error;
+
+// The exit status of a run whose loss or parameters stopped being finite.
+constexpr int diverged_status = 3;
+
+// Raised by train() when an update leaves the loss or a parameter non-finite:
+// the rate is too high for the run and every later update would only spread
+// the NaN. step() is the update that did it (counted from 0, as the
+// scheduler's steps()), lr() its rate.
+class diverged : public std::runtime_error {
+public:
+    diverged(clr::step_t step, double lr, const std::string& what)
+        : std::runtime_error(what),
+          step_(step),
+          lr_(lr) {}
+    clr::step_t step() const noexcept { return step_; }
+    double lr() const noexcept { return lr_; }
+
+private:
+    clr::step_t step_;
+    double lr_;
+};
+
+bool all_finite(const torch::nn::Sequential& model) {
+    for (const auto& p : model->parameters())
+        if (!torch::isfinite(p).all().item<bool>()) return false;
+    return true;
+}
+
+// One line: the update, its rate, and what to do about it. torch_mnist has no
+// range test of its own; mnist_clr's runs the same network.
+void print_diverged(const diverged& e) {
+    std::fprintf(stderr,
+                 "torch_mnist: training diverged at update %llu (lr %.3g): %s; the rate is too high, try a "
+                 "lower one (mnist_clr --range-test finds rates that train this network)\n",
+                 static_cast<unsigned long long>(e.step()), e.lr(), e.what());
+}
 
 struct split {
     torch::Tensor x;  // float32, examples x 784, pixels / 255
@@ -97,10 +136,18 @@ result train(const clr::any_schedule<double>& schedule, const trainer_flags::tra
             opt->zero_grad();
             const auto logits = model->forward(xb);
             const auto loss = torch::nn::functional::cross_entropy(logits, yb);
+            const double loss_value = loss.item<double>();
+            // The update's number and rate, before the scheduler moves on.
+            const clr::step_t t = sched.steps();
+            const double lr = sched.last_lr().front();
+            // A non-finite loss is not applied: the run stops at it.
+            if (!std::isfinite(loss_value))
+                throw diverged(t, lr, std::string("the loss is ") + (std::isnan(loss_value) ? "nan" : "inf"));
             loss.backward();
             opt->step();
+            if (!all_finite(model)) throw diverged(t, lr, "a parameter is no longer finite");
             sched.step();
-            loss_sum += loss.item<double>() * double(yb.size(0));
+            loss_sum += loss_value * double(yb.size(0));
             correct += logits.argmax(1).eq(yb).sum().item<std::int64_t>();
         }
         const double seconds =
@@ -135,7 +182,8 @@ int main(int argc, char** argv) try {
     schedule_flags::add_schedule_flags(app, s);
     trainer_flags::add_trainer_flags(app, t);
     app.footer(schedule_flags::flags_by_schedule() +
-               "Exit status: 0 done, 1 training failed, 2 bad flags, values or data files.");
+               "Exit status: 0 done, 1 training failed, 2 bad flags, values or data files, 3 training "
+               "diverged (a non-finite loss or parameter: the rate is too high; try a lower one).");
     if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "torch_mnist"))
         return *status;
 
@@ -168,7 +216,14 @@ int main(int argc, char** argv) try {
                     clr::to_string(schedule).c_str(), static_cast<long>(t.batch), t.epochs,
                     static_cast<unsigned long long>(t.seed));
 
-        const result r = train(schedule, t, train_set, test_set);
+        result r;
+        try {
+            r = train(schedule, t, train_set, test_set);
+        } catch (const diverged& e) {
+            std::fflush(stdout);
+            print_diverged(e);
+            return diverged_status;
+        }
         std::printf("Train time: %.1f s\n", r.train_seconds);
         std::printf("Test error: %.2f%%\n", 100.0 * r.test_error);
     } catch (const option_error& e) {

@@ -4,7 +4,8 @@
 #   cli    bad flags, values and data files: exit status 2, a one-line
 #          message naming the flag or file on stderr, nothing on stdout,
 #          before any training starts; then two epochs on small generated
-#          files (no MNIST needed): the Keras-style lines and `Test error:`
+#          files (no MNIST needed): the Keras-style lines and `Test error:`;
+#          a diverging rate: exit status 3 and one line naming the update
 #   train  one epoch on the real MNIST files in $MNIST_DIR: a test error
 #          below 5% (about 3% is usual)
 #   all    both
@@ -82,6 +83,28 @@ if want cli; then
       pass
     fi
   done
+  # A rate that diverges: the run stops at the first non-finite loss or
+  # parameter with exit status 3 and one line naming the update and its rate
+  # and asking for a lower rate, as mnist_clr does; no epoch line, no test
+  # error; for Adam and for SGD.
+  for args in "--lr 1e30" "--optimizer sgd --lr 1e30"; do
+    # shellcheck disable=SC2086
+    run "${R[@]}" $args
+    err=$(cat "$tmp/err")
+    if [[ $rc != 3 ]]; then
+      fail "torch_mnist $args: exit $rc, expected 3 (stderr: $err)"
+    elif [[ $err != "torch_mnist: training diverged at update "[0-9]*" (lr 1e+30): "*"; the rate is too high, try a lower one"* ||
+      $(wc -l <"$tmp/err") -ne 1 ]]; then
+      fail "torch_mnist $args: message '$err'"
+    elif grep -qE '^(Epoch|Test error)' "$tmp/out"; then
+      fail "torch_mnist $args: trained on after diverging: $(cat "$tmp/out")"
+    else
+      pass
+    fi
+  done
+  run --help
+  grep -q "3 training diverged" "$tmp/out" || fail "torch_mnist --help does not document exit status 3"
+  pass
   # The run header gives the schedule's text form, defaults included.
   run "${R[@]}" --schedule step_decay --max-lr 0.01 --step-size 5
   grep -qF "adam, step_decay(lr=0.01, step_size=5, gamma=0.1), batch" "$tmp/out" ||
