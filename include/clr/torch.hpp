@@ -30,13 +30,14 @@
 // is the same for every group.
 //
 // Checkpoints: the step count, the schedule's text form (clr::to_string) and
-// the group scales go into a torch::serialize archive, next to the
-// optimizer's own:
+// the group scales go into a torch::serialize archive as one record with a
+// CRC-32C, next to the optimizer's own:
 //     torch::save(opt, "opt.pt");   torch::save(sched, "sched.pt");
 //     torch::load(opt, "opt.pt");   torch::load(sched, "sched.pt");
 // A load under a different schedule or different scales is refused
 // (clr::torch::checkpoint_error, showing both) unless asked for with
-// sched.load(archive, clr::torch::resume::new_settings).
+// sched.load(archive, clr::torch::resume::new_settings); so is a damaged
+// record, before any of its fields is used.
 #ifndef CLR_TORCH_HPP
 #define CLR_TORCH_HPP
 
@@ -49,18 +50,22 @@
 #include <torch/serialize/output-archive.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "clr.hpp"
+#include "detail/crc32c.hpp"
 
 namespace clr::torch {
 
@@ -108,7 +113,148 @@ inline void set_momentum(::torch::optim::OptimizerOptions& o, double m) {
 }
 
 inline const char* group_key() noexcept { return "clr_scheduler"; }
-inline constexpr std::int64_t format_version = 1;
+
+// The scheduler's record, format 2: one byte string under the key "record",
+// all little-endian:
+//     8 bytes "CLRSCHED", u32 version = 2, u64 step count,
+//     u64 length L and L bytes of the schedule's text form (L = 0 for a
+//     schedule without one), u64 group count G and G f64 group scales,
+//     then a u32 CRC-32C of every byte before it.
+// One string rather than a field per value, so that the checksum covers
+// exactly the bytes stored, and libtorch's unpickler, which checks a
+// string's length against its input, is all that reads them before clr.
+// Format 1 (the fields "format" = 1, "steps", "schedule", "group_scales",
+// no checksum) still loads.
+inline constexpr std::uint32_t format_version = 2;
+inline constexpr char record_magic[9] = "CLRSCHED";
+// Magic, version, step count, text length, group count, checksum.
+inline constexpr std::size_t record_min_size = 8 + 4 + 8 + 8 + 8 + 4;
+
+class record_writer {
+public:
+    template <class U>
+    void integer(U v) {
+        static_assert(std::is_unsigned_v<U>);
+        for (std::size_t i = 0; i < sizeof(U); ++i) bytes_ += static_cast<char>((v >> (8 * i)) & 0xFFu);
+    }
+    void f64(double v) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, 8);
+        integer(bits);
+    }
+    void text(const std::string& t) { bytes_ += t; }
+
+    // The record with its checksum appended.
+    std::string sealed() && {
+        clr::detail::crc32c crc;
+        crc.update(bytes_.data(), bytes_.size());
+        integer(crc.value());
+        return std::move(bytes_);
+    }
+
+private:
+    std::string bytes_;
+};
+
+// Reads a record whose checksum has been checked: every read is still
+// bounded by the record's length, and a field that does not fit names itself.
+class record_reader {
+public:
+    record_reader(const std::string& record, std::size_t end, std::string who)
+        : p_(record.data()),
+          left_(end),
+          who_(std::move(who)) {}
+
+    [[noreturn]] void fail(const std::string& problem) const { throw checkpoint_error(who_ + problem); }
+
+    template <class U>
+    U integer(const char* what) {
+        static_assert(std::is_unsigned_v<U>);
+        need(sizeof(U), what);
+        U v = 0;
+        for (std::size_t i = 0; i < sizeof(U); ++i)
+            v |= static_cast<U>(static_cast<unsigned char>(p_[i])) << (8 * i);
+        skip(sizeof(U));
+        return v;
+    }
+    double f64(const char* what) {
+        const auto bits = integer<std::uint64_t>(what);
+        double v;
+        std::memcpy(&v, &bits, 8);
+        return v;
+    }
+    std::string text(std::uint64_t n, const char* what) {
+        if (n > left_) fail(std::string("the record is too short for ") + what + " (damaged file?)");
+        std::string t(p_, static_cast<std::size_t>(n));
+        skip(static_cast<std::size_t>(n));
+        return t;
+    }
+    std::size_t left() const noexcept { return left_; }
+
+private:
+    void need(std::size_t n, const char* what) const {
+        if (n > left_) fail(std::string("the record is too short for ") + what + " (damaged file?)");
+    }
+    void skip(std::size_t n) noexcept {
+        p_ += n;
+        left_ -= n;
+    }
+
+    const char* p_;
+    std::size_t left_;
+    std::string who_;
+};
+
+// What a scheduler's record holds, read and checked for damage (not yet
+// against the scheduler loading it).
+struct saved_state {
+    step_t steps = 0;
+    std::string text;
+    std::vector<double> scales;
+};
+
+inline std::uint32_t stored_crc(const std::string& record) noexcept {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i)
+        v |= static_cast<std::uint32_t>(static_cast<unsigned char>(record[record.size() - 4 + i])) << (8 * i);
+    return v;
+}
+
+// Format 2: the checksum first, then the fields, each within the record.
+inline saved_state read_record(const std::string& record, const std::string& who) {
+    if (record.size() < record_min_size)
+        throw checkpoint_error(who + "the scheduler record is " + std::to_string(record.size()) +
+                               " bytes, shorter than any (damaged file?)");
+    clr::detail::crc32c crc;
+    crc.update(record.data(), record.size() - 4);
+    const std::uint32_t stored = stored_crc(record);
+    if (stored != crc.value())
+        throw checkpoint_error(who + "checksum mismatch in the scheduler record (the record says " +
+                               clr::detail::hex32(stored) + ", its bytes give " +
+                               clr::detail::hex32(crc.value()) + "): the archive is damaged");
+    record_reader r(record, record.size() - 4, who);
+    if (r.text(8, "the magic tag") != record_magic)
+        r.fail(std::string("the scheduler record does not start with \"") + record_magic + "\"");
+    const auto version = r.integer<std::uint32_t>("the format version");
+    if (version != format_version)
+        r.fail("scheduler record version " + std::to_string(version) + ", this build reads versions 1 and " +
+               std::to_string(format_version));
+    saved_state s;
+    s.steps = r.integer<std::uint64_t>("the step count");
+    if (s.steps > clr::detail::max_steps)
+        r.fail("the step count " + std::to_string(s.steps) + " is larger than 2^62 (damaged file?)");
+    const auto length = r.integer<std::uint64_t>("the schedule's length");
+    s.text = r.text(length, "the schedule's text form");
+    const auto groups = r.integer<std::uint64_t>("the group count");
+    if (groups > r.left() / 8)
+        r.fail("the record is too short for its " + std::to_string(groups) + " group scales (damaged file?)");
+    s.scales.reserve(static_cast<std::size_t>(groups));
+    for (std::uint64_t g = 0; g < groups; ++g) s.scales.push_back(r.f64("a group scale"));
+    if (r.left() != 0)
+        r.fail("the scheduler record has " + std::to_string(r.left()) +
+               " bytes after its group scales (damaged file?)");
+    return s;
+}
 
 }  // namespace detail
 
@@ -206,21 +352,31 @@ public:
     ::torch::optim::Optimizer& optimizer() const noexcept { return *opt_; }
 
     // Writes the step count, the schedule's text form (empty for a schedule
-    // without one) and the group scales, under the key "clr_scheduler".
+    // without one) and the group scales, as one record with a CRC-32C (the
+    // layout is at clr::torch::detail::format_version), under the key
+    // "clr_scheduler".
     void save(::torch::serialize::OutputArchive& archive) const {
+        const std::string text = clr::detail::text_or_empty(sched_);
+        detail::record_writer w;
+        w.text(detail::record_magic);
+        w.integer(detail::format_version);
+        w.integer(static_cast<std::uint64_t>(t_));
+        w.integer(static_cast<std::uint64_t>(text.size()));
+        w.text(text);
+        w.integer(static_cast<std::uint64_t>(scales_.size()));
+        for (double s : scales_) w.f64(s);
         ::torch::serialize::OutputArchive a;
-        a.write("format", c10::IValue(detail::format_version));
-        a.write("steps", c10::IValue(static_cast<std::int64_t>(t_)));
-        a.write("schedule", c10::IValue(clr::detail::text_or_empty(sched_)));
-        a.write("group_scales", c10::IValue(scales_));
+        a.write("record", c10::IValue(std::move(w).sealed()));
         archive.write(detail::group_key(), a);
     }
 
     // Restores what save() wrote and applies lr(steps()) (and momentum) to
-    // the optimizer, which may be loaded before or after. The group count
-    // must match; with resume::same_settings the schedule's text form
-    // (unless the archive has none: a schedule without a text form cannot be
-    // checked) and the scales must too. Throws checkpoint_error, leaving the
+    // the optimizer, which may be loaded before or after. The record's
+    // checksum is checked before any of its fields is used (a record of
+    // format 1, which had none, is read as it was). The group count must
+    // match; with resume::same_settings the schedule's text form (unless the
+    // archive has none: a schedule without a text form cannot be checked)
+    // and the scales must too. Throws checkpoint_error, leaving the
     // scheduler unchanged.
     void load(::torch::serialize::InputArchive& archive, resume settings = resume::same_settings) {
         const std::string who = "clr::torch::scheduler::load: ";
@@ -228,34 +384,9 @@ public:
         if (!archive.try_read(detail::group_key(), a))
             throw checkpoint_error(who + "the archive has no '" + detail::group_key() +
                                    "' entry: it was not written by clr::torch::scheduler::save");
-        auto read = [&](const char* key) {
-            c10::IValue v;
-            bool found = false;
-            try {
-                found = a.try_read(key, v);
-            } catch (const c10::Error&) {
-                found = false;
-            }
-            if (!found)
-                throw checkpoint_error(who + "the archive's scheduler entry has no '" + key +
-                                       "' (damaged file?)");
-            return v;
-        };
-        const c10::IValue format = read("format"), steps = read("steps"), text = read("schedule"),
-                          scales = read("group_scales");
-        if (!format.isInt() || format.toInt() != detail::format_version)
-            throw checkpoint_error(who + "scheduler format " +
-                                   (format.isInt() ? std::to_string(format.toInt()) : "?") +
-                                   ", this build reads format " + std::to_string(detail::format_version));
-        if (!steps.isInt() || steps.toInt() < 0 ||
-            static_cast<std::uint64_t>(steps.toInt()) > clr::detail::max_steps)
-            throw checkpoint_error(who + "the step count is not a number in [0, 2^62] (damaged file?)");
-        if (!text.isString()) throw checkpoint_error(who + "the schedule entry is not text (damaged file?)");
-        if (!scales.isDoubleList())
-            throw checkpoint_error(who + "the group scales are not a list of numbers (damaged file?)");
-        const std::vector<double> saved_scales = scales.toDoubleVector();
-        const std::string& saved_text = text.toStringRef();
-        const step_t n = static_cast<step_t>(steps.toInt());
+        const detail::saved_state saved = read_saved(a, who);
+        const std::vector<double>& saved_scales = saved.scales;
+        const std::string& saved_text = saved.text;
 
         if (saved_scales.size() != scales_.size())
             throw checkpoint_error(who + "the archive is of a scheduler of " +
@@ -281,10 +412,50 @@ public:
                                        clr::detail::to_text(saved_scales[g]) + ", this scheduler's is " +
                                        clr::detail::to_text(scales_[g]) + hint);
         }
-        apply(n, "clr::torch::scheduler::load");
+        apply(saved.steps, "clr::torch::scheduler::load");
     }
 
 private:
+    // The scheduler entry's record (format 2), or its fields (format 1),
+    // checked for damage.
+    static detail::saved_state read_saved(::torch::serialize::InputArchive& a, const std::string& who) {
+        // A damaged archive can make try_read throw as well as return false.
+        auto read = [&](const char* key, c10::IValue& v) {
+            try {
+                return a.try_read(key, v);
+            } catch (const c10::Error&) {
+                return false;
+            }
+        };
+        c10::IValue record, format;
+        if (read("record", record)) {
+            if (!record.isString())
+                throw checkpoint_error(who + "the scheduler record is not a byte string (damaged file?)");
+            return detail::read_record(record.toStringRef(), who);
+        }
+        if (!read("format", format) || (format.isInt() && format.toInt() == detail::format_version))
+            throw checkpoint_error(who + "the archive's scheduler entry has no 'record' (damaged file?)");
+        if (!format.isInt() || format.toInt() != 1)
+            throw checkpoint_error(
+                who + "scheduler format " + (format.isInt() ? std::to_string(format.toInt()) : "?") +
+                ", this build reads formats 1 and " + std::to_string(detail::format_version));
+        auto field = [&](const char* key) {
+            c10::IValue v;
+            if (!read(key, v))
+                throw checkpoint_error(who + "the archive's scheduler entry has no '" + key +
+                                       "' (damaged file?)");
+            return v;
+        };
+        const c10::IValue steps = field("steps"), text = field("schedule"), scales = field("group_scales");
+        if (!steps.isInt() || steps.toInt() < 0 ||
+            static_cast<std::uint64_t>(steps.toInt()) > clr::detail::max_steps)
+            throw checkpoint_error(who + "the step count is not a number in [0, 2^62] (damaged file?)");
+        if (!text.isString()) throw checkpoint_error(who + "the schedule entry is not text (damaged file?)");
+        if (!scales.isDoubleList())
+            throw checkpoint_error(who + "the group scales are not a list of numbers (damaged file?)");
+        return {static_cast<step_t>(steps.toInt()), text.toStringRef(), scales.toDoubleVector()};
+    }
+
     // Computes every value of step n, checks them, then writes them all.
     void apply(step_t n, const char* who) {
         auto& groups = opt_->param_groups();
