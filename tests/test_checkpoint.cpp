@@ -549,6 +549,31 @@ TEST_CASE("save reports a stream that fails", "[optim][checkpoint][errors]") {
                         "clr::optim::save_blocks: writing the checkpoint failed");
 }
 
+namespace {
+
+// The record save_blocks wrote before shapes were recorded, from the
+// version-3 record `v3` of column-major blocks: version 2 (a u64 size per
+// block, then the values and a CRC-32C) or version 1 (the same without the
+// checksum).
+std::string sizes_only_record(const std::string& v3, std::uint32_t version) {
+    const std::size_t count = u64_at(v3, 13);
+    std::string r = v3.substr(0, 21);
+    put_u32(r, 8, version);
+    for (std::size_t b = 0; b < count; ++b) {
+        r += std::string(8, '\0');
+        put_u64(r, r.size() - 8, u64_at(v3, 21 + 17 * b) * u64_at(v3, 29 + 17 * b));
+    }
+    r += v3.substr(21 + 17 * count, v3.size() - 4 - (21 + 17 * count));
+    if (version == 1) return r;
+    clr::detail::crc32c crc;
+    crc.update(r.data(), r.size());
+    r += std::string(4, '\0');
+    put_u32(r, r.size() - 4, crc.value());
+    return r;
+}
+
+}  // namespace
+
 TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
     Eigen::MatrixXd w(2, 3);
     w << 1, 2, 3, 4, 5, 6;
@@ -557,9 +582,19 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
     std::ostringstream out;
     clr::optim::save_blocks(out, w, b);
     const std::string s = out.str();
-    REQUIRE(s.size() == 8 + 4 + 1 + 8 + 16 + 11 * 8 + 4);
+    // Magic, version, scalar size, block count, each block's rows, columns
+    // and order, the values, the checksum.
+    REQUIRE(s.size() == 8 + 4 + 1 + 8 + 2 * 17 + 11 * 8 + 4);
     CHECK(s.substr(0, 8) == "CLRBLOCK");
-    CHECK(s[8] == 2);
+    CHECK(u32_at(s, 8) == 3);
+    CHECK(s[12] == 8);          // scalar size
+    CHECK(u64_at(s, 13) == 2);  // block count
+    CHECK(u64_at(s, 21) == 2);  // w: 2x3, column-major
+    CHECK(u64_at(s, 29) == 3);
+    CHECK(s[37] == 0);
+    CHECK(u64_at(s, 38) == 5);  // b: 5x1
+    CHECK(u64_at(s, 46) == 1);
+    CHECK(s[54] == 0);
 
     SECTION("round trip, through a Map too") {
         Eigen::MatrixXd w2(2, 3);
@@ -587,7 +622,8 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
     };
     SECTION("sizes and count") {
         Eigen::VectorXd b6 = Eigen::VectorXd::Constant(6, 7.0);
-        CHECK(error(s, w2, b6) == "clr::optim::load_blocks: block 1 has 6 values, checkpoint has 5");
+        CHECK(error(s, w2, b6) ==
+              "clr::optim::load_blocks: block 1 is 6x1 (column-major), checkpoint has 5x1 (column-major)");
         CHECK((b6.array() == 7.0).all());
         CHECK(error(s, w2) == "clr::optim::load_blocks: checkpoint has 2 blocks, 1 is registered");
         CHECK(error(s, w2, b2, b2) == "clr::optim::load_blocks: checkpoint has 2 blocks, 3 are registered");
@@ -616,11 +652,10 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
         CHECK(error(saved(opt), w2, b2) ==
               "clr::optim::load_blocks: not a clr parameter file (wrong magic tag, expected \"CLRBLOCK\")");
         std::string bad = s;
-        bad[8] = 3;
+        bad[8] = 4;
         CHECK(error(bad, w2, b2) ==
-              "clr::optim::load_blocks: checkpoint format version 3 is not supported (this build reads "
-              "versions 1 "
-              "and 2)");
+              "clr::optim::load_blocks: checkpoint format version 4 is not supported (this build reads "
+              "versions 1 to 3)");
     }
     SECTION("every single-bit flip is refused, the blocks unchanged") {
         std::size_t refused = 0;
@@ -635,20 +670,49 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
         CHECK(refused == s.size() * 8);
         // A flipped value is caught by the checksum, named as such.
         std::string bad = s;
-        bad[8 + 4 + 1 + 8 + 16 + 5 * 8 + 3] ^= 0x10;
+        bad[8 + 4 + 1 + 8 + 2 * 17 + 5 * 8 + 3] ^= 0x10;
         const std::string what = error(bad, w2, b2);
         CHECK_THAT(what,
                    Catch::StartsWith("clr::optim::load_blocks: checksum mismatch (the record says 0x") &&
                        Catch::EndsWith("): the parameter file is damaged"));
     }
-    SECTION("version 1, without the checksum, still loads") {
-        // clr 0.1 wrote the same record without its last four bytes.
-        std::string v1 = s.substr(0, s.size() - 4);
-        v1[8] = 1;
-        std::istringstream in(v1);
+    SECTION("versions 1 and 2, with sizes in place of shapes, still load") {
+        const std::string v2 = sizes_only_record(s, 2);
+        std::istringstream in(v2);
         clr::optim::load_blocks(in, w2, b2);
         CHECK(w2 == w);
         CHECK(b2 == b);
+        // clr 0.1 wrote version 2's record without its last four bytes.
+        w2.setConstant(7.0);
+        b2.setConstant(7.0);
+        std::istringstream in1(sizes_only_record(s, 1));
+        clr::optim::load_blocks(in1, w2, b2);
+        CHECK(w2 == w);
+        CHECK(b2 == b);
+        // Without shapes, only the sizes can be checked: a 3x2 block takes
+        // the 2x3 one's values, in storage order, as it always did.
+        Eigen::MatrixXd w32(3, 2);
+        Eigen::VectorXd b5(5);
+        std::istringstream in2(v2);
+        clr::optim::load_blocks(in2, w32, b5);
+        CHECK(Eigen::Map<const Eigen::VectorXd>(w32.data(), 6) ==
+              Eigen::Map<const Eigen::VectorXd>(w.data(), 6));
+        w2.setConstant(7.0);
+        b2.setConstant(7.0);
+        Eigen::VectorXd b6(6);
+        CHECK(error(v2, w2, b6) == "clr::optim::load_blocks: block 1 has 6 values, checkpoint has 5");
+        // Every flip and cut of a version-2 record is still refused.
+        for (std::size_t i = 0; i < v2.size() * 8; ++i) {
+            std::string bad = v2;
+            bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
+            INFO("version 2, byte " << i / 8 << ", bit " << i % 8);
+            CHECK_THAT(error(bad, w2, b2), Catch::StartsWith("clr::optim::load_blocks: "));
+        }
+        for (std::size_t n = 0; n < v2.size(); ++n) {
+            INFO("version 2, length " << n);
+            CHECK_THAT(error(v2.substr(0, n), w2, b2),
+                       Catch::StartsWith("clr::optim::load_blocks: checkpoint is truncated (reading "));
+        }
     }
     SECTION("blocks must be contiguous") {
         Eigen::MatrixXd big(4, 4);
@@ -657,6 +721,107 @@ TEST_CASE("save_blocks and load_blocks", "[optim][checkpoint]") {
             clr::optim::save_blocks(o2, w, big.block(0, 0, 2, 2)),
             "clr::optim::save_blocks: block 1 is not contiguous in memory (inner stride 1, outer "
             "stride 4 for 2x2); register the whole matrix or a contiguous Map");
+    }
+}
+
+TEST_CASE("load_blocks refuses another shape or storage order, naming the block and both",
+          "[optim][checkpoint][errors]") {
+    using row_major = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    Eigen::VectorXd v = Eigen::VectorXd::LinSpaced(5, 1, 5);
+    Eigen::MatrixXd m34(3, 4);
+    for (Eigen::Index i = 0; i < m34.size(); ++i) m34(i) = double(i) + 0.5;
+    std::ostringstream out;
+    clr::optim::save_blocks(out, v, m34);
+    const std::string s = out.str();
+
+    // The message of the refusal, having checked that no block was written.
+    auto refusal = [&s](auto&& first, auto&& second) {
+        first.setConstant(7.0);
+        second.setConstant(7.0);
+        std::istringstream in(s);
+        std::string what = "(no error)";
+        try {
+            clr::optim::load_blocks(in, first, second);
+        } catch (const clr::optim::checkpoint_error& e) {
+            what = e.what();
+        }
+        CHECK((first.array() == 7.0).all());
+        CHECK((second.array() == 7.0).all());
+        return what;
+    };
+    Eigen::VectorXd v2(5);
+    Eigen::MatrixXd m43(4, 3);
+    CHECK(refusal(v2, m43) ==
+          "clr::optim::load_blocks: block 1 is 4x3 (column-major), checkpoint has 3x4 (column-major)");
+    row_major r34(3, 4);
+    CHECK(refusal(v2, r34) ==
+          "clr::optim::load_blocks: block 1 is 3x4 (row-major), checkpoint has 3x4 (column-major)");
+    // A transposed view has the shape, but not the order.
+    CHECK(refusal(v2, m43.transpose()) ==
+          "clr::optim::load_blocks: block 1 is 3x4 (row-major), checkpoint has 3x4 (column-major)");
+    Eigen::RowVectorXd row5(5);
+    Eigen::MatrixXd m34b(3, 4);
+    CHECK(refusal(row5, m34b) ==
+          "clr::optim::load_blocks: block 0 is 1x5 (column-major), checkpoint has 5x1 (column-major)");
+
+    SECTION("the same shape loads, whatever order a vector is declared in") {
+        Eigen::MatrixXd m(3, 4);
+        std::istringstream in(s);
+        clr::optim::load_blocks(in, Eigen::Map<Eigen::MatrixXd>(v2.data(), 5, 1), m);
+        CHECK(v2 == v);
+        CHECK(m == m34);
+        // A row vector (row-major to Eigen) and a 1xN matrix (column-major)
+        // hold their values the same way, and are recorded alike.
+        std::ostringstream o2;
+        clr::optim::save_blocks(o2, Eigen::RowVectorXd(v.transpose()));
+        Eigen::MatrixXd one_row(1, 5);
+        std::istringstream in2(o2.str());
+        clr::optim::load_blocks(in2, one_row);
+        CHECK(one_row == v.transpose());
+    }
+    SECTION("a row-major record: its layout, every flip and every cut refused") {
+        row_major r(2, 3);
+        r << 1, 2, 3, 4, 5, 6;
+        std::ostringstream o2;
+        clr::optim::save_blocks(o2, r);
+        const std::string rs = o2.str();
+        REQUIRE(rs.size() == 21 + 17 + 6 * 8 + 4);
+        CHECK(u64_at(rs, 21) == 2);
+        CHECK(u64_at(rs, 29) == 3);
+        CHECK(rs[37] == 1);
+        CHECK(u64_at(rs, 46) == bits_of(2.0));  // r(0, 1): the values in row-major order
+        row_major back(2, 3);
+        std::istringstream in(rs);
+        clr::optim::load_blocks(in, back);
+        CHECK(back == r);
+        Eigen::MatrixXd col(2, 3);
+        std::istringstream in2(rs);
+        REQUIRE_THROWS_WITH(
+            clr::optim::load_blocks(in2, col),
+            "clr::optim::load_blocks: block 0 is 2x3 (column-major), checkpoint has 2x3 (row-major)");
+        for (std::size_t i = 0; i < rs.size() * 8; ++i) {
+            std::string bad = rs;
+            bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
+            INFO("byte " << i / 8 << ", bit " << i % 8);
+            back.setConstant(7.0);
+            std::istringstream b(bad);
+            REQUIRE_THROWS_AS(clr::optim::load_blocks(b, back), clr::optim::checkpoint_error);
+            CHECK((back.array() == 7.0).all());
+        }
+        for (std::size_t n = 0; n < rs.size(); ++n) {
+            INFO("length " << n);
+            std::istringstream b(rs.substr(0, n));
+            REQUIRE_THROWS_WITH(
+                clr::optim::load_blocks(b, back),
+                Catch::StartsWith("clr::optim::load_blocks: checkpoint is truncated (reading "));
+        }
+        // A damaged order byte is shown as the number it holds.
+        std::string bad = rs;
+        bad[37] = 9;
+        std::istringstream b(bad);
+        REQUIRE_THROWS_WITH(
+            clr::optim::load_blocks(b, back),
+            "clr::optim::load_blocks: block 0 is 2x3 (row-major), checkpoint has 2x3 (storage order 9)");
     }
 }
 

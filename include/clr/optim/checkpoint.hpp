@@ -18,11 +18,19 @@
 // stream's exceptions() mask, is a checkpoint_error.
 //
 // Parameter record (save_blocks), all little-endian:
-//     8 bytes "CLRBLOCK", u32 version = 2, u8 scalar size (4 or 8),
-//     u64 block count B, B x u64 block sizes, then each block's values in
-//     storage order, then a u32 CRC-32C of every byte before it.
-// Version 1 (clr 0.1) is the same without the checksum, and still loads.
-// The sizes are checked against the caller's blocks as they are read, so a
+//     8 bytes "CLRBLOCK", u32 version = 3, u8 scalar size (4 or 8),
+//     u64 block count B, B x (u64 rows, u64 columns, u8 storage order:
+//     0 column-major, 1 row-major), then each block's values in storage
+//     order, then a u32 CRC-32C of every byte before it.
+// A block with one row or one column is recorded as column-major: its values
+// lie the same way in either order. load_blocks refuses a block whose shape or
+// order differs from the caller's (a 3x4 record into a 4x3 matrix, or a
+// column-major one into a row-major matrix), naming the block and both.
+// Version 2 has a u64 size per block in place of its shape, and version 1
+// (clr 0.1) is version 2 without the checksum. Both still load, by size
+// alone: they record no shape or order to check, so such a file loads into
+// any block of as many values, as it always did.
+// The shapes are checked against the caller's blocks as they are read, so a
 // damaged one cannot make load_blocks allocate more than the blocks hold; a
 // damaged value fails the checksum, checked before any block is written.
 #ifndef CLR_OPTIM_CHECKPOINT_HPP
@@ -77,12 +85,17 @@ void save_blocks(std::ostream& out, const First& first, const Rest&... rest) {
     w.integer(detail::blocks_version);
     w.integer(static_cast<std::uint8_t>(sizeof(T)));
     w.integer(static_cast<std::uint64_t>(views.size()));
-    for (const auto& v : views) w.integer(static_cast<std::uint64_t>(v.size));
+    for (const auto& v : views) {
+        w.integer(v.shape.rows);
+        w.integer(v.shape.cols);
+        w.integer(v.shape.order);
+    }
     for (const auto& v : views) w.values(v.data, v.size);
     w.integer(w.crc());
 }
 
-// Reads what save_blocks wrote into blocks of the same sizes, in the same
+// Reads what save_blocks wrote into blocks of the same shapes and storage
+// orders (of the same sizes, for a record of version 1 or 2), in the same
 // order. Checks everything first: on any error no block is modified.
 template <class First, class... Rest>
 void load_blocks(std::istream& in, First&& first, Rest&&... rest) {
@@ -98,7 +111,12 @@ void load_blocks(std::istream& in, First&& first, Rest&&... rest) {
     detail::checkpoint_reader r(in, who);
     const auto version = r.header(detail::blocks_magic, "clr parameter file", detail::blocks_version);
     r.scalar_size(sizeof(T));
-    r.block_sizes(views.size(), [&](std::size_t b) { return views[b].size; });
+    if (version >= 3) {
+        r.block_count(views.size());
+        for (std::size_t b = 0; b < views.size(); ++b) r.block_shape_of(b, views[b].shape);
+    } else {
+        r.block_sizes(views.size(), [&](std::size_t b) { return views[b].size; });
+    }
     std::vector<std::vector<T>> staged(views.size());
     for (std::size_t b = 0; b < views.size(); ++b) {
         staged[b].resize(static_cast<std::size_t>(views[b].size));

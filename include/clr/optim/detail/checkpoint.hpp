@@ -33,8 +33,9 @@
 namespace clr::detail {
 
 // Both records gained a CRC-32C in version 2 (optimizer records their
-// settings too); version 1 of either still reads.
-inline constexpr std::uint32_t blocks_version = 2;
+// settings too), and parameter records their blocks' shapes in version 3;
+// every earlier version of either still reads.
+inline constexpr std::uint32_t blocks_version = 3;
 inline constexpr std::uint32_t optimizer_version = 2;
 
 inline bool host_is_little_endian() noexcept {
@@ -115,6 +116,32 @@ private:
     std::uint64_t count_ = 0;
     crc32c crc_;
 };
+
+// A block's shape as a parameter record (version 3) stores it. The storage
+// order is recorded as row-major only for a block with more than one row and
+// more than one column: a vector's values lie the same way in either order, so
+// an Eigen::RowVectorXd (row-major) and a 1xN Eigen::MatrixXd (column-major)
+// agree.
+struct block_shape {
+    std::uint64_t rows = 0;
+    std::uint64_t cols = 0;
+    std::uint8_t order = 0;  // 0 column-major, 1 row-major
+};
+
+template <class E>
+block_shape shape_of(const E& e) {
+    const bool matrix = e.rows() > 1 && e.cols() > 1;
+    return {static_cast<std::uint64_t>(e.rows()), static_cast<std::uint64_t>(e.cols()),
+            static_cast<std::uint8_t>(matrix && eigen_expr_t<E>::IsRowMajor ? 1 : 0)};
+}
+
+// "3x4 (column-major)"; an order byte of a damaged record shows as a number.
+inline std::string shape_text(const block_shape& s) {
+    const std::string order = s.order == 0   ? "column-major"
+                              : s.order == 1 ? "row-major"
+                                             : "storage order " + std::to_string(s.order);
+    return std::to_string(s.rows) + "x" + std::to_string(s.cols) + " (" + order + ")";
+}
 
 // Reads from a stream, keeping the CRC-32C of everything read, or from
 // memory: the body of a version-2 record, read whole and checked first.
@@ -242,6 +269,20 @@ public:
                  std::to_string(n));
     }
 
+    // Rows, columns and storage order of block b, checked against the
+    // caller's as each is read (so a damaged one is refused before anything is
+    // allocated from it).
+    void block_shape_of(std::size_t b, const block_shape& expected) {
+        const std::string where = " of block " + std::to_string(b);
+        block_shape got;
+        got.rows = integer<std::uint64_t>("the rows" + where);
+        got.cols = integer<std::uint64_t>("the columns" + where);
+        got.order = integer<std::uint8_t>("the storage order" + where);
+        if (got.rows != expected.rows || got.cols != expected.cols || got.order != expected.order)
+            fail("block " + std::to_string(b) + " is " + shape_text(expected) + ", checkpoint has " +
+                 shape_text(got));
+    }
+
     // Block count and sizes, checked against what the caller has.
     template <class SizeAt>
     void block_sizes(std::size_t expected_count, SizeAt size_at) {
@@ -274,12 +315,13 @@ template <class T>
 struct block_view {
     T* data;
     Eigen::Index size;
+    block_shape shape;
 };
 
 template <class T, class E>
 block_view<T> view_of(const std::string& who, std::size_t index, E& e) {
     require_contiguous(who, ("block " + std::to_string(index)).c_str(), e);
-    return {const_cast<T*>(e.data()), e.size()};
+    return {const_cast<T*>(e.data()), e.size(), shape_of(e)};
 }
 
 }  // namespace clr::detail
