@@ -277,3 +277,60 @@ TEST_CASE("a schedule with a user scale has no text form", "[text][any]") {
     CHECK(clr::detail::text_or_empty(s).empty());
     CHECK(clr::detail::text_or_empty(clr::constant<double>(1)) == "constant(lr=1)");
 }
+
+TEST_CASE("a parse error is one short line, whatever the text holds", "[text][errors]") {
+    // A newline, and other control characters, are escaped.
+    const refusal nl = refuse("constant(lr=0.1)\nconstant(lr=0.2)");
+    CHECK(nl.value == "\\nconstant(lr=0.2)");
+    CHECK(nl.what == "clr::parse_schedule: text = \\nconstant(lr=0.2) follows the schedule (column 17)");
+    const refusal ctl = refuse("constant(lr=0.1\x01\t\r)");
+    CHECK(ctl.what == "clr::parse_schedule: text = \\x01\\t\\r) where , or ) belongs (column 16)");
+
+    // A megabyte value is cut to its first 48 bytes, with its length.
+    const std::string digits(std::size_t{1} << 20, '1');
+    const refusal big = refuse("constant(lr=" + digits + ")");
+    CHECK(big.value == std::string(48, '1') + "... (1048576 bytes)");
+    CHECK(big.what == "clr::parse_schedule: lr = " + std::string(48, '1') +
+                          "... (1048576 bytes) is out of range for double (column 13)");
+    // Megabytes of lines after the schedule: one line still.
+    std::string lines = "constant(lr=0.1)";
+    while (lines.size() < (std::size_t{1} << 20)) lines += "\nconstant(lr=0.1)";
+    const refusal after = refuse(lines);
+    CHECK(after.what.find('\n') == std::string::npos);
+    CHECK(after.what ==
+          "clr::parse_schedule: text = \\nconstant(lr=0.1)\\nconstant(lr=0.1)\\nconstant(l... (" +
+              std::to_string(lines.size() - 16) + " bytes) follows the schedule (column 17)");
+    // A long key too.
+    const std::string key(5000, 'k');
+    CHECK(refuse("constant(" + key + "=1)").param == std::string(48, 'k') + "... (5000 bytes)");
+
+    // The cut falls between characters: not inside an escape, not inside a
+    // UTF-8 character (e-acute is two bytes).
+    CHECK(clr::detail::shown(std::string(47, 'a') + "\n" + std::string(100, 'b')) ==
+          std::string(47, 'a') + "... (148 bytes)");
+    CHECK(clr::detail::shown(std::string(47, 'a') + "\xc3\xa9" + std::string(100, 'b')) ==
+          std::string(47, 'a') + "... (149 bytes)");
+    CHECK(clr::detail::shown(std::string(80, 'x')) == std::string(80, 'x'));
+    CHECK(clr::detail::shown(std::string(81, 'x')) == std::string(48, 'x') + "... (81 bytes)");
+}
+
+TEST_CASE("an error thrown again with its column keeps its shortened parts", "[text][errors]") {
+    // multistep itself refuses the list; parse_schedule adds the column.
+    std::vector<clr::step_t> m;
+    for (clr::step_t i = 1; i <= 15; ++i) m.push_back(1000000000000 + i);
+    m.push_back(5);
+    std::string list = "[";
+    for (const clr::step_t v : m) list += std::to_string(v) + (v == 5 ? "]" : ", ");
+    const refusal e = refuse("multistep(lr=1, milestones=" + list + ", gamma=0.1)");
+    CHECK(e.who == "clr::multistep");
+    CHECK(e.value == list.substr(0, 48) + "... (" + std::to_string(list.size()) + " bytes)");
+    CHECK(e.what == "clr::multistep: milestones = " + e.value +
+                        " must be strictly increasing: 5 follows 1000000000015 (column 28)");
+    // The same list given in code is shown the same way.
+    try {
+        clr::multistep<double> s(1.0, m, 0.1);
+        FAIL("accepted");
+    } catch (const clr::invalid_parameter& x) {
+        CHECK(x.value() == e.value);
+    }
+}

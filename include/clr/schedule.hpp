@@ -62,6 +62,46 @@ std::string format_number(V v) {
 // below it cannot overflow.
 inline constexpr step_t max_steps = step_t(1) << 62;
 
+namespace detail {
+
+// A parameter's name or value as an error message shows it: on one line and
+// short, whatever text it came from (clr::parse_schedule's input may hold a
+// newline, or be a megabyte long). Control characters are escaped (\n, \t,
+// \r, \x01); text longer than 80 bytes is cut to its first 48 or fewer,
+// never inside an escape or a UTF-8 character, followed by "... (N bytes)"
+// with its whole length. A backslash is kept as it is, so that shown() of its
+// own output is that output: an error caught and thrown again with its
+// column added keeps its parts.
+inline std::string shown(const std::string& text) {
+    constexpr std::size_t whole = 80, head = 48;
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    std::size_t cut = 0;  // the longest start of out, up to `head` bytes, that ends between characters
+    std::size_t i = 0;
+    for (; i < text.size() && out.size() <= whole; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if ((c & 0xC0u) != 0x80u && out.size() <= head) cut = out.size();  // not inside a UTF-8 character
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c < 0x20u || c == 0x7Fu) {
+            out += "\\x";
+            out += digits[c >> 4];
+            out += digits[c & 0xFu];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (i == text.size() && out.size() <= whole) return out;
+    out.resize(cut);
+    return out + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
+}  // namespace detail
+
 // What every schedule constructor and with_* option, and every optimizer
 // option, throws for a bad argument. what() reads
 //     "<who>: <param> = <value> <problem>[ (column <n>)]"
@@ -71,20 +111,25 @@ inline constexpr step_t max_steps = step_t(1) << 62;
 // blame, and say so in its own words, without reading the message. column()
 // is where clr::parse_schedule found the value in its text (1-based), if it
 // came from one. A std::invalid_argument, so existing handlers keep catching it.
+//
+// The message is one short line whatever the input: param() and value() are
+// kept as the message shows them, control characters escaped (a newline as
+// \n) and anything longer than 80 bytes cut, with its length
+// ("constant(lr=0.1), 100, constant(lr=0.1), 100, co... (1048576 bytes)";
+// see detail::shown).
 class invalid_parameter : public std::invalid_argument {
 public:
-    invalid_parameter(std::string who, std::string param, std::string value, std::string problem,
-                      std::optional<std::size_t> column = std::nullopt)
-        : std::invalid_argument(who + ": " + param + " = " + value + " " + problem +
-                                (column ? " (column " + std::to_string(*column) + ")" : std::string())),
-          parts_(std::make_shared<const parts>(
-              parts{std::move(who), std::move(param), std::move(value), std::move(problem), column})) {}
+    invalid_parameter(const std::string& who, const std::string& param, const std::string& value,
+                      std::string problem, std::optional<std::size_t> column = std::nullopt)
+        : invalid_parameter(
+              parts{who, detail::shown(param), detail::shown(value), std::move(problem), column}) {}
 
     // The class or function that refused the argument: "clr::one_cycle".
     const std::string& who() const noexcept { return parts_->who; }
     // The parameter's name as the library spells it: "pct_start".
     const std::string& param() const noexcept { return parts_->param; }
-    // The refused value in its shortest round-trip form: "0.6", "nan", "-inf".
+    // The refused value in its shortest round-trip form: "0.6", "nan", "-inf"
+    // (text from clr::parse_schedule's input as the message shows it).
     const std::string& value() const noexcept { return parts_->value; }
     // What is wrong with it: "must lie in (0, 1)".
     const std::string& problem() const noexcept { return parts_->problem; }
@@ -102,6 +147,12 @@ private:
         std::string problem;
         std::optional<std::size_t> column;
     };
+
+    explicit invalid_parameter(parts p)
+        : std::invalid_argument(p.who + ": " + p.param + " = " + p.value + " " + p.problem +
+                                (p.column ? " (column " + std::to_string(*p.column) + ")" : std::string())),
+          parts_(std::make_shared<const parts>(std::move(p))) {}
+
     std::shared_ptr<const parts> parts_;
 };
 

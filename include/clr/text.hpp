@@ -28,7 +28,10 @@
 // parse_schedule refuses anything malformed with a clr::invalid_parameter
 // naming the part and its column: an unknown schedule or parameter, a missing
 // one, a bad number, trailing text. A value the schedule itself refuses
-// (step_size=0) keeps the schedule's message, with the column added.
+// (step_size=0) keeps the schedule's message, with the column added. The
+// message is one short line whatever the text holds: the part is shown with
+// a newline or other control character escaped (\n), and cut after a few
+// dozen bytes, with its length, when longer (see clr::invalid_parameter).
 #ifndef CLR_TEXT_HPP
 #define CLR_TEXT_HPP
 
@@ -41,6 +44,7 @@
 #include "one_cycle.hpp"
 #include "schedule.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <optional>
@@ -573,10 +577,14 @@ private:
         return true;
     }
 
+    // The text from `at` on, cut after 24 bytes (not inside a UTF-8
+    // character); invalid_parameter escapes what it holds.
     std::string excerpt(std::size_t at) const {
         if (at >= text_.size()) return "(end of text)";
-        const std::string_view rest = text_.substr(at, 24);
-        return std::string(rest) + (text_.size() - at > 24 ? "..." : "");
+        std::size_t n = std::min<std::size_t>(24, text_.size() - at);
+        while (at + n < text_.size() && n > 0 && (static_cast<unsigned char>(text_[at + n]) & 0xC0u) == 0x80u)
+            --n;
+        return std::string(text_.substr(at, n)) + (text_.size() - at > n ? "..." : "");
     }
 
     static const char* type_name() noexcept {
