@@ -334,3 +334,25 @@ TEST_CASE("an error thrown again with its column keeps its shortened parts", "[t
         CHECK(x.value() == e.value);
     }
 }
+
+TEST_CASE("parse_schedule refuses more than 64 key=value arguments to one schedule", "[text][errors]") {
+    // A megabyte of distinct keys is refused at the 65th, before any is
+    // looked up or compared with the others.
+    std::string text = "constant(";
+    for (int i = 0; text.size() < (std::size_t{1} << 20); ++i) text += "k" + std::to_string(i) + "=1, ";
+    text += "lr=1)";
+    const refusal many = refuse(text);
+    CHECK(many.what ==
+          "clr::parse_schedule: schedule = constant has more than 64 key=value arguments (column 1)");
+    // Nested, the schedule named is the one that has them.
+    const refusal nested = refuse("warmup(" + text + ", steps=1, start_lr=0)");
+    CHECK(nested.what ==
+          "clr::parse_schedule: schedule = constant has more than 64 key=value arguments (column 8)");
+    // 64 are read, and refused for what they are.
+    std::string keys;
+    for (int i = 0; i < 63; ++i) keys += "k" + std::to_string(i) + "=1, ";
+    CHECK(refuse("constant(" + keys + "lr=1)").what ==
+          "clr::parse_schedule: k0 = 1 is not a parameter of constant (it takes lr) (column 13)");
+    CHECK(refuse("constant(" + keys + "k5=2)").what ==
+          "clr::parse_schedule: k5 = 2 is given twice (column " + std::to_string(9 + keys.size() + 4) + ")");
+}

@@ -32,6 +32,8 @@
 // message is one short line whatever the text holds: the part is shown with
 // a newline or other control character escaped (\n), and cut after a few
 // dozen bytes, with its length, when longer (see clr::invalid_parameter).
+// Hostile text is refused early: schedules nested more than 64 deep, more
+// than 1024 schedules, more than 64 key=value arguments to one.
 #ifndef CLR_TEXT_HPP
 #define CLR_TEXT_HPP
 
@@ -105,6 +107,11 @@ private:
     // exhausting the stack.
     static constexpr int max_depth = 64;
     static constexpr int max_schedules = 1024;
+    // No schedule takes more than 9 parameters. The bound keeps the checks
+    // that compare every key with every other (given twice?) and look each
+    // name up in turn to a few thousand comparisons, where a megabyte of
+    // distinct keys would take seconds to refuse.
+    static constexpr std::size_t max_keywords = 64;
 
     struct argument {
         std::string_view key;  // empty: positional
@@ -122,6 +129,7 @@ private:
               name_(name),
               at_(at),
               args_(std::move(args)) {
+            // Every pair: arguments() has kept their number to max_keywords.
             for (std::size_t i = 0; i < args_.size(); ++i)
                 for (std::size_t j = 0; j < i; ++j)
                     if (args_[i].key == args_[j].key)
@@ -236,16 +244,20 @@ private:
         skip_space();
         if (!eat('('))
             fail("schedule", std::string(name), "must be followed by its arguments in parentheses", at);
-        std::vector<argument> args = arguments(depth);
+        std::vector<argument> args = arguments(name, at, depth);
         return build(name, at, std::move(args));
     }
 
-    std::vector<argument> arguments(int depth) {
+    std::vector<argument> arguments(std::string_view name, std::size_t at, int depth) {
         std::vector<argument> args;
+        std::size_t keywords = 0;
         skip_space();
         if (eat(')')) return args;
         for (;;) {
             args.push_back(one_argument(depth));
+            if (!args.back().key.empty() && ++keywords > max_keywords)
+                fail("schedule", std::string(name),
+                     "has more than " + std::to_string(max_keywords) + " key=value arguments", at);
             skip_space();
             if (eat(',')) continue;
             if (eat(')')) return args;
