@@ -11,26 +11,40 @@
 // - a new file, or an existing regular file: a temporary file renamed over
 //   it, with the mode of the file it replaces;
 // - a symlink: followed, and its target written as above (the link stays);
-// - a regular file with other hard links: staged in a temporary file, then
-//   copied into the file itself on commit, so that every link sees it;
+// - a regular file with other hard links: by default (placement::update_links,
+//   for logs and plots) staged in a temporary file, then copied into the file
+//   itself on commit, so that every link sees it; with placement::rename (for
+//   checkpoints) never written in place: a temporary file, flushed to disk,
+//   renamed over the name, and the other links keep the old content;
 // - a device, a FIFO, a socket, "-" or /dev/stdout: written directly, since
 //   a rename would replace the device with a plain file;
 // - a directory, or an existing file the user may not write, is refused.
 //
-// POSIX only (mkstemp, rename, signal handlers), as are the examples.
+// A process killed outright (kill -9, a crash) cannot remove its temporary
+// files. Each is named ".<target's name>.clr-tmp-<host>.XXXXXX" and locked
+// (flock) by its writer for as long as it exists, and the kernel drops the
+// lock when the writer dies, however it dies; whenever a temporary file is
+// made, those of the same user and host in that directory that nobody holds
+// locked are removed (see remove_stale_temps).
+//
+// POSIX only (mkstemp, rename, flock, signal handlers), as are the examples.
 #pragma once
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -116,6 +130,19 @@ inline bool is_standard_output_name(const std::string& path) {
     return path == "-" || path == "/dev/stdout" || path == "/dev/fd/1" || path == "/proc/self/fd/1";
 }
 
+// How an existing regular file with other hard links is written.
+enum class placement {
+    // Into the file itself, staged first and copied in on commit, so that
+    // every link sees the new content: logs and plots, which a user may have
+    // linked elsewhere to follow.
+    update_links,
+    // Never in place: a temporary file beside the target, flushed to disk
+    // (fflush, fsync) and renamed over the name, whatever links the old file
+    // has; the other links keep the old content. A kill or a crash at any
+    // point leaves the old file or the new one, whole. For checkpoints.
+    rename,
+};
+
 // What an output name refers to, and how it will be written.
 struct target_info {
     enum class kind {
@@ -129,6 +156,7 @@ struct target_info {
     std::string resolved;  // symlinks followed: the name the data goes to
     kind how = kind::create;
     mode_t mode = 0;  // of the existing file (replace, copy_into)
+    placement place = placement::update_links;
     bool exists = false;
     dev_t dev = 0;
     ino_t ino = 0;
@@ -183,6 +211,79 @@ inline std::string temp_prefix(const std::string& name) {
     return name.size() <= keep ? name : name.substr(0, keep);
 }
 
+// What every temporary name made on this host carries before mkstemp's 6
+// characters, ".clr-tmp-" and 8 hex digits of the host's name (FNV-1a), so
+// that one left behind can be told from the user's own files, and from those
+// of another host sharing the directory, whose locks a network file system
+// may not show here (NFS mounted with local_lock or nolock).
+inline const std::string& temp_marker() {
+    static const std::string marker = [] {
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        std::uint32_t h = 2166136261u;
+        for (const char* c = host; *c != '\0'; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 16777619u;
+        char text[32];
+        std::snprintf(text, sizeof text, ".clr-tmp-%08x.", static_cast<unsigned>(h));
+        return std::string(text);
+    }();
+    return marker;
+}
+
+// The mkstemp pattern of a temporary file for `name`: 225 bytes at most.
+inline std::string temp_pattern(const std::string& name) {
+    return "." + temp_prefix(name) + temp_marker() + "XXXXXX";
+}
+
+// Whether `name` is one of temp_pattern's names, made on this host.
+inline bool is_temp_name(const std::string& name) {
+    const std::string& marker = temp_marker();
+    return name.size() >= 2 + marker.size() + 6 && name[0] == '.' &&
+           name.compare(name.size() - 6 - marker.size(), marker.size(), marker) == 0;
+}
+
+// A temporary file is locked by its writer from the moment after mkstemp
+// made it; one modified in the last few seconds is spared, so that a cleaner
+// never takes a file in that moment (nor misjudges a clock that runs a little
+// apart, on a network file system).
+inline constexpr std::time_t stale_after_seconds = 10;
+
+// Removes the temporary files in `dir` left by writers that died (kill -9, a
+// crash, a power cut): those of this user and host, named as temp_pattern
+// names them, that no process holds locked and that have not changed for
+// stale_after_seconds. The kernel drops a lock however its holder dies, and
+// a lock, unlike a pid, is never reused by another program nor seen
+// differently from another pid namespace. Best effort: anything that cannot
+// be checked is left. That includes every file on NFS, whose emulated flock
+// takes an exclusive lock only through a descriptor open for writing, which
+// this one is not: a file there is never taken from a live writer.
+inline void remove_stale_temps(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return;
+    const std::time_t now = std::time(nullptr);
+    while (const dirent* e = ::readdir(d)) {
+        if (!is_temp_name(e->d_name)) continue;
+        // Not a FIFO's open that waits, nor a symlink's target.
+        const int fd =
+            ::openat(::dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+            now - st.st_mtime >= stale_after_seconds && ::flock(fd, LOCK_EX | LOCK_NB) == 0)
+            ::unlinkat(::dirfd(d), e->d_name, 0);
+        ::close(fd);
+    }
+    ::closedir(d);
+}
+
+// Makes a rename in `dir` durable. Best effort: some file systems refuse to
+// sync a directory (EINVAL), and the file is in place whatever this says.
+inline void sync_directory(const std::string& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
 // Writes all of `fd_from` (from its start) to `fd_to`.
 inline void copy_fd(int fd_from, int fd_to, const std::string& target) {
     if (::lseek(fd_from, 0, SEEK_SET) < 0) {
@@ -218,11 +319,12 @@ inline void copy_fd(int fd_from, int fd_to, const std::string& target) {
 // be: a directory, a missing parent directory, an existing file the user may
 // not write, a directory no file can be created in. Call it for every output
 // before any work, so that a bad name costs nothing. Creates nothing that
-// outlives the call.
-inline target_info inspect_target(const std::string& path) {
+// outlives the call. `place` says how a file with other hard links is written.
+inline target_info inspect_target(const std::string& path, placement place = placement::update_links) {
     using kind = target_info::kind;
     target_info t;
     t.path = path;
+    t.place = place;
     if (is_standard_output_name(path)) {
         t.how = kind::standard_output;
         t.resolved = path;
@@ -243,7 +345,7 @@ inline target_info inspect_target(const std::string& path) {
         if (!detail::may_write(t.resolved, st))
             throw io_error(path, "is read-only (mode " + detail::octal_mode(st.st_mode) + "); not replaced");
         t.mode = st.st_mode & 07777;
-        t.how = st.st_nlink > 1 ? kind::copy_into : kind::replace;
+        t.how = st.st_nlink > 1 && place == placement::update_links ? kind::copy_into : kind::replace;
     } else {
         const int err = errno;
         if (err != ENOENT) throw io_error(path, "cannot access: " + detail::error_text(err));
@@ -256,7 +358,7 @@ inline target_info inspect_target(const std::string& path) {
     // The temporary file must be creatable beside the target: tried now, not
     // after the work (a read-only directory or file system, no permission).
     const std::string dir = detail::parent_of(t.resolved);
-    std::string probe = (std::filesystem::path(dir) / ".clr-check.XXXXXX").string();
+    std::string probe = (std::filesystem::path(dir) / detail::temp_pattern("clr-check")).string();
     std::vector<char> buf(probe.begin(), probe.end());
     buf.push_back('\0');
     int fd = -1;
@@ -303,7 +405,7 @@ public:
         std::error_code ec;
         const fs::path dir =
             beside ? fs::path(detail::parent_of(info.resolved)) : fs::temp_directory_path(ec);
-        make(dir, "." + detail::temp_prefix(t.filename().string()) + ".XXXXXX");
+        make(dir, detail::temp_pattern(t.filename().string()));
         // mkstemp makes the file private (0600); the result should get the
         // mode of the file it replaces, or the permissions any new file would.
         if (info.how == kind::replace) {
@@ -318,7 +420,7 @@ public:
     // A scratch file in `dir`, never committed (a gnuplot script).
     struct scratch_tag {};
     temp_file(scratch_tag, const std::string& dir, const std::string& name) : target_(name) {
-        make(dir, "." + detail::temp_prefix(name) + ".XXXXXX");
+        make(dir, detail::temp_pattern(name));
     }
 
     temp_file(const temp_file&) = delete;
@@ -327,6 +429,7 @@ public:
     ~temp_file() {
         close_fd();
         if (!committed_) ::unlink(path_.c_str());
+        release_lock();
         detail::forget(slot_);
     }
 
@@ -342,15 +445,19 @@ public:
 
     void commit() {
         using kind = target_info::kind;
-        close_fd();
         if (info_.how == kind::create || info_.how == kind::replace) {
+            if (info_.place == placement::rename) sync_contents();
+            close_fd();
             if (::rename(path_.c_str(), info_.resolved.c_str()) != 0) {
                 const int err = errno;
                 throw io_error(target_, "cannot rename " + path_ + " into place: " + detail::error_text(err));
             }
             committed_ = true;
+            release_lock();
+            if (info_.place == placement::rename) detail::sync_directory(detail::parent_of(info_.resolved));
             return;
         }
+        close_fd();
         // Written into the existing file (every hard link sees it) or device.
         const int from = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
         if (from < 0) {
@@ -384,10 +491,12 @@ public:
         }
         ::unlink(path_.c_str());
         committed_ = true;
+        release_lock();
     }
 
 private:
     void make(const std::filesystem::path& dir, const std::string& name) {
+        detail::remove_stale_temps(dir.string());
         std::string pattern = (dir / name).string();
         std::vector<char> buf(pattern.begin(), pattern.end());
         buf.push_back('\0');
@@ -406,6 +515,13 @@ private:
             throw io_error(target_, "cannot create a temporary file in " + dir.string() + ": " +
                                         detail::error_text(err));
         }
+        // The lock tells remove_stale_temps (of this process or another) that
+        // the file is in use. It belongs to the open file, which a copy of
+        // the descriptor keeps open until the file is renamed or removed,
+        // whoever closes fd_ meanwhile (the stream of an output_file). Where
+        // the file system has no locks, nothing is locked, and nothing there
+        // is ever found stale either.
+        if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) lock_fd_ = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
     }
 
     void close_fd() noexcept {
@@ -413,10 +529,29 @@ private:
         fd_ = -1;
     }
 
+    void release_lock() noexcept {
+        if (lock_fd_ >= 0) ::close(lock_fd_);
+        lock_fd_ = -1;
+    }
+
+    // The data on disk before the name points at it, so that after a crash
+    // the name holds the old file or the new one, whole. Any descriptor of
+    // the file will do; the stream that wrote it has been flushed and closed.
+    void sync_contents() {
+        int fd = fd_ >= 0 ? fd_ : lock_fd_;
+        int opened = -1;
+        if (fd < 0) fd = opened = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        const bool ok = fd >= 0 && ::fsync(fd) == 0;
+        const int err = errno;
+        if (opened >= 0) ::close(opened);
+        if (!ok) throw io_error(target_, "cannot flush " + path_ + " to disk: " + detail::error_text(err));
+    }
+
     target_info info_;
     std::string target_;
     std::string path_;
     int fd_ = -1;
+    int lock_fd_ = -1;  // a copy of fd_ that holds the lock (see make)
     int slot_ = -1;
     bool committed_ = false;
 };
@@ -425,7 +560,8 @@ private:
 // FIFO or socket, onto the target itself, which is then written as it goes.
 class output_file {
 public:
-    explicit output_file(const std::string& target) : output_file(inspect_target(target)) {}
+    explicit output_file(const std::string& target, placement place = placement::update_links)
+        : output_file(inspect_target(target, place)) {}
 
     explicit output_file(const target_info& info) : target_(info.path) {
         using kind = target_info::kind;

@@ -475,4 +475,64 @@ fi
 
 fi # part plot
 
+# ==== part cli: --save and temporary files ===========================================
+if want cli; then
+
+one=(--data "$good" --batch 100 --threads 1)
+
+# A run killed outright (kill -9) leaves its temporary files behind: here
+# while its plot is drawn (the stand-in gnuplot holds it at a known point),
+# its log's and its image's. The next run that writes into that directory
+# removes them, as nothing holds them locked any more, once they have not
+# changed for 10 seconds (dated back here). A file still locked (a writer at
+# work), a fresh one (dated ahead, so that however slowly the run goes it
+# counts as just changed), one of another host and the user's own stay.
+if command -v flock >/dev/null 2>&1; then
+  d=$(fresh_dir)
+  scratch=$(fresh_dir)
+  mkfifo "$fake/killed"
+  exec {ready}<>"$fake/killed"
+  (cd "$d" && CLR_TEST_READY="$fake/killed" TMPDIR="$scratch" PATH="$fake/blocking:$PATH" \
+    exec "$exe" "${R[@]}" --log run.csv --plot run.png >"$tmp/out" 2>"$tmp/err") &
+  pid=$!
+  gp_pid=""
+  read -r -t 120 -u "$ready" gp_pid || fail "kill -9: the stand-in gnuplot never ran (stderr: $(cat "$tmp/err"))"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  [[ -z $gp_pid ]] || kill "$gp_pid" 2>/dev/null || true
+  exec {ready}>&-
+  mapfile -t left < <(cd "$d" && LC_ALL=C compgen -G '.run.*' | LC_ALL=C sort)
+  [[ ${#left[@]} -eq 2 ]] || fail "kill -9 while plotting: left '${left[*]}', expected a temporary log and image"
+  # The stand-in's descriptors, inherited, hold the locks until it is gone.
+  for f in "${left[@]}"; do
+    for _ in $(seq 1 100); do
+      if flock -n "$d/$f" true; then break; fi
+      sleep 0.1
+    done
+  done
+  marker=$(sed -n 's/^\.run\.csv\(\.clr-tmp-[0-9a-f]\{8\}\.\)[^.]*$/\1/p' <<<"${left[0]:-}")
+  [[ -n $marker ]] || fail "kill -9 while plotting: '${left[0]:-}' is not named .run.csv.clr-tmp-<host>.XXXXXX"
+  marker=${marker:-.clr-tmp-00000000.}
+  for f in ".run.ckpt${marker}Live01" ".run.ckpt${marker}Fresh1" .run.ckpt.clr-tmp-zzzzzzzz.Other1 .run.ckpt.keep; do
+    head -c 100000 /dev/zero >"$d/$f"
+  done
+  touch -d '1 hour ago' "${left[@]/#/$d/}" "$d/.run.ckpt${marker}Live01" "$d/.run.ckpt.clr-tmp-zzzzzzzz.Other1" \
+    "$d/.run.ckpt.keep"
+  touch -d '+1 hour' "$d/.run.ckpt${marker}Fresh1"
+  exec {held}<"$d/.run.ckpt${marker}Live01" # a writer still at work: the shell holds its lock
+  flock -n "$held" || fail "could not lock $d/.run.ckpt${marker}Live01"
+  run_in "$d" "${one[@]}" --epochs 1 --save run.ckpt
+  exec {held}<&-
+  want_left=$(printf '%s\n' ".run.ckpt${marker}Live01" ".run.ckpt${marker}Fresh1" .run.ckpt.clr-tmp-zzzzzzzz.Other1 \
+    .run.ckpt.keep run.ckpt | LC_ALL=C sort | tr '\n' ' ')
+  [[ $rc -eq 0 ]] || fail "--save beside a killed run's temporary files: exit $rc: $(cat "$tmp/err")"
+  [[ $(LC_ALL=C ls -A "$d" | tr '\n' ' ') == "$want_left" ]] ||
+    fail "--save beside a killed run's temporary files: left $(LC_ALL=C ls -A "$d" | tr '\n' ' '), expected $want_left"
+  pass
+else
+  missing_input flock "install util-linux"
+fi
+
+fi # part cli: --save and temporary files
+
 finish "test_cli $part"
