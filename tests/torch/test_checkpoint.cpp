@@ -1,5 +1,7 @@
 // clr::torch's checkpoints under damage: the scheduler's record with any one
-// bit flipped, or cut short, is refused before any field is used.
+// bit flipped, or cut short, is refused before any field is used; files
+// written by clr::torch::save carry a CRC-32C that check_checkpoint verifies
+// without libtorch, for every single-bit flip and truncation of a file.
 #include "torch_model.hpp"
 
 #include <clr/torch.hpp>
@@ -149,6 +151,27 @@ void put_u64(std::string& record, std::size_t at, std::uint64_t v) {
     for (std::size_t i = 0; i < 8; ++i) record[at + i] = static_cast<char>((v >> (8 * i)) & 0xFFu);
 }
 
+std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    REQUIRE(out);
+}
+
+// The message check_checkpoint throws for `path`, or "" if it passes.
+std::string check_message(const std::string& path) {
+    try {
+        clr::torch::check_checkpoint(path);
+    } catch (const clr::torch::checkpoint_error& e) {
+        return e.what();
+    }
+    return {};
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -281,4 +304,128 @@ TEST_CASE("a format-1 scheduler entry, written before the record had a checksum,
     CHECK_THROWS_WITH(load_entry(fresh, v1),
                       "clr::torch::scheduler::load: scheduler format 3, this build reads formats 1 and 2");
     CHECK(fresh.steps() == 41);
+}
+
+TEST_CASE("clr::torch::save writes what torch::load reads, and check_checkpoint passes it",
+          "[torch][checkpoint]") {
+    auto p = model();
+    ::torch::optim::SGD opt(groups(p), sgd_options());
+    scheduler_t sched(opt, schedule(), {1.0, 0.5});
+    sched.set_steps(23);
+    temp_file f("torch_checked_sched.pt"), shared("torch_checked_shared.pt"),
+        tensors("torch_checked_tensors.pt");
+
+    clr::torch::save(sched, f.path);
+    CHECK(check_message(f.path).empty());
+    scheduler_t plain(opt, schedule(), {1.0, 0.5}), checked(opt, schedule(), {1.0, 0.5});
+    ::torch::load(plain, f.path);  // still a libtorch archive
+    clr::torch::load(checked, f.path);
+    CHECK(plain.steps() == 23);
+    CHECK(checked.steps() == 23);
+
+    // The optimizer's and the scheduler's state in one archive.
+    ::torch::serialize::OutputArchive archive;
+    opt.save(archive);
+    sched.save(archive);
+    clr::torch::save(archive, shared.path);
+    CHECK(check_message(shared.path).empty());
+    ::torch::serialize::InputArchive in;
+    in.load_from(shared.path);
+    scheduler_t from_shared(opt, schedule(), {1.0, 0.5});
+    from_shared.load(in);
+    CHECK(from_shared.steps() == 23);
+
+    clr::torch::save(p, tensors.path);
+    std::vector<::torch::Tensor> loaded;
+    clr::torch::load(loaded, tensors.path);
+    REQUIRE(loaded.size() == p.size());
+    for (std::size_t i = 0; i < p.size(); ++i) CHECK(::torch::equal(loaded[i], p[i]));
+
+    ::torch::manual_seed(1);
+    ::torch::nn::Linear layer(4, 3), back(4, 3);
+    clr::torch::save(layer, tensors.path);
+    clr::torch::load(back, tensors.path);
+    CHECK(::torch::equal(back->weight, layer->weight));
+    CHECK(::torch::equal(back->bias, layer->bias));
+}
+
+TEST_CASE("check_checkpoint refuses every single-bit flip and every truncation of a checked file",
+          "[torch][checkpoint]") {
+    auto p = model();
+    ::torch::optim::SGD opt(groups(p), sgd_options());
+    scheduler_t sched(opt, schedule(), {1.0, 0.5});
+    sched.set_steps(123);
+    temp_file f("torch_checked_flips.pt"), damaged("torch_checked_damaged.pt");
+    ::torch::serialize::OutputArchive archive;
+    opt.save(archive);
+    sched.save(archive);
+    clr::torch::save(archive, f.path);
+    const std::string good = file_bytes(f.path);
+    REQUIRE(good.size() > 1000);
+    CHECK(good.compare(good.size() - 19, 11, "clr-crc32c ") == 0);
+
+    std::vector<std::string> passed;
+    write_file(damaged.path, good);
+    {
+        // In place, through one stream flushed before each check: flip,
+        // check, flip back.
+        std::fstream io(damaged.path, std::ios::binary | std::ios::in | std::ios::out);
+        auto put = [&](std::size_t at, char c) {
+            io.seekp(static_cast<std::streamoff>(at));
+            io.put(c);
+            io.flush();
+        };
+        for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
+            const std::size_t at = bit / 8;
+            put(at, static_cast<char>(good[at] ^ (1 << (bit % 8))));
+            if (check_message(damaged.path).empty()) passed.push_back("bit " + std::to_string(bit));
+            put(at, good[at]);
+        }
+        REQUIRE(io);
+    }
+    for (std::size_t n = 0; n < good.size(); ++n) {
+        write_file(damaged.path, good.substr(0, n));
+        if (check_message(damaged.path).empty()) passed.push_back("cut to " + std::to_string(n) + " bytes");
+    }
+    CAPTURE(good.size());
+    CAPTURE(passed.size());
+    if (!passed.empty()) FAIL_CHECK("passed: " << passed.front() << (passed.size() > 1 ? ", ..." : ""));
+
+    SECTION("what the refusals say") {
+        std::string d = good;
+        d[100] = static_cast<char>(d[100] ^ 4);
+        write_file(damaged.path, d);
+        CHECK_THAT(
+            check_message(damaged.path),
+            StartsWith("clr::torch::check_checkpoint: torch_checked_damaged.pt: checksum mismatch (the file "
+                       "says 0x") &&
+                Contains(", its bytes give 0x") && Contains("): the file is damaged"));
+        CHECK_THROWS_AS(clr::torch::load(sched, damaged.path), clr::torch::checkpoint_error);
+        CHECK(sched.steps() == 123);
+        write_file(damaged.path, good.substr(0, good.size() - 1));
+        CHECK(check_message(damaged.path) ==
+              "clr::torch::check_checkpoint: torch_checked_damaged.pt: does not end in a clr checksum: cut "
+              "short, damaged, or not written by clr::torch::save");
+        ::torch::save(sched, damaged.path);
+        CHECK(
+            check_message(damaged.path) ==
+            "clr::torch::check_checkpoint: torch_checked_damaged.pt: has no checksum: it ends as torch::save "
+            "leaves a file; write it with clr::torch::save to have one");
+        CHECK(check_message("torch_no_such_file.pt") ==
+              "clr::torch::check_checkpoint: torch_no_such_file.pt: cannot open: No such file or directory");
+    }
+}
+
+TEST_CASE("clr::torch::save names a file it cannot write", "[torch][checkpoint][errors]") {
+    auto p = model();
+    ::torch::optim::SGD opt(groups(p), sgd_options());
+    scheduler_t sched(opt, schedule());
+    CHECK_THROWS_WITH(
+        clr::torch::save(sched, "no_such_dir/sched.pt"),
+        "clr::torch::save: no_such_dir/sched.pt: cannot open for writing: No such file or directory");
+    std::ofstream probe("/dev/full");
+    if (probe) {
+        CHECK_THROWS_WITH(clr::torch::save(sched, "/dev/full"),
+                          "clr::torch::save: /dev/full: writing failed: No space left on device");
+    }
 }
