@@ -42,14 +42,14 @@
 // Checked files: the record's checksum covers the scheduler's values only.
 // libtorch 1.13's reader does not check the CRC-32s of the zip entries its
 // archives are made of, and on a damaged file it can crash (a segmentation
-// fault, for 0.4% to 0.9% of the single-bit flips of a saved scheduler or
-// optimizer) or load wrong values (an optimizer's momentum, say) before clr
-// sees anything. clr::torch::save(value, path) writes what torch::save does
-// (a module, an optimizer, tensors, a scheduler, an archive of your own) and
-// ends the file with a CRC-32C of all of it, in the zip comment, which
-// torch::load (and unzip, and Python's zipfile) read past;
-// clr::torch::check_checkpoint(path) verifies it without libtorch, and
-// clr::torch::load(value, path) checks, then loads:
+// fault, for 1 in 100 to 1 in 250 single-bit flips of a saved scheduler or
+// optimizer, varying from run to run) or load wrong values (an optimizer's
+// momentum, say) before clr sees anything. clr::torch::save(value, path)
+// writes what torch::save does (a module, an optimizer, tensors, a
+// scheduler, an archive of your own) and ends the file with a CRC-32C of all
+// of it, in the zip comment, which torch::load (and unzip, and Python's
+// zipfile) read past; clr::torch::check_checkpoint(path) verifies it without
+// libtorch, and clr::torch::load(value, path) checks, then loads:
 //     clr::torch::save(model, "model.pt");   clr::torch::save(sched, "sched.pt");
 //     clr::torch::load(model, "model.pt");   clr::torch::load(sched, "sched.pt");
 #ifndef CLR_TORCH_HPP
@@ -270,8 +270,8 @@ inline saved_state read_record(const std::string& record, const std::string& who
     s.scales.reserve(static_cast<std::size_t>(groups));
     for (std::uint64_t g = 0; g < groups; ++g) s.scales.push_back(r.f64("a group scale"));
     if (r.left() != 0)
-        r.fail("the scheduler record has " + std::to_string(r.left()) +
-               " bytes after its group scales (damaged file?)");
+        r.fail("the scheduler record has " + std::to_string(r.left()) + (r.left() == 1 ? " byte" : " bytes") +
+               " after its group scales (damaged file?)");
     return s;
 }
 

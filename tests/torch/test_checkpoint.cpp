@@ -273,7 +273,7 @@ TEST_CASE("the scheduler's record: its layout, and what each refusal says", "[to
         d = record;
         d.insert(d.size() - 4, "x");
         refused_with(resealed(d),
-                     who + "the scheduler record has 1 bytes after its group scales (damaged file?)");
+                     who + "the scheduler record has 1 byte after its group scales (damaged file?)");
     }
     SECTION("not a string") {
         refused_with(std::string(),
