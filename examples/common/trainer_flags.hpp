@@ -32,7 +32,7 @@ struct trainer_options {
     int epochs = 10;
     std::int64_t batch = 200;
     std::uint64_t seed = 1;
-    int threads = 0;  // 0: all cores
+    int threads = 0;  // 0 until --threads is given: all cores (settle)
     std::string data = "data/mnist";
 
     // Updates in one pass over `examples` training examples, the last batch partial.
@@ -87,7 +87,7 @@ inline void add_trainer_flags(CLI::App& app, trainer_options& t) {
            "Initialisation and shuffling seed, 0 to 2^64 - 1 (default 1)")
         ->type_name("N");
     app.add_option("--threads", t.threads, "Compute threads, 1 to 256 (default: all cores)")
-        ->check(CLI::Range(0, 256))
+        ->check(CLI::Range(1, 256))
         ->type_name("N");
     app.add_option("--data", t.data, "Directory of the four IDX files, plain or .gz (default data/mnist)")
         ->type_name("DIR");

@@ -124,6 +124,7 @@ expect 2 "--range-min" --range-test --range-min 0 --data "$bad"
 expect 2 "--plot" --plot "$bad/x.jpg" --data "$bad"
 expect 2 "--compare" --compare --log "$bad/log.csv" --data "$bad"
 expect 2 "--threads" --threads -1 --data "$bad"
+expect 2 "--threads" --threads 0 --data "$bad"
 # Numbers are refused naming their own flag, with what is wrong with them.
 expect 2 "--lr: 'nan' is not a number" --lr nan --data "$bad"
 expect 2 "--lr: '1e400' is outside the range of a double" --lr 1e400 --data "$bad"
