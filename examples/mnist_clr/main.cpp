@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -541,10 +542,49 @@ int compare(const program& p, const mnist::float_data& data) {
 
 // ---- the program's steps ---------------------------------------------------
 
+// The schedule's and the trainer's flags added after the first `before`
+// options that --compare sets itself for each of its runs (the schedule's,
+// the optimizer's, --batch): beside it they would be silently ignored. It
+// keeps --epochs, --seed, --threads and --data.
+std::vector<CLI::Option*> overridden_by_compare(CLI::App& app, std::size_t before) {
+    std::vector<CLI::Option*> added = app.get_options();
+    added.erase(added.begin(), added.begin() + static_cast<std::ptrdiff_t>(before));
+    const auto kept = [](const CLI::Option* o) {
+        for (const char* name : {"--epochs", "--seed", "--threads", "--data"})
+            if (o->check_name(name)) return true;
+        return false;
+    };
+    added.erase(std::remove_if(added.begin(), added.end(), kept), added.end());
+    return added;
+}
+
+// The range test's bounds, smoothing and length.
+void add_range_flags(CLI::App& app, range_options& r) {
+    const auto number = [&app](const char* flag, const char* type, const char* help,
+                               std::optional<double>& out) {
+        app.add_option_function<std::string>(
+               flag, [flag, &out](const std::string& v) { out = schedule_flags::parse_number(flag, v); },
+               help)
+            ->type_name(type);
+    };
+    number("--range-min", "RATE", "Range test: first rate (default 1e-5)", r.min_lr);
+    number("--range-max", "RATE", "Range test: last rate (default 1)", r.max_lr);
+    number("--range-smoothing", "BETA", "Range test: EMA factor of the loss (default 0.9)", r.smoothing);
+    app.add_option_function<std::string>(
+           "--range-steps",
+           [&r](const std::string& v) {
+               r.steps = schedule_flags::parse_steps("--range-steps", v, 2, 1000000);
+           },
+           "Range test: updates in the sweep (default: one epoch)")
+        ->type_name("N");
+}
+
 void add_flags(CLI::App& app, program& p) {
     app.get_formatter()->column_width(34);
+    const std::size_t before = app.get_options().size();
     schedule_flags::add_schedule_flags(app, p.schedule);
     trainer_flags::add_trainer_flags(app, p.train);
+    const std::vector<CLI::Option*> overridden = overridden_by_compare(app, before);
     auto* log = app.add_option_function<std::string>(
                        "--log", [&p](const std::string& v) { p.log = v; },
                        "CSV of every update and epoch, after a row with the schedule's text form")
@@ -568,24 +608,7 @@ void add_flags(CLI::App& app, program& p) {
     auto* auto_range =
         app.add_flag("--auto-range", p.range.auto_range,
                      "With a cyclic --schedule: take --base-lr and --max-lr from a range test first");
-    const auto number = [&app](const char* flag, const char* type, const char* help,
-                               std::optional<double>& out) {
-        app.add_option_function<std::string>(
-               flag, [flag, &out](const std::string& v) { out = schedule_flags::parse_number(flag, v); },
-               help)
-            ->type_name(type);
-    };
-    number("--range-min", "RATE", "Range test: first rate (default 1e-5)", p.range.min_lr);
-    number("--range-max", "RATE", "Range test: last rate (default 1)", p.range.max_lr);
-    number("--range-smoothing", "BETA", "Range test: EMA factor of the loss (default 0.9)",
-           p.range.smoothing);
-    app.add_option_function<std::string>(
-           "--range-steps",
-           [&p](const std::string& v) {
-               p.range.steps = schedule_flags::parse_steps("--range-steps", v, 2, 1000000);
-           },
-           "Range test: updates in the sweep (default: one epoch)")
-        ->type_name("N");
+    add_range_flags(app, p.range);
     // --compare trains its own runs and writes no files; a range test either
     // only tests or trains after it.
     compare->excludes(log)
@@ -594,6 +617,7 @@ void add_flags(CLI::App& app, program& p) {
         ->excludes(auto_range)
         ->excludes(save)
         ->excludes(resume);
+    for (CLI::Option* o : overridden) compare->excludes(o);
     range_test->excludes(auto_range)->excludes(save)->excludes(resume);
     // A resumed run keeps the bounds it was trained with.
     auto_range->excludes(resume);

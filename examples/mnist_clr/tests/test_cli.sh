@@ -125,6 +125,14 @@ expect 2 "--plot" --plot "$bad/x.jpg" --data "$bad"
 expect 2 "--compare" --compare --log "$bad/log.csv" --data "$bad"
 expect 2 "--threads" --threads -1 --data "$bad"
 expect 2 "--threads" --threads 0 --data "$bad"
+# --compare sets the schedule, the optimizer and the batch of its own runs:
+# flags that would be ignored beside it are refused, named.
+for f in "--schedule triangular" "--max-lr 0.01" "--base-lr 0.001" "--step-size 100" "--optimizer sgd" \
+  "--lr 0.01" "--batch 50" "--momentum 0.8" "--weight-decay 0.1"; do
+  # shellcheck disable=SC2086 # each entry is a flag and its value
+  expect 2 "${f%% *}" --compare $f --data "$bad"
+  grep -qF -- "--compare" "$tmp/err" || fail "--compare $f: the message does not name --compare: $(cat "$tmp/err")"
+done
 # Numbers are refused naming their own flag, with what is wrong with them.
 expect 2 "--lr: 'nan' is not a number" --lr nan --data "$bad"
 expect 2 "--lr: '1e400' is outside the range of a double" --lr 1e400 --data "$bad"
