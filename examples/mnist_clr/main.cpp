@@ -89,7 +89,13 @@ std::string checkpoint_name(const std::string& pattern, int epoch) {
 struct checkpoints {
     std::optional<std::string> save;    // written after every epoch (rank 0), a checkpoint_name pattern
     std::optional<std::string> resume;  // read by every rank before training
-    mnist::checkpoint_info from;        // --resume's header, checked against the run
+    // --resume's file, read once, before the data: its header is checked
+    // against the flags, its checksum against the other ranks', and the run
+    // resumes from these bytes, whatever the file holds by then.
+    std::optional<mnist::checkpoint_file> from;
+    std::uint32_t data = 0;  // mnist::data_checksum of --data, in every checkpoint's header
+
+    int first_epoch() const { return from ? from->info.epoch + 1 : 1; }
 };
 
 struct program {
@@ -219,25 +225,27 @@ auto with_optimizer(const Schedule& schedule, const trainer_options& t, mnist::m
 mnist::train_options loop_options(const trainer_options& t) { return {t.epochs, t.batch, t.seed}; }
 
 // The checkpoint of a run after `epochs` epochs, all or nothing: an
-// interrupted write leaves the previous checkpoint in place.
+// interrupted write leaves the previous checkpoint in place. Never written
+// in place, not even into a file with other hard links (a backup made with
+// ln keeps its content), and on disk before it takes the name.
 template <class Optimizer>
 void save_checkpoint(const std::string& path, const mnist::checkpoint_info& info,
                      const mnist::mlp<float>& net, const Optimizer& opt) {
     std::ostringstream bytes(std::ios::binary);
     mnist::write_checkpoint(bytes, info, net, opt);
     const std::string b = bytes.str();
-    example_io::output_file out(path);
+    example_io::output_file out(path, example_io::placement::rename);
     if (std::fwrite(b.data(), 1, b.size(), out.stream()) != b.size())
         throw example_io::io_error(path, std::string("write failed: ") + std::strerror(errno));
     out.commit();
 }
 
+// The state of --resume's checkpoint, from the bytes read once.
 template <class Optimizer>
-void resume_from(const std::string& path, mnist::mlp<float>& net, Optimizer& opt, clr::step_t per_epoch) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw option_error("--resume", path + ": cannot open: " + std::strerror(errno));
+void resume_from(const checkpoints& ckpt, mnist::mlp<float>& net, Optimizer& opt, clr::step_t per_epoch) {
+    const std::string& path = *ckpt.resume;
     try {
-        const mnist::checkpoint_info info = mnist::read_checkpoint(in, net, opt);
+        const mnist::checkpoint_info info = mnist::load_checkpoint(*ckpt.from, net, opt);
         if (opt.steps() != per_epoch * static_cast<clr::step_t>(info.epoch))
             throw mnist::checkpoint_error("it holds " + std::to_string(opt.steps()) + " updates, not the " +
                                           std::to_string(info.epoch) + " epochs of " +
@@ -289,15 +297,15 @@ mnist::run_result train_run(const clr::any_schedule<float>& schedule, const trai
         mnist::train_options o = loop_options(t);
         if (ckpt.resume) {
             const auto per_epoch = static_cast<clr::step_t>(t.batches_per_epoch(data.train.x.cols()));
-            resume_from(*ckpt.resume, net, opt, per_epoch);
-            o.first_epoch = ckpt.from.epoch + 1;
+            resume_from(ckpt, net, opt, per_epoch);
+            o.first_epoch = ckpt.first_epoch();
         }
         if (ckpt.save)
             obs.on_epoch = [&, shown = obs.on_epoch](const mnist::epoch_record& r) {
                 shown(r);
-                save_checkpoint(checkpoint_name(*ckpt.save, r.epoch),
-                                {r.epoch, t.batch, t.seed, data.train.x.cols(), data.test.x.cols()}, net,
-                                opt);
+                save_checkpoint(
+                    checkpoint_name(*ckpt.save, r.epoch),
+                    {r.epoch, t.batch, t.seed, data.train.x.cols(), data.test.x.cols(), ckpt.data}, net, opt);
             };
         return mnist::train(net, g, opt, data, o, obs, world);
     });
@@ -460,13 +468,17 @@ void print_diverged(const mnist::diverged& e, const std::string& tail) {
         static_cast<unsigned long long>(e.step()), e.lr(), e.what(), tail.c_str());
 }
 
-mnist::float_data load(const std::string& dir) {
+// The data as the model reads it, and the checksum of its images and labels
+// (for the checkpoints and the other ranks).
+mnist::float_data load(const std::string& dir, std::uint32_t& checksum) {
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 && errno == ENOENT)
         throw mnist::data_error(
             dir, "no such directory; fetch MNIST with scripts/fetch_mnist.sh (or pass --data DIR)");
     // Any other reason it cannot be read is named by load_dataset.
-    return mnist::to_float(mnist::load_dataset(dir));
+    const mnist::dataset raw = mnist::load_dataset(dir);
+    checksum = mnist::data_checksum(raw);
+    return mnist::to_float(raw);
 }
 
 // What the test found, and the command line that trains with it.
@@ -631,14 +643,12 @@ void add_flags(CLI::App& app, program& p) {
 // schedule and the optimizer are checked when the state is loaded.
 void check_resume(program& p) {
     const std::string& path = *p.ckpt.resume;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw option_error("--resume", path + ": cannot open: " + std::strerror(errno));
     try {
-        p.ckpt.from = mnist::read_checkpoint_info(in);
+        p.ckpt.from = mnist::read_checkpoint_file(path);
     } catch (const mnist::checkpoint_error& e) {
         throw option_error("--resume", path + ": " + e.what());
     }
-    const mnist::checkpoint_info& from = p.ckpt.from;
+    const mnist::checkpoint_info& from = p.ckpt.from->info;
     const std::string run = " of the run in " + path;
     if (from.batch != p.train.batch)
         throw option_error("--batch", std::to_string(p.train.batch) + " is not the " +
@@ -741,18 +751,24 @@ void fit_schedule(program& p) {
 
 // All of --resume's checkpoint, read into a scratch network before anything
 // is printed: a damaged file, or one of another run (data, schedule,
-// optimizer), is refused like a bad flag.
+// optimizer), is refused like a bad flag. A version 1 checkpoint knows its
+// data only by its sizes.
 void check_resume_state(const program& p, const mnist::float_data& data) {
-    const mnist::checkpoint_info& from = p.ckpt.from;
+    const mnist::checkpoint_info& from = p.ckpt.from->info;
     if (from.train != data.train.x.cols() || from.test != data.test.x.cols())
         throw option_error("--data", p.train.data + " holds " + std::to_string(data.train.x.cols()) +
                                          " training and " + std::to_string(data.test.x.cols()) +
                                          " test images; the run in " + *p.ckpt.resume + " had " +
                                          std::to_string(from.train) + " and " + std::to_string(from.test));
+    if (from.data && *from.data != p.ckpt.data)
+        throw option_error("--data", p.train.data + " is not the data the run in " + *p.ckpt.resume +
+                                         " trained on: its images and labels have the checksum " +
+                                         mnist::hex32(p.ckpt.data) + ", the run's " +
+                                         mnist::hex32(*from.data));
     mnist::mlp<float> net(data.train.x.rows(), 784, 10);
     mnist::gradients<float> g(net);
     with_optimizer(*p.built, p.train, net, g, [&](auto& opt) {
-        resume_from(*p.ckpt.resume, net, opt, p.per_epoch);
+        resume_from(p.ckpt, net, opt, p.per_epoch);
         return 0;
     });
 }
@@ -781,7 +797,7 @@ int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
     std::optional<mnist::run_result> result;
     try {
         if (p.ckpt.resume)
-            std::printf("Resuming after epoch %d from %s\n", p.ckpt.from.epoch, p.ckpt.resume->c_str());
+            std::printf("Resuming after epoch %d from %s\n", p.ckpt.from->info.epoch, p.ckpt.resume->c_str());
         result = train_run(schedule, p.train, data, *p.world, log ? &*log : nullptr,
                            curves ? &*curves : nullptr, true, p.ckpt);
     } catch (const mnist::diverged& e) {
@@ -835,7 +851,7 @@ int main(int argc, char** argv) try {
 
     try {
         check_flags(p);
-        const mnist::float_data data = load(p.train.data);
+        const mnist::float_data data = load(p.train.data, p.ckpt.data);
         if (!world.agree(job_identity(argc, argv, data)))
             throw std::runtime_error(
                 "the ranks were not all started with the same flags and data; give every rank the same "

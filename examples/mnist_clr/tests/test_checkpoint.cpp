@@ -11,6 +11,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -58,7 +63,25 @@ struct model {
     }
 };
 
-mnist::checkpoint_info info_after(int epoch) { return {epoch, 64, 7, 250, 60}; }
+mnist::checkpoint_info info_after(int epoch) { return {epoch, 64, 7, 250, 60, 0x0badcafe}; }
+
+// The checkpoint of `m` after `epoch`, as the file holds it.
+std::string checkpoint_of(const model& m, int epoch) {
+    std::stringstream out(std::ios::in | std::ios::out | std::ios::binary);
+    mnist::write_checkpoint(out, info_after(epoch), m.net, m.opt);
+    return out.str();
+}
+
+// A scratch file, removed when the test ends.
+struct scratch_file {
+    std::string path = (std::filesystem::temp_directory_path() /
+                        ("mnist_clr_test_checkpoint." + std::to_string(::getpid()) + ".ckpt"))
+                           .string();
+    void write(const std::string& bytes) const {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    }
+    ~scratch_file() { std::remove(path.c_str()); }
+};
 
 }  // namespace
 
@@ -78,6 +101,7 @@ TEST_CASE("a run resumed from its checkpoint ends as the run that never stopped"
     CHECK(info.seed == 7);
     CHECK(info.train == 250);
     CHECK(info.test == 60);
+    CHECK(info.data == std::uint32_t{0x0badcafe});
     CHECK(resumed.opt.steps() == clr::step_t{8});  // two epochs of 4 batches
     const mnist::run_result rest = mnist::train(resumed.net, resumed.g, resumed.opt, data, options(5, 3));
 
@@ -145,6 +169,14 @@ TEST_CASE("a damaged or foreign checkpoint is refused and changes nothing", "[tr
     flipped[good.size() - 10] = char(flipped[good.size() - 10] ^ 0x01);
     refused(flipped, "an optimizer-state byte flipped");
     refused(good.substr(0, good.size() - 1), "the last byte missing");
+    refused(good + "x", "a byte after the end");
+    refused(good + good, "two checkpoints joined");
+    header = good;
+    header.replace(header.find("data 0x0badcafe"), 15, "data 0x0badcafX");
+    refused(header, "a data checksum that is not hexadecimal");
+    header = good;
+    header.replace(header.find(" data 0x0badcafe"), 16, "");
+    refused(header, "a version 2 header without the data's checksum");
 
     // Another optimizer's checkpoint (SGD's, of the same network).
     model other;
@@ -160,4 +192,91 @@ TEST_CASE("a damaged or foreign checkpoint is refused and changes nothing", "[tr
     std::stringstream in(good, std::ios::in | std::ios::binary);
     CHECK(mnist::read_checkpoint(in, m.net, m.opt).epoch == 1);
     CHECK(m.net.W1 == saved.net.W1);
+}
+
+TEST_CASE("bytes after a checkpoint are refused, saying how many", "[train][checkpoint]") {
+    model saved;
+    mnist::train(saved.net, saved.g, saved.opt, data, options(1));
+    model m;
+    std::stringstream in(checkpoint_of(saved, 1) + "abc", std::ios::in | std::ios::binary);
+    REQUIRE_THROWS_WITH(mnist::read_checkpoint(in, m.net, m.opt),
+                        "3 bytes follow the optimizer's state, where the checkpoint should end");
+}
+
+TEST_CASE("a version 1 checkpoint (no data checksum) still loads", "[train][checkpoint]") {
+    model saved;
+    mnist::train(saved.net, saved.g, saved.opt, data, options(1));
+    std::string v1 = checkpoint_of(saved, 1);
+    REQUIRE(v1.compare(0, 23, "mnist_clr checkpoint 2\n") == 0);
+    v1[21] = '1';
+    v1.erase(v1.find(" data 0x0badcafe"), 16);
+    model m;
+    std::stringstream in(v1, std::ios::in | std::ios::binary);
+    const mnist::checkpoint_info info = mnist::read_checkpoint(in, m.net, m.opt);
+    CHECK(info.epoch == 1);
+    CHECK(!info.data);
+    CHECK(m.net.W1 == saved.net.W1);
+    CHECK(m.opt.steps() == saved.opt.steps());
+    // A version 1 header with a data checksum is not one that was ever written.
+    std::string mixed = checkpoint_of(saved, 1);
+    mixed[21] = '1';
+    std::stringstream bad(mixed, std::ios::in | std::ios::binary);
+    CHECK_THROWS_WITH(mnist::read_checkpoint(bad, m.net, m.opt), "its header line is damaged");
+}
+
+TEST_CASE("a resumed run loads the bytes it read, whatever the file holds by then", "[train][checkpoint]") {
+    model after1;
+    mnist::train(after1.net, after1.g, after1.opt, data, options(1));
+    model after2;
+    mnist::train(after2.net, after2.g, after2.opt, data, options(2));
+    scratch_file file;
+    file.write(checkpoint_of(after1, 1));
+    const mnist::checkpoint_file read = mnist::read_checkpoint_file(file.path);
+    CHECK(read.info.epoch == 1);
+    CHECK(read.bytes == checkpoint_of(after1, 1));
+    CHECK(read.checksum == mnist::crc32c().update(read.bytes).value());
+
+    // Another job replaces the file with the next epoch's checkpoint.
+    file.write(checkpoint_of(after2, 2));
+    model m;
+    CHECK(mnist::load_checkpoint(read, m.net, m.opt).epoch == 1);
+    CHECK(m.net.W1 == after1.net.W1);
+    CHECK(m.opt.steps() == after1.opt.steps());
+    CHECK(mnist::read_checkpoint_file(file.path).checksum != read.checksum);
+}
+
+TEST_CASE("read_checkpoint_file refuses a file that is not a checkpoint by its first lines",
+          "[train][checkpoint]") {
+    std::istringstream endless(std::string(1 << 20, '\0'));
+    CHECK_THROWS_WITH(mnist::read_checkpoint_file(endless),
+                      "it does not start with a mnist_clr checkpoint's header");
+    CHECK(endless.tellg() < 1000);
+    std::istringstream csv("step,lr\n0,0.1\n");
+    CHECK_THROWS_WITH(mnist::read_checkpoint_file(csv), "it is not a mnist_clr checkpoint (version 2 or 1)");
+    CHECK_THROWS_WITH(mnist::read_checkpoint_file("/nonexistent/run.ckpt"), Contains("cannot open: "));
+}
+
+TEST_CASE("the data's checksum tells apart sets of the same sizes", "[checkpoint]") {
+    mnist::dataset d;
+    for (mnist::images* im : {&d.train_images, &d.test_images}) {
+        im->count = 3;
+        im->rows = 2;
+        im->cols = 2;
+        im->pixels = std::vector<std::uint8_t>(12, 7);
+    }
+    d.train_labels.values = {1, 2, 3};
+    d.test_labels.values = {4, 5, 6};
+    const std::uint32_t base = mnist::data_checksum(d);
+    CHECK(mnist::data_checksum(d) == base);
+    mnist::dataset other = d;
+    other.test_images.pixels[11] = 8;
+    CHECK(mnist::data_checksum(other) != base);
+    other = d;
+    other.train_labels.values[0] = 0;
+    CHECK(mnist::data_checksum(other) != base);
+    other = d;
+    other.train_images.rows = 4;  // the same pixels as 3 images of 4x1
+    other.train_images.cols = 1;
+    CHECK(mnist::data_checksum(other) != base);
+    CHECK(mnist::hex32(0x0badcafe) == "0x0badcafe");
 }

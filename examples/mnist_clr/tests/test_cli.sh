@@ -191,6 +191,15 @@ expect 2 "--save" "${R[@]}" --log same.csv --save same.csv
 expect 2 "--save" --compare --save run.ckpt --data "$bad"
 expect 2 "--resume" --range-test --resume "$ck/run.ckpt" --data "$bad"
 expect 2 "--resume" --schedule triangular --auto-range --resume "$ck/run.ckpt" --data "$bad"
+# A checkpoint with anything after its end is not one this program wrote.
+{ cat "$ck/run.ckpt" && printf 'x'; } >"$ck/trailing.ckpt"
+expect 2 "--resume: $ck/trailing.ckpt: 1 byte follows the optimizer's state" "${R[@]}" --resume "$ck/trailing.ckpt"
+# Data of the same sizes (as Fashion-MNIST has MNIST's) but other pixels: the
+# checkpoint's checksum of the data tells them apart.
+mkdir "$ck/other"
+cp "$good"/* "$ck/other/"
+printf '\377' | dd of="$ck/other/t10k-images-idx3-ubyte" bs=1 seek=1000 conv=notrunc 2>/dev/null
+expect 2 "--data: $ck/other is not the data the run in $ck/run.ckpt trained on" --data "$ck/other" --epochs 2 --batch 100 --resume "$ck/run.ckpt"
 
 # ---- --log: whole or not at all ---------------------------------------------------
 
