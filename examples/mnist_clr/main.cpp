@@ -420,31 +420,83 @@ void write_range_log(const clr::range_test_result<float>& r, example_io::output_
     out.finish();
 }
 
-// Every output is checked before any work: each can be written where it
-// names, and no two name the same file (through "..", a symlink, an absolute
-// path or a hard link).
-void check_outputs(const std::optional<std::string>& log, const std::optional<std::string>& plot,
-                   const std::optional<std::string>& save) {
-    std::vector<std::pair<const char*, example_io::target_info>> outs;
-    const auto add = [&outs](const char* flag, const std::optional<std::string>& path) {
-        if (!path) return;
-        try {
-            outs.emplace_back(flag, example_io::inspect_target(*path));
-        } catch (const example_io::io_error& e) {
-            throw option_error(flag, e.what());
+// Every name a run writes or reads is checked before any work: each output
+// can be written where it names, and no output is another output or the
+// --resume checkpoint (through "..", a symlink, an absolute path or a hard
+// link). --save is checked under the name of every epoch this run writes
+// (first_epoch to --epochs), as its {epoch} may be in a directory's name.
+// Those names may be --resume's, and may be one another's (without {epoch},
+// each epoch replaces the last): a run continued into its own checkpoint has
+// read it, once, before its first epoch replaces it.
+struct named_target {
+    std::string flag;
+    int epoch;  // of a --save name; 0 for the others
+    example_io::target_info target;
+};
+
+std::string shown(const named_target& t) {
+    const std::string name = t.flag + " '" + t.target.path + "'";
+    return t.epoch > 0 ? name + " (epoch " + std::to_string(t.epoch) + ")" : name;
+}
+
+// --resume's file, which is read, not written: it need not be writable.
+named_target resume_target(const std::string& path) {
+    example_io::target_info t;
+    t.path = path;
+    t.resolved = path;
+    t.how = example_io::target_info::kind::replace;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) {
+        t.exists = true;
+        t.dev = st.st_dev;
+        t.ino = st.st_ino;
+    }
+    return {"--resume", 0, t};
+}
+
+// What a name written directly is: "standard output", "a device", ...
+std::string special_file_kind(const example_io::target_info& t) {
+    if (t.how == example_io::target_info::kind::standard_output) return "standard output";
+    struct stat st {};
+    if (::stat(t.resolved.c_str(), &st) != 0) return "not a regular file";
+    if (S_ISFIFO(st.st_mode)) return "a FIFO";
+    if (S_ISSOCK(st.st_mode)) return "a socket";
+    return "a device";
+}
+
+named_target output_target(const char* flag, const std::string& path, int epoch = 0) {
+    using kind = example_io::target_info::kind;
+    example_io::target_info t;
+    try {
+        t = example_io::inspect_target(path);
+    } catch (const example_io::io_error& e) {
+        throw option_error(flag, e.what());
+    }
+    // A checkpoint is megabytes of binary, put in place by a rename.
+    if (epoch > 0 && (t.how == kind::standard_output || t.how == kind::direct))
+        throw option_error(flag, "writes a binary file: '" + path + "' is " + special_file_kind(t) +
+                                     "; name a regular file");
+    return {flag, epoch, t};
+}
+
+void check_outputs(const program& p) {
+    std::vector<named_target> names;  // --resume, --log and --plot, then --save's names
+    if (p.ckpt.resume) names.push_back(resume_target(*p.ckpt.resume));
+    if (p.log) names.push_back(output_target("--log", *p.log));
+    if (p.plot) names.push_back(output_target("--plot", *p.plot));
+    const std::size_t others = names.size();
+    if (p.ckpt.save)
+        for (int epoch = p.ckpt.first_epoch(); epoch <= p.train.epochs; ++epoch)
+            names.push_back(output_target("--save", checkpoint_name(*p.ckpt.save, epoch), epoch));
+    for (std::size_t j = 1; j < names.size(); ++j) {
+        const bool saved = names[j].epoch > 0;
+        for (std::size_t i = 0; i < std::min(j, others); ++i) {
+            if (saved && names[i].flag == "--resume") continue;
+            if (example_io::same_target(names[i].target, names[j].target))
+                throw option_error(names[j].flag,
+                                   "'" + names[j].target.path + "' is the same file as " + shown(names[i]));
         }
-    };
-    add("--log", log);
-    add("--plot", plot);
-    // The first epoch's name stands for all: they share a directory.
-    add("--save", save ? std::optional<std::string>(checkpoint_name(*save, 1)) : std::nullopt);
-    if (save && outs.back().second.how == example_io::target_info::kind::standard_output)
-        throw option_error("--save", "writes a binary file; name a file, not standard output");
-    for (std::size_t j = 1; j < outs.size(); ++j)
-        for (std::size_t i = 0; i < j; ++i)
-            if (example_io::same_target(outs[i].second, outs[j].second))
-                throw option_error(outs[j].first, "'" + outs[j].second.path + "' is the same file as " +
-                                                      outs[i].first + " '" + outs[i].second.path + "'");
+    }
 }
 
 // Commits the log after the plot is in place; if that fails, the message
@@ -683,8 +735,9 @@ void check_flags(program& p) {
                                "chooses --base-lr and --max-lr from the range test; drop them");
     }
     if (p.plot) mnist::check_plot_target(*p.plot);
-    check_outputs(p.log, p.plot, p.ckpt.save);
+    // --resume first: the epochs --save will write start after its own.
     if (p.ckpt.resume) check_resume(p);
+    check_outputs(p);
     const clr::step_t per_epoch = p.train.batches_per_epoch(mnist_train_count);
     p.schedule.run_length = per_epoch * static_cast<clr::step_t>(p.train.epochs);
     p.built = schedule_flags::build<float>(p.schedule);

@@ -200,6 +200,31 @@ mkdir "$ck/other"
 cp "$good"/* "$ck/other/"
 printf '\377' | dd of="$ck/other/t10k-images-idx3-ubyte" bs=1 seek=1000 conv=notrunc 2>/dev/null
 expect 2 "--data: $ck/other is not the data the run in $ck/run.ckpt trained on" --data "$ck/other" --epochs 2 --batch 100 --resume "$ck/run.ckpt"
+# --save writes a binary file by renaming it into place: never onto a device, a FIFO or standard output.
+mkfifo "$ck/fifo"
+expect 2 "--save: writes a binary file: '/dev/null' is a device" "${R[@]}" --save /dev/null
+expect 2 "--save: writes a binary file: '$ck/fifo' is a FIFO" "${R[@]}" --save "$ck/fifo"
+expect 2 "--save: writes a binary file: '/dev/stdout' is standard output" "${R[@]}" --save /dev/stdout
+mkfifo "$ck/f3"
+expect 2 "--save: writes a binary file: '$ck/f3' is a FIFO" --data "$good" --epochs 3 --save "$ck/f{epoch}"
+# Every name the run writes or reads is checked before training, --resume's
+# and every epoch's --save name among them; nothing is replaced.
+collide() {  # collide PATTERN ARGS...: refused naming PATTERN; run.ckpt unchanged, nothing new in $ck
+  local before
+  before=$(snapshot "$ck")
+  expect 2 "$@"
+  [[ $(snapshot "$ck") == "$before" ]] || fail "mnist_clr ${*:2}: changed or created files beside the checkpoint"
+}
+collide "--log: '$ck/run.ckpt' is the same file as --resume '$ck/run.ckpt'" "${R[@]}" --resume "$ck/run.ckpt" --log "$ck/run.ckpt"
+cp "$ck/run.ckpt" "$ck/run.png"
+collide "--plot: '$ck/../ck/run.png' is the same file as --resume '$ck/run.png'" "${R[@]}" --resume "$ck/run.png" --plot "$ck/../ck/run.png"
+collide "--save: '$ck/r-2.ck' is the same file as --log '$ck/r-2.ck'" "${R[@]}" --save "$ck/r-{epoch}.ck" --log "$ck/r-2.ck"
+collide "--save: '$ck/p-2.png' is the same file as --plot '$ck/p-2.png'" "${R[@]}" --save "$ck/p-{epoch}.png" --plot "$ck/p-2.png"
+collide "--save: '$ck/r-3.ck' is the same file as --log '$ck/r-3.ck'" --data "$good" --epochs 3 --batch 100 --resume "$ck/run.ckpt" --save "$ck/r-{epoch}.ck" --log "$ck/r-3.ck"
+# Each epoch's name is checked where it leads: {epoch} in a directory's name.
+mkdir "$ck/d1"
+collide "--save: $ck/d2/x: directory '$ck/d2' does not exist" "${R[@]}" --save "$ck/d{epoch}/x"
+rm -r "$ck/d1"
 
 # ---- --log: whole or not at all ---------------------------------------------------
 
