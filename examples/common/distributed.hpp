@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #if defined(CLR_EXAMPLES_MPI)
 // The C interface only: the deprecated C++ bindings add nothing and warn.
@@ -38,6 +39,13 @@
 #endif
 
 namespace distributed {
+
+// FNV-1a of `text`: a 64-bit fingerprint for comparing what ranks were given.
+inline std::uint64_t fingerprint(const std::string& text) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (const char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    return h;
+}
 
 // The number of processes a launcher started, from the variables Open MPI,
 // MPICH (Hydra) and PMIx-based launchers such as Slurm's srun set; 0 when none
@@ -102,13 +110,25 @@ public:
     // (a rank with other settings would silently train another model).
     bool agree(const std::string& text) const {
         if (!parallel()) return true;
-        std::int64_t h[2] = {std::int64_t(fnv1a(text) >> 1), 0};  // non-negative, so min and max fit
+        std::int64_t h[2] = {std::int64_t(fingerprint(text) >> 1), 0};  // non-negative, so min and max fit
         h[1] = -h[0];
         std::int64_t r[2] = {0, 0};
 #if defined(CLR_EXAMPLES_MPI)
         MPI_Allreduce(h, r, 2, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
 #endif
         return r[0] == h[0] && r[1] == h[1];  // min == mine == max
+    }
+
+    // Every rank's `values`, rank 0's first, on every rank: for a check that
+    // names the rank that differs. Every rank must call it with as many values.
+    std::vector<std::uint64_t> gather(const std::vector<std::uint64_t>& values) const {
+        if (!parallel()) return values;
+        std::vector<std::uint64_t> all(values.size() * static_cast<std::size_t>(size_));
+#if defined(CLR_EXAMPLES_MPI)
+        MPI_Allgather(values.data(), static_cast<int>(values.size()), MPI_UINT64_T, all.data(),
+                      static_cast<int>(values.size()), MPI_UINT64_T, MPI_COMM_WORLD);
+#endif
+        return all;
     }
 
     // Ends the whole job: prints "<program>: rank R of N: <message>" and
@@ -151,12 +171,6 @@ private:
         if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
     }
 #endif
-
-    static std::uint64_t fnv1a(const std::string& s) {
-        std::uint64_t h = 1469598103934665603ull;
-        for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-        return h;
-    }
 
     int rank_ = 0;
     int size_ = 1;

@@ -35,6 +35,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -486,25 +487,43 @@ inline void add_schedule_flags(CLI::App& app, choice& c) {
     added["--max-momentum"]->needs(added["--base-momentum"]);
 }
 
-// Parses the command line the way every example reports it: help exits 0,
-// a bad flag or value prints one line naming it and exits 2. Returns the
-// status to exit with, or nothing when the program should go on.
-inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const char* program) {
+// Parses the command line the way every example reports it, printing
+// nothing: the text --help shows goes to `out`, a refusal's one-line message
+// (without the program's name) to `err`. Returns the status to exit with (0
+// after --help, 2 for a bad flag or value), or nothing when the program
+// should go on. For a program that decides who prints (one rank of several).
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, std::string& out,
+                                             std::string& err) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
+        std::ostringstream o, ignored;
+        const int status = app.exit(e, o, ignored);
+        out = o.str();
+        return status;
     } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
+        std::ostringstream o, ignored;
+        const int status = app.exit(e, o, ignored);
+        out = o.str();
+        return status;
     } catch (const CLI::ValidationError& e) {
         // These carry the program's own messages, already naming the flag.
-        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        err = e.what();
         return 2;
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "%s: %s (see --help)\n", program, e.what());
+        err = std::string(e.what()) + " (see --help)";
         return 2;
     }
     return std::nullopt;
+}
+
+// The same, printing: help on stdout, "<program>: <message>" on stderr.
+inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, const char* program) {
+    std::string out, err;
+    const std::optional<int> status = parse_command_line(app, argc, argv, out, err);
+    std::fputs(out.c_str(), stdout);
+    if (!err.empty()) std::fprintf(stderr, "%s: %s\n", program, err.c_str());
+    return status;
 }
 
 }  // namespace schedule_flags

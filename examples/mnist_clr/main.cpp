@@ -752,16 +752,40 @@ void print_header(const program& p, const mnist::float_data& data) {
     std::printf("CPU: %s; GEMM: %s\n%s\n", cpu_model().c_str(), gemm_backend().c_str(), reproducibility_note);
 }
 
-// What every rank of a data-parallel job must share: its command line and its
-// data (the sizes and every label). A rank that differs would train another
-// model in silence.
-std::string job_identity(int argc, char** argv, const mnist::float_data& data) {
-    std::string id;
-    for (int i = 1; i < argc; ++i) id.append(argv[i]).push_back('\0');
-    id += std::to_string(data.train.x.cols()) + "/" + std::to_string(data.test.x.cols()) + "\n";
-    id.append(data.train.y.begin(), data.train.y.end());
-    id.append(data.test.y.begin(), data.test.y.end());
-    return id;
+// Why a rank's part (check_ranks_agree) differs from rank 0's.
+std::string disagreement(const program& p, std::size_t part, std::uint64_t theirs, std::uint64_t root) {
+    const std::string sums = " (checksum " + mnist::hex32(static_cast<std::uint32_t>(theirs)) +
+                             " against rank 0's " + mnist::hex32(static_cast<std::uint32_t>(root)) + ")";
+    if (part == 0)
+        return "was not started with the same flags as rank 0; give every rank the same command line";
+    if (part == 1)
+        return "--data: " + p.train.data + " holds other images or labels than on rank 0" + sums +
+               "; give every rank the same files";
+    return "--resume: " + *p.ckpt.resume + " is not the checkpoint rank 0 read" + sums +
+           "; give every rank a copy of the same file";
+}
+
+// What every rank of a data-parallel job must share: its command line, its
+// data (the checksum of the images and labels) and the checkpoint it resumes
+// from (the checksum of the bytes it read: each rank reads its own disk). A
+// rank that differs would train another model in silence or, resuming after
+// another epoch, wait forever for the others. The first that differs from
+// rank 0 is named, every rank throwing alike.
+void check_ranks_agree(const program& p, int argc, char** argv) {
+    const distributed::world& world = *p.world;
+    if (!world.parallel()) return;
+    std::string flags;
+    for (int i = 1; i < argc; ++i) flags.append(argv[i]).push_back('\0');
+    const std::uint64_t resumed = p.ckpt.from ? (std::uint64_t{1} << 32) | p.ckpt.from->checksum : 0;
+    const std::vector<std::uint64_t> mine{distributed::fingerprint(flags), p.ckpt.data, resumed};
+    const std::vector<std::uint64_t> all = world.gather(mine);
+    for (std::size_t part = 0; part < mine.size(); ++part)
+        for (int r = 1; r < world.size(); ++r) {
+            const std::uint64_t theirs = all[static_cast<std::size_t>(r) * mine.size() + part];
+            if (theirs != all[part])
+                throw option_error("", "rank " + std::to_string(r) + " of " + std::to_string(world.size()) +
+                                           ": " + disagreement(p, part, theirs, all[part]));
+        }
 }
 
 // --range-test: the sweep, its suggestions, and its log and plot, all or nothing.
@@ -826,6 +850,16 @@ void check_resume_state(const program& p, const mnist::float_data& data) {
     });
 }
 
+// The run's length on this data, and --resume's checkpoint read into a
+// scratch network against it.
+void check_against_data(program& p, const mnist::float_data& data) {
+    p.per_epoch = p.train.batches_per_epoch(data.train.x.cols());
+    if (p.ckpt.resume) {
+        fit_schedule(p);
+        check_resume_state(p, data);
+    }
+}
+
 // The run the flags describe, its log and its plot, all or nothing: the log
 // is complete before the plot is drawn, and replaces an earlier one only once
 // the plot has succeeded too.
@@ -873,50 +907,75 @@ int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
     return 0;
 }
 
-}  // namespace
+// ---- refusals before training, settled by every rank together -------------
 
-int main(int argc, char** argv) try {
-    distributed::world world(argc, argv);
-    // A rank that stops alone would leave the others waiting on its sums:
-    // with several ranks, every failure ends the whole job.
+// What a step before training ended with on this rank: nothing when the run
+// goes on, or the status to exit with and what to print.
+struct outcome {
+    std::optional<int> status;
+    std::string out;   // --help's text
+    std::string line;  // the message, as one process prints it
+};
+
+outcome parse(CLI::App& app, int argc, char** argv) {
+    outcome o;
+    std::string err;
+    o.status = schedule_flags::parse_command_line(app, argc, argv, o.out, err);
+    if (!err.empty()) o.line = "mnist_clr: " + err;
+    return o;
+}
+
+// Runs a step that checks (the flags, the data, the other ranks): a refusal
+// becomes the outcome.
+template <class Step>
+outcome attempt(Step&& step) {
+    try {
+        step();
+        return {};
+    } catch (const option_error& e) {
+        return {2, "", std::string("mnist_clr: ") + e.what()};
+    } catch (const mnist::data_error& e) {
+        return {2, "", e.what()};
+    } catch (const std::exception& e) {
+        return {1, "", std::string("mnist_clr: ") + e.what()};
+    }
+}
+
+// Every rank's outcome of the same step, settled alike on all of them:
+// returns the status every rank exits with, or nothing to go on. The ranks
+// are given one command line, so what rank 0 refuses, all refuse: rank 0
+// alone prints it (and --help), not one copy a rank. A rank that stops where
+// rank 0 goes on (its own data, its own checkpoint) prints why, naming itself.
+std::optional<int> settle(const distributed::world& world, const outcome& mine) {
+    const std::vector<std::uint64_t> all = world.gather({mine.status ? std::uint64_t(*mine.status) + 1 : 0});
+    const bool root_stops = all.front() != 0;
+    if (world.root()) {
+        std::fputs(mine.out.c_str(), stdout);
+        if (!mine.line.empty()) std::fprintf(stderr, "%s\n", mine.line.c_str());
+    } else if (mine.status && !root_stops && !mine.line.empty()) {
+        const std::string name = "mnist_clr: ";
+        const bool named = mine.line.compare(0, name.size(), name) == 0;
+        std::fprintf(stderr, "mnist_clr: rank %d of %d: %s\n", world.rank(), world.size(),
+                     mine.line.c_str() + (named ? name.size() : 0));
+    }
+    for (const std::uint64_t s : all)
+        if (s != 0) return static_cast<int>((root_stops ? all.front() : s) - 1);
+    return std::nullopt;
+}
+
+// The run the flags ask for, once every rank has accepted them. A rank that
+// stops alone would leave the others waiting on its sums: with several
+// ranks, every failure ends the whole job.
+int run(program& p, const mnist::float_data& data) {
+    const distributed::world& world = *p.world;
     const auto fail = [&world](int status, const std::string& message) {
         if (world.parallel()) world.abort("mnist_clr", message, status);
         std::fprintf(stderr, "mnist_clr: %s\n", message.c_str());
         return status;
     };
-    program p;
-    p.world = &world;
-    p.schedule.schedule = "constant";
-    CLI::App app{"Trains a 784-784-10 MLP on MNIST with a constant or cyclical learning rate.", "mnist_clr"};
-    add_flags(app, p);
-    if (const auto status = schedule_flags::parse_command_line(app, argc, argv, "mnist_clr")) {
-        if (*status != 0 && world.parallel())
-            world.abort("mnist_clr", "the command line was refused", *status);
-        return *status;
-    }
-    // Rank 0 alone prints and writes the log and the plot.
-    if (!world.root()) {
-        p.log.reset();
-        p.plot.reset();
-        p.ckpt.save.reset();
-        if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
-    }
-
     try {
-        check_flags(p);
-        const mnist::float_data data = load(p.train.data, p.ckpt.data);
-        if (!world.agree(job_identity(argc, argv, data)))
-            throw std::runtime_error(
-                "the ranks were not all started with the same flags and data; give every rank the same "
-                "command line and the same --data files");
         mnist::set_threads(p.train.threads);
-        p.per_epoch = p.train.batches_per_epoch(data.train.x.cols());
-        if (p.ckpt.resume) {
-            fit_schedule(p);
-            check_resume_state(p, data);
-        }
         print_header(p, data);
-
         if (p.compare) return compare(p, data);
         if (p.range.run) return range_test_only(p, data);
         if (p.range.auto_range) choose_bounds(p, data);
@@ -936,6 +995,35 @@ int main(int argc, char** argv) try {
     } catch (const std::exception& e) {
         return fail(1, e.what());
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+    distributed::world world(argc, argv);
+    program p;
+    p.world = &world;
+    p.schedule.schedule = "constant";
+    CLI::App app{"Trains a 784-784-10 MLP on MNIST with a constant or cyclical learning rate.", "mnist_clr"};
+    add_flags(app, p);
+    if (const auto status = settle(world, parse(app, argc, argv))) return *status;
+    // Rank 0 alone prints and writes the log and the plot.
+    if (!world.root()) {
+        p.log.reset();
+        p.plot.reset();
+        p.ckpt.save.reset();
+        if (!std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+    }
+    mnist::float_data data;
+    if (const auto status = settle(world, attempt([&] { check_flags(p); }))) return *status;
+    if (const auto status = settle(world, attempt([&] { data = load(p.train.data, p.ckpt.data); })))
+        return *status;
+    if (const auto status = settle(world, attempt([&] {
+                                       check_ranks_agree(p, argc, argv);
+                                       check_against_data(p, data);
+                                   })))
+        return *status;
+    return run(p, data);
 } catch (const std::exception& e) {
     // Setting up the command line can throw too; nothing may escape main.
     std::fprintf(stderr, "%s: %s\n", "mnist_clr", e.what());

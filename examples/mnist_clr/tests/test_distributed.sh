@@ -8,9 +8,12 @@
 #     and one epoch of the real digits (MNIST_DIR) within 0.15 points too;
 #   - a checkpoint written on 2 ranks resumes on 1 and on 3 ranks, and the
 #     resumed epoch agrees with one process's as above;
-#   - a rank that cannot read its data, a rank started with other flags, and
-#     a rank that dies bring the whole job down, naming the rank, within a
-#     minute (no rank waits forever for another).
+#   - a rank that cannot read its data, a rank started with other flags, a
+#     rank whose data or --resume checkpoint (of the same name, on its own
+#     disk) differs from rank 0's, and a rank that dies bring the whole job
+#     down, naming the rank, within a minute (no rank waits forever for
+#     another);
+#   - --help, and a refused command line, are printed once, by rank 0.
 #   usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec
 set -euo pipefail
 usage="usage: test_distributed.sh path/to/mnist_clr path/to/mpiexec"
@@ -154,6 +157,52 @@ fault bad_data "rank 1 of 2: .*$tmp/missing" \
 fault other_flags "rank [01] of 2: .*same flags" \
   "${launch[@]}" -np 1 "$exe" "${flags[@]}" "${data[@]}" "${seed[@]}" : \
   -np 1 "$exe" "${flags[@]}" "${data[@]}" --seed 4
+# Each rank in its own directory, as on its own machine: the same command
+# line, with relative names, reads each one's files.
+on_node() { # on_node DIR COMMAND...: COMMAND run in DIR
+  # shellcheck disable=SC2016 # bash -c's script, expanded by that bash
+  printf '%s\n' bash -c 'cd "$1" && shift && exec "$@"' _ "$@"
+}
+for node in node0 node1; do
+  mkdir -p "$tmp/$node/data"
+  cp "$tmp"/*-ubyte "$tmp/$node/data/"
+done
+# A stale copy of the checkpoint on rank 1's disk (epoch 1's, where rank 0
+# has epoch 2's): rank 0 would train epoch 3, rank 1 epochs 2 and 3, and the
+# job would hang after rank 0's last update.
+cp "$tmp/np2.2.ckpt" "$tmp/node0/run.ckpt"
+cp "$tmp/np2.1.ckpt" "$tmp/node1/run.ckpt"
+stale=(--epochs 3 "${flags[@]:2}" --data data "${seed[@]}" --resume run.ckpt)
+mapfile -t node0 < <(on_node "$tmp/node0" "$exe" "${stale[@]}")
+mapfile -t node1 < <(on_node "$tmp/node1" "$exe" "${stale[@]}")
+fault stale_checkpoint "rank 1 of 2: --resume: run.ckpt is not the checkpoint rank 0 read" \
+  "${launch[@]}" -np 1 "${node0[@]}" : -np 1 "${node1[@]}"
+# Data of the same sizes and labels but other pixels on rank 1 (as MNIST and
+# a copy with one image changed): each rank would train on its own.
+cp "$tmp/np2.2.ckpt" "$tmp/node1/run.ckpt"
+printf '\377' | dd of="$tmp/node1/data/train-images-idx3-ubyte" bs=1 seek=5000 conv=notrunc 2>/dev/null
+other=("${flags[@]}" --data data "${seed[@]}")
+mapfile -t node0 < <(on_node "$tmp/node0" "$exe" "${other[@]}")
+mapfile -t node1 < <(on_node "$tmp/node1" "$exe" "${other[@]}")
+fault other_data "rank 1 of 2: --data: data holds other images or labels than on rank 0" \
+  "${launch[@]}" -np 1 "${node0[@]}" : -np 1 "${node1[@]}"
+
+# --help and a refused command line: printed once, by rank 0, not once a rank.
+rc=0
+timeout 60 "${launch[@]}" -np 2 "$exe" --help >"$tmp/help.out" 2>"$tmp/help.err" || rc=$?
+if [[ $rc -ne 0 || $(grep -c '^Usage: ' "$tmp/help.out") -ne 1 ]]; then
+  fail "--help on 2 ranks: exit $rc, $(grep -c '^Usage: ' "$tmp/help.out") usage lines: $(head -c 500 "$tmp/help.err")"
+else
+  pass
+fi
+rc=0
+timeout 60 "${launch[@]}" -np 2 "$exe" --epochs 0 >"$tmp/refused.out" 2>"$tmp/refused.err" || rc=$?
+if [[ $rc -eq 0 || $rc -eq 124 || $(grep -c -- '--epochs' "$tmp/refused.err") -ne 1 || -s $tmp/refused.out ]]; then
+  fail "--epochs 0 on 2 ranks: exit $rc, the refusal not printed once: $(head -c 1000 "$tmp/refused.err")"
+else
+  pass
+fi
+
 # Rank 1 killed two seconds into a long run, while rank 0 waits on its sums
 # (the shell becomes mnist_clr, which its background child then kills).
 long=(--epochs 500 --batch 200 --threads 1 "${data[@]}" "${seed[@]}")
