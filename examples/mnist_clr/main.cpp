@@ -434,8 +434,9 @@ struct named_target {
     example_io::target_info target;
 };
 
+// "'r-2.ckpt' (epoch 2)": a --save name says which epoch's it is.
 std::string shown(const named_target& t) {
-    const std::string name = t.flag + " '" + t.target.path + "'";
+    const std::string name = "'" + t.target.path + "'";
     return t.epoch > 0 ? name + " (epoch " + std::to_string(t.epoch) + ")" : name;
 }
 
@@ -493,8 +494,8 @@ void check_outputs(const program& p) {
         for (std::size_t i = 0; i < std::min(j, others); ++i) {
             if (saved && names[i].flag == "--resume") continue;
             if (example_io::same_target(names[i].target, names[j].target))
-                throw option_error(names[j].flag,
-                                   "'" + names[j].target.path + "' is the same file as " + shown(names[i]));
+                throw option_error(names[j].flag, shown(names[j]) + " is the same file as " + names[i].flag +
+                                                      " " + shown(names[i]));
         }
     }
 }

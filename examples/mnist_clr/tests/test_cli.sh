@@ -218,9 +218,9 @@ collide() {  # collide PATTERN ARGS...: refused naming PATTERN; run.ckpt unchang
 collide "--log: '$ck/run.ckpt' is the same file as --resume '$ck/run.ckpt'" "${R[@]}" --resume "$ck/run.ckpt" --log "$ck/run.ckpt"
 cp "$ck/run.ckpt" "$ck/run.png"
 collide "--plot: '$ck/../ck/run.png' is the same file as --resume '$ck/run.png'" "${R[@]}" --resume "$ck/run.png" --plot "$ck/../ck/run.png"
-collide "--save: '$ck/r-2.ck' is the same file as --log '$ck/r-2.ck'" "${R[@]}" --save "$ck/r-{epoch}.ck" --log "$ck/r-2.ck"
-collide "--save: '$ck/p-2.png' is the same file as --plot '$ck/p-2.png'" "${R[@]}" --save "$ck/p-{epoch}.png" --plot "$ck/p-2.png"
-collide "--save: '$ck/r-3.ck' is the same file as --log '$ck/r-3.ck'" --data "$good" --epochs 3 --batch 100 --resume "$ck/run.ckpt" --save "$ck/r-{epoch}.ck" --log "$ck/r-3.ck"
+collide "--save: '$ck/r-2.ck' (epoch 2) is the same file as --log '$ck/r-2.ck'" "${R[@]}" --save "$ck/r-{epoch}.ck" --log "$ck/r-2.ck"
+collide "--save: '$ck/p-2.png' (epoch 2) is the same file as --plot '$ck/p-2.png'" "${R[@]}" --save "$ck/p-{epoch}.png" --plot "$ck/p-2.png"
+collide "--save: '$ck/r-3.ck' (epoch 3) is the same file as --log '$ck/r-3.ck'" --data "$good" --epochs 3 --batch 100 --resume "$ck/run.ckpt" --save "$ck/r-{epoch}.ck" --log "$ck/r-3.ck"
 # Each epoch's name is checked where it leads: {epoch} in a directory's name.
 mkdir "$ck/d1"
 collide "--save: $ck/d2/x: directory '$ck/d2' does not exist" "${R[@]}" --save "$ck/d{epoch}/x"
