@@ -576,6 +576,30 @@ else
   missing_input flock "install util-linux"
 fi
 
+# A checkpoint with another hard link (a backup made with ln) is replaced by
+# a new file renamed over its name: the backup keeps the old bytes, the name
+# gets the new ones, and a run resumes from it.
+d=$(fresh_dir)
+run_in "$d" "${one[@]}" --epochs 1 --save run.ckpt
+[[ $rc -eq 0 ]] || fail "--save run.ckpt: exit $rc: $(cat "$tmp/err")"
+cp "$d/run.ckpt" "$d/old.copy" 2>/dev/null || true
+ln "$d/run.ckpt" "$d/backup.ckpt" 2>/dev/null || true
+run_in "$d" "${one[@]}" --epochs 2 --save run.ckpt
+if [[ $rc -ne 0 ]]; then
+  fail "--save over a hard-linked checkpoint: exit $rc: $(cat "$tmp/err")"
+elif ! cmp -s "$d/backup.ckpt" "$d/old.copy"; then
+  fail "--save over a hard-linked checkpoint: the other link's content changed"
+elif cmp -s "$d/run.ckpt" "$d/old.copy"; then
+  fail "--save over a hard-linked checkpoint: run.ckpt still holds the old checkpoint"
+elif [[ $(stat -c %h "$d/run.ckpt") -ne 1 || $(stat -c %h "$d/backup.ckpt") -ne 1 ]]; then
+  fail "--save over a hard-linked checkpoint: links $(stat -c %h "$d/run.ckpt") and $(stat -c %h "$d/backup.ckpt"), expected 1 and 1"
+elif [[ $(LC_ALL=C ls -A "$d" | tr '\n' ' ') != "backup.ckpt old.copy run.ckpt " ]]; then
+  fail "--save over a hard-linked checkpoint: left $(LC_ALL=C ls -A "$d" | tr '\n' ' ')"
+else
+  run_in "$d" "${one[@]}" --epochs 3 --resume run.ckpt
+  if [[ $rc -eq 0 ]]; then pass; else fail "--resume from the checkpoint saved beside a hard link: exit $rc: $(cat "$tmp/err")"; fi
+fi
+
 fi # part cli: --save and temporary files
 
 finish "test_cli $part"
