@@ -414,16 +414,21 @@ inline void check_data_dir(const std::string& dir) {
     if (!S_ISDIR(st.st_mode)) throw data_error(dir, "is not a directory");
 }
 
+// The four standard files' names: training images and labels, test images
+// and labels.
+inline constexpr const char* file_names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+
 // Loads the four standard files from dir, each plain or with a ".gz" suffix
 // (the plain one wins if both exist).
 inline dataset load_dataset(const std::string& dir, unsigned num_classes = 10) {
     check_data_dir(dir);
     const std::filesystem::path root(dir);
 
-    const std::string train_images = detail::find_idx_file(root, "train-images-idx3-ubyte");
-    const std::string train_labels = detail::find_idx_file(root, "train-labels-idx1-ubyte");
-    const std::string test_images = detail::find_idx_file(root, "t10k-images-idx3-ubyte");
-    const std::string test_labels = detail::find_idx_file(root, "t10k-labels-idx1-ubyte");
+    const std::string train_images = detail::find_idx_file(root, file_names[0]);
+    const std::string train_labels = detail::find_idx_file(root, file_names[1]);
+    const std::string test_images = detail::find_idx_file(root, file_names[2]);
+    const std::string test_labels = detail::find_idx_file(root, file_names[3]);
 
     dataset d;
     d.train_images = read_images(train_images);

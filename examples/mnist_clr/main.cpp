@@ -421,9 +421,9 @@ void write_range_log(const clr::range_test_result<float>& r, example_io::output_
 }
 
 // Every name a run writes or reads is checked before any work: each output
-// can be written where it names, and no output is another output or the
-// --resume checkpoint (through "..", a symlink, an absolute path or a hard
-// link). --save is checked under the name of every epoch this run writes
+// can be written where it names, and no output is another output, the
+// --resume checkpoint or a --data file (through "..", a symlink, an absolute
+// path or a hard link). --save is checked under the name of every epoch this run writes
 // (first_epoch to --epochs), as its {epoch} may be in a directory's name.
 // Those names may be --resume's, and may be one another's (without {epoch},
 // each epoch replaces the last): a run continued into its own checkpoint has
@@ -440,8 +440,8 @@ std::string shown(const named_target& t) {
     return t.epoch > 0 ? name + " (epoch " + std::to_string(t.epoch) + ")" : name;
 }
 
-// --resume's file, which is read, not written: it need not be writable.
-named_target resume_target(const std::string& path) {
+// A file the run reads (--resume's, --data's), not writes: it need not be writable.
+named_target read_target(const char* flag, const std::string& path) {
     example_io::target_info t;
     t.path = path;
     t.resolved = path;
@@ -452,7 +452,18 @@ named_target resume_target(const std::string& path) {
         t.dev = st.st_dev;
         t.ino = st.st_ino;
     }
-    return {"--resume", 0, t};
+    return {flag, 0, t};
+}
+
+// The data files of --data that exist, plain or gzipped: a run that wrote
+// its log over one would destroy the data set.
+void add_data_targets(const std::string& dir, std::vector<named_target>& names) {
+    for (const char* file : mnist::file_names)
+        for (const char* suffix : {"", ".gz"}) {
+            const std::string path = (std::filesystem::path(dir) / (std::string(file) + suffix)).string();
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0) names.push_back(read_target("--data", path));
+        }
 }
 
 // What a name written directly is: "standard output", "a device", ...
@@ -481,8 +492,10 @@ named_target output_target(const char* flag, const std::string& path, int epoch 
 }
 
 void check_outputs(const program& p) {
-    std::vector<named_target> names;  // --resume, --log and --plot, then --save's names
-    if (p.ckpt.resume) names.push_back(resume_target(*p.ckpt.resume));
+    std::vector<named_target> names;  // --resume and --data, --log and --plot, then --save's names
+    if (p.ckpt.resume) names.push_back(read_target("--resume", *p.ckpt.resume));
+    add_data_targets(p.train.data, names);
+    const std::size_t reads = names.size();
     if (p.log) names.push_back(output_target("--log", *p.log));
     if (p.plot) names.push_back(output_target("--plot", *p.plot));
     const std::size_t others = names.size();
@@ -492,7 +505,7 @@ void check_outputs(const program& p) {
     for (std::size_t j = 1; j < names.size(); ++j) {
         const bool saved = names[j].epoch > 0;
         for (std::size_t i = 0; i < std::min(j, others); ++i) {
-            if (saved && names[i].flag == "--resume") continue;
+            if (j < reads || (saved && names[i].flag == "--resume")) continue;
             if (example_io::same_target(names[i].target, names[j].target))
                 throw option_error(names[j].flag, shown(names[j]) + " is the same file as " + names[i].flag +
                                                       " " + shown(names[i]));

@@ -221,6 +221,11 @@ collide "--plot: '$ck/../ck/run.png' is the same file as --resume '$ck/run.png'"
 collide "--save: '$ck/r-2.ck' (epoch 2) is the same file as --log '$ck/r-2.ck'" "${R[@]}" --save "$ck/r-{epoch}.ck" --log "$ck/r-2.ck"
 collide "--save: '$ck/p-2.png' (epoch 2) is the same file as --plot '$ck/p-2.png'" "${R[@]}" --save "$ck/p-{epoch}.png" --plot "$ck/p-2.png"
 collide "--save: '$ck/r-3.ck' (epoch 3) is the same file as --log '$ck/r-3.ck'" --data "$good" --epochs 3 --batch 100 --resume "$ck/run.ckpt" --save "$ck/r-{epoch}.ck" --log "$ck/r-3.ck"
+# The data files are read: no output may be one of them, gzipped or not.
+collide "--log: '$ck/other/train-labels-idx1-ubyte' is the same file as --data '$ck/other/train-labels-idx1-ubyte'" --data "$ck/other" --epochs 1 --log "$ck/other/train-labels-idx1-ubyte"
+ln -s other/t10k-images-idx3-ubyte "$ck/images-link"
+collide "--save: '$ck/images-link' (epoch 1) is the same file as --data '$ck/other/t10k-images-idx3-ubyte'" --data "$ck/other" --epochs 1 --save "$ck/images-link"
+rm "$ck/images-link"
 # Each epoch's name is checked where it leads: {epoch} in a directory's name.
 mkdir "$ck/d1"
 collide "--save: $ck/d2/x: directory '$ck/d2' does not exist" "${R[@]}" --save "$ck/d{epoch}/x"
