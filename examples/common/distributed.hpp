@@ -70,6 +70,11 @@ public:
         const long launched = launched_size();
 #if defined(CLR_EXAMPLES_MPI)
         if (launched > 0) {
+            // A rank waiting on the others' sums yields its core instead of
+            // spinning (Open MPI otherwise spins unless mpirun counted more
+            // ranks than slots): on a machine busy with other work, spinning
+            // ranks starve the ones computing. A user's own setting wins.
+            ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
             // Only the main thread calls MPI; OpenMP's threads do the arithmetic.
             int provided = 0;
             MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);

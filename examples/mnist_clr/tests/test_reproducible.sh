@@ -31,8 +31,9 @@ run() {
   local name=$1
   shift
   local rc=0
-  # A run is a second or two: one that waits (on a FIFO) fails, not the whole test.
-  timeout 60 "$exe" --data "$tmp" --epochs 2 --batch 64 "$@" --log "$tmp/$name.csv" >"$tmp/$name.raw" 2>"$tmp/$name.err" || rc=$?
+  # A run is a second or two, up to ten under the sanitizers on a busy
+  # machine: one that waits (on a FIFO) fails, not the whole test.
+  timeout 120 "$exe" --data "$tmp" --epochs 2 --batch 64 "$@" --log "$tmp/$name.csv" >"$tmp/$name.raw" 2>"$tmp/$name.err" || rc=$?
   [[ $rc -eq 0 ]] || fail "$name: mnist_clr $* exited $rc: $(cat "$tmp/$name.err")"
   # "Epoch 1/2 - 0.1s - loss: ..." and "Train time: ..." carry timings.
   sed -E -e 's/^(Epoch [0-9]+\/[0-9]+) - [0-9.]+s - /\1 - /' -e '/^Train time: /d' "$tmp/$name.raw" >"$tmp/$name.out"
