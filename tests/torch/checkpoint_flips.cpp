@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -140,7 +141,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
     const std::string kind = argc > 1 ? argv[1] : "sched";
     if (kind != "sched" && kind != "shared") {
         std::fprintf(stderr, "usage: torch_checkpoint_flips [sched|shared] [N] [unzip]\n");
@@ -231,4 +232,7 @@ int main(int argc, char** argv) {
     std::printf("check_checkpoint refused %zu of %zu\n", check_refused, n);
     std::printf("bits whose flip crashed, hung or loaded a wrong state:%s\n", bad_bits.c_str());
     return 0;
+} catch (const std::exception& e) {
+    std::fprintf(stderr, "torch_checkpoint_flips: %s\n", e.what());
+    return 1;
 }

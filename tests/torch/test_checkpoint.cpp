@@ -97,7 +97,7 @@ void for_each_damage(const c10::IValue& v,
                                                     (std::uint64_t(1) << bit))),
               "bit " + std::to_string(bit));
     } else if (v.isString()) {
-        const std::string s = v.toStringRef();
+        const std::string& s = v.toStringRef();
         for (std::size_t i = 0; i < s.size() * 8; ++i) {
             std::string d = s;
             d[i / 8] = static_cast<char>(d[i / 8] ^ (1 << (i % 8)));
@@ -224,7 +224,7 @@ TEST_CASE("the scheduler's record: its layout, and what each refusal says", "[to
     const std::string record = record_of(saved);
     const std::string text = clr::to_string(schedule());
     // "CLRSCHED", version, steps, length and text, group count and scales, CRC-32C.
-    REQUIRE(record.size() == 8 + 4 + 8 + 8 + text.size() + 8 + 2 * 8 + 4);
+    REQUIRE(record.size() == 8 + 4 + 8 + 8 + text.size() + 8 + std::size_t{2} * 8 + 4);
     CHECK(record.compare(0, 8, "CLRSCHED") == 0);
     CHECK(record.compare(28, text.size(), text) == 0);
     CHECK(stored_crc(resealed(record)) == stored_crc(record));

@@ -17,7 +17,7 @@ namespace clr_torch_test {
 constexpr std::int64_t samples = 16, inputs = 4, hidden = 3;
 constexpr std::size_t n_params = 19;  // W1 3x4, b1 3, W2 1x3, b2 1
 
-inline ::torch::Tensor from(const std::vector<double>& v, std::vector<std::int64_t> shape) {
+inline ::torch::Tensor from(const std::vector<double>& v, const std::vector<std::int64_t>& shape) {
     return ::torch::tensor(v, ::torch::dtype(::torch::kFloat64)).reshape(shape).clone();
 }
 
@@ -31,6 +31,7 @@ inline ::torch::Tensor x_data() {
 
 inline ::torch::Tensor y_data() {
     std::vector<double> v;
+    v.reserve(samples);
     for (int i = 0; i < samples; ++i) v.push_back(((i * 3) % 7 - 3) / 4.0);
     return from(v, {samples, 1});
 }
