@@ -46,7 +46,7 @@ void train(std::vector<::torch::Tensor>& p, ::torch::optim::Optimizer& opt,
 
 }  // namespace
 
-TEST_CASE("construction applies lr(0) and momentum(0) to every group; step() the next values", "[torch]") {
+TEST_CASE("construction applies lr(0) and momentum(0) to every group, step() the next values", "[torch]") {
     auto p = model();
     ::torch::optim::SGD opt(groups(p), sgd_options());
     const auto s = sgd_schedule();
