@@ -15,7 +15,8 @@
 //   step checked;
 // - text either reads as a schedule, which must keep the contract above
 //   (momentum, when cycled, in [0, 1)) and read back the same way, or is
-//   refused with a clr::invalid_parameter whose message starts with "clr::".
+//   refused with a clr::invalid_parameter whose message starts with "clr::"
+//   and is one short line (no control character, at most 600 bytes).
 // A violation aborts with the details.
 //
 // The byte layout is in fuzz/README.md; fuzz/make_seeds.py writes seeds in it.
@@ -26,6 +27,7 @@
 // below 20).
 #include <clr/clr.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -526,6 +528,10 @@ void run_text(input& in) {
     } catch (const clr::invalid_parameter& e) {
         const std::string m = e.what();
         if (m.rfind("clr::", 0) != 0) violation("unclear error message", "'" + m + "' for '" + src + "'");
+        // One short line, whatever the text holds (a newline, a megabyte).
+        const bool control = std::any_of(
+            m.begin(), m.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == '\x7f'; });
+        if (control || m.size() > 600) violation("error message not one short line", "'" + m + "'");
         return;
     }
     // Besides the usual edges and the steps that follow the text, each whole

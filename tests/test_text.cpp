@@ -101,7 +101,7 @@ TEST_CASE("to_string writes each kind as one line, options only when set", "[tex
                "range_sweep(min_lr=0, max_lr=0.1, steps=11, shape=linear)");
 }
 
-TEST_CASE("to_string writes composed schedules whole; an N-way sequence as one", "[text]") {
+TEST_CASE("to_string writes composed schedules whole, an N-way sequence as one", "[text]") {
     reads_back(clr::warmup(clr::triangular<double>(0.001, 0.006, 20), 10, 0.0),
                "warmup(triangular(base_lr=0.001, max_lr=0.006, step_size=20), steps=10, start_lr=0)");
     reads_back(clr::sequence(clr::linear<double>(0, 0.1, 100), 100, clr::constant<double>(0.1), 400,
@@ -306,12 +306,12 @@ TEST_CASE("a parse error is one short line, whatever the text holds", "[text][er
 
     // The cut falls between characters: not inside an escape, not inside a
     // UTF-8 character (e-acute is two bytes).
-    CHECK(clr::detail::shown(std::string(47, 'a') + "\n" + std::string(100, 'b')) ==
+    CHECK(clr::excerpt(std::string(47, 'a') + "\n" + std::string(100, 'b')) ==
           std::string(47, 'a') + "... (148 bytes)");
-    CHECK(clr::detail::shown(std::string(47, 'a') + "\xc3\xa9" + std::string(100, 'b')) ==
+    CHECK(clr::excerpt(std::string(47, 'a') + "\xc3\xa9" + std::string(100, 'b')) ==
           std::string(47, 'a') + "... (149 bytes)");
-    CHECK(clr::detail::shown(std::string(80, 'x')) == std::string(80, 'x'));
-    CHECK(clr::detail::shown(std::string(81, 'x')) == std::string(48, 'x') + "... (81 bytes)");
+    CHECK(clr::excerpt(std::string(80, 'x')) == std::string(80, 'x'));
+    CHECK(clr::excerpt(std::string(81, 'x')) == std::string(48, 'x') + "... (81 bytes)");
 }
 
 TEST_CASE("an error thrown again with its column keeps its shortened parts", "[text][errors]") {

@@ -74,11 +74,11 @@ inline double parse_number(const std::string& flag, const std::string& text) {
     const double v = std::strtod(s, &end);
     const int err = errno;
     if (text.empty() || end != s + text.size() || std::isspace(static_cast<unsigned char>(text.front())))
-        throw CLI::ValidationError(flag, "'" + text + "' is not a number");
-    if (std::isnan(v)) throw CLI::ValidationError(flag, "'" + text + "' is not a number (NaN)");
+        throw CLI::ValidationError(flag, "'" + clr::excerpt(text) + "' is not a number");
+    if (std::isnan(v)) throw CLI::ValidationError(flag, "'" + clr::excerpt(text) + "' is not a number (NaN)");
     if (err == ERANGE && (v == 0 || std::isinf(v)))
-        throw CLI::ValidationError(flag, "'" + text + "' is outside the range of a double");
-    if (!std::isfinite(v)) throw CLI::ValidationError(flag, "'" + text + "' must be finite");
+        throw CLI::ValidationError(flag, "'" + clr::excerpt(text) + "' is outside the range of a double");
+    if (!std::isfinite(v)) throw CLI::ValidationError(flag, "'" + clr::excerpt(text) + "' must be finite");
     return v;
 }
 
@@ -92,10 +92,12 @@ inline std::uint64_t parse_unsigned(const std::string& flag, const std::string& 
     const char* last = first + text.size();
     const auto r = std::from_chars(first, last, v);
     const bool digits_only = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits_only || r.ptr != last) throw CLI::ValidationError(flag, "'" + text + "' is not " + what);
+    if (!digits_only || r.ptr != last)
+        throw CLI::ValidationError(flag, "'" + clr::excerpt(text) + "' is not " + what);
     if (r.ec == std::errc::result_out_of_range || v > hi)
-        throw CLI::ValidationError(flag, text + " must be at most " + std::to_string(hi));
-    if (v < lo) throw CLI::ValidationError(flag, text + " must be at least " + std::to_string(lo));
+        throw CLI::ValidationError(flag, clr::excerpt(text) + " must be at most " + std::to_string(hi));
+    if (v < lo)
+        throw CLI::ValidationError(flag, clr::excerpt(text) + " must be at least " + std::to_string(lo));
     return v;
 }
 
@@ -115,7 +117,8 @@ inline std::string parse_step_list(const std::string& flag, const std::string& t
         const std::string item =
             text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (item.empty())
-            throw CLI::ValidationError(flag, "'" + text + "' has an empty entry; write steps as 30,80,120");
+            throw CLI::ValidationError(
+                flag, "'" + clr::excerpt(text) + "' has an empty entry; write steps as 30,80,120");
         out += (out.empty() ? "" : ", ") + std::to_string(parse_steps(flag, item, 0));
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -328,12 +331,13 @@ std::string text_form(const choice& c) {
     }
     const schedule_entry* e = find_schedule(c.schedule);
     if (!e)
-        throw option_error("--schedule", c.schedule.empty() ? std::string("is required")
-                                                            : "'" + c.schedule + "' is not a schedule");
+        throw option_error("--schedule", c.schedule.empty()
+                                             ? std::string("is required")
+                                             : "'" + clr::excerpt(c.schedule) + "' is not a schedule");
     for (const auto& [flag, value] : c.values)
         if (!find_param(*e, flag))
-            throw option_error(flag, "does not apply to --schedule " + c.schedule + " (only to " +
-                                         detail::schedules_taking(flag) + ")");
+            throw option_error(flag, "does not apply to --schedule " + clr::excerpt(c.schedule) +
+                                         " (only to " + detail::schedules_taking(flag) + ")");
     std::string args;
     for (const auto& p : e->params) {
         std::string value;
@@ -427,7 +431,7 @@ inline void add_schedule_flags(CLI::App& app, choice& c) {
     const CLI::Validator schedule_check(
         [](std::string& v) -> std::string {
             if (v.find('(') != std::string::npos || find_schedule(v)) return {};
-            return "'" + v + "' is not a schedule; use one of " + schedule_names(", ") +
+            return "'" + clr::excerpt(v) + "' is not a schedule; use one of " + schedule_names(", ") +
                    ", or a text form such as 'triangular(base_lr=0.001, max_lr=0.006, step_size=2000)'";
         },
         "");
@@ -487,6 +491,10 @@ inline void add_schedule_flags(CLI::App& app, choice& c) {
     added["--max-momentum"]->needs(added["--base-momentum"]);
 }
 
+// The longest refusal printed, in bytes: the longest of the programs' own
+// (an unknown --schedule, with the list of schedules) is 340.
+inline constexpr std::size_t max_message = 500;
+
 // Parses the command line the way every example reports it, printing
 // nothing: the text --help shows goes to `out`, a refusal's one-line message
 // (without the program's name) to `err`. Returns the status to exit with (0
@@ -508,10 +516,11 @@ inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** arg
         return status;
     } catch (const CLI::ValidationError& e) {
         // These carry the program's own messages, already naming the flag.
-        err = e.what();
+        err = clr::excerpt(e.what(), max_message);
         return 2;
     } catch (const CLI::ParseError& e) {
-        err = std::string(e.what()) + " (see --help)";
+        // CLI11 quotes the argument it refused whole: one line, cut if long.
+        err = clr::excerpt(e.what(), max_message) + " (see --help)";
         return 2;
     }
     return std::nullopt;

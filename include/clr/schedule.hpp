@@ -62,18 +62,18 @@ std::string format_number(V v) {
 // below it cannot overflow.
 inline constexpr step_t max_steps = step_t(1) << 62;
 
-namespace detail {
-
-// A parameter's name or value as an error message shows it: on one line and
-// short, whatever text it came from (clr::parse_schedule's input may hold a
-// newline, or be a megabyte long). Control characters are escaped (\n, \t,
-// \r, \x01); text longer than 80 bytes is cut to its first 48 or fewer,
-// never inside an escape or a UTF-8 character, followed by "... (N bytes)"
-// with its whole length. A backslash is kept as it is, so that shown() of its
-// own output is that output: an error caught and thrown again with its
-// column added keeps its parts.
-inline std::string shown(const std::string& text) {
-    constexpr std::size_t whole = 80, head = 48;
+// A piece of text as an error message shows it (a parameter's name or value,
+// a flag's argument): on one line and short, whatever it came from
+// (clr::parse_schedule's input may hold a newline, or be a megabyte long).
+// Control characters are escaped (\n, \t, \r, \x01); text longer than
+// `whole` bytes (80 unless given) is cut to its first three fifths or fewer
+// (48 of 80), never inside an escape or a UTF-8 character, followed by
+// "... (N bytes)" with its whole length. A backslash
+// is kept as it is, so that excerpt() of its own output is that output: an
+// error caught and thrown again with its column added keeps its parts.
+// Programs that quote their users' input in their own messages use it too.
+inline std::string excerpt(const std::string& text, std::size_t whole = 80) {
+    const std::size_t head = whole / 5 * 3;
     static const char digits[] = "0123456789abcdef";
     std::string out;
     std::size_t cut = 0;  // the longest start of out, up to `head` bytes, that ends between characters
@@ -100,8 +100,6 @@ inline std::string shown(const std::string& text) {
     return out + "... (" + std::to_string(text.size()) + " bytes)";
 }
 
-}  // namespace detail
-
 // What every schedule constructor and with_* option, and every optimizer
 // option, throws for a bad argument. what() reads
 //     "<who>: <param> = <value> <problem>[ (column <n>)]"
@@ -116,13 +114,12 @@ inline std::string shown(const std::string& text) {
 // kept as the message shows them, control characters escaped (a newline as
 // \n) and anything longer than 80 bytes cut, with its length
 // ("constant(lr=0.1), 100, constant(lr=0.1), 100, co... (1048576 bytes)";
-// see detail::shown).
+// see clr::excerpt).
 class invalid_parameter : public std::invalid_argument {
 public:
     invalid_parameter(const std::string& who, const std::string& param, const std::string& value,
                       std::string problem, std::optional<std::size_t> column = std::nullopt)
-        : invalid_parameter(
-              parts{who, detail::shown(param), detail::shown(value), std::move(problem), column}) {}
+        : invalid_parameter(parts{who, excerpt(param), excerpt(value), std::move(problem), column}) {}
 
     // The class or function that refused the argument: "clr::one_cycle".
     const std::string& who() const noexcept { return parts_->who; }

@@ -136,6 +136,17 @@ done
 # Numbers are refused naming their own flag, with what is wrong with them.
 expect 2 "--lr: 'nan' is not a number" --lr nan --data "$bad"
 expect 2 "--lr: '1e400' is outside the range of a double" --lr 1e400 --data "$bad"
+# A refusal is one short line whatever it quotes: a newline escaped, a long
+# argument cut with its length (a megabyte was echoed whole; one argument
+# can hold 128 KiB).
+expect 2 "--schedule: 'trian\\ngular' is not a schedule" --schedule "$(printf 'trian\ngular')" --data "$bad"
+expect 2 "--schedule: clr::parse_schedule: text = \\n) where , or ) belongs" --schedule "$(printf 'constant(lr=1, x=1\n)')" --data "$bad"
+huge=$(head -c 100000 /dev/zero | tr '\0' 7)
+for flag in --lr --seed --optimizer --schedule; do
+  expect 2 " bytes)" "$flag" "$huge" --data "$bad"
+  [[ $(wc -c <"$tmp/err") -lt 600 ]] || fail "$flag with 100000 bytes: a message of $(wc -c <"$tmp/err") bytes"
+done
+expect 2 "bytes) (see --help)" "$huge" --data "$bad"
 expect 2 "--momentum: 'inf' must be finite" --momentum inf --data "$bad"
 expect 2 "--range-min: 'nan' is not a number" --range-test --range-min nan --data "$bad"
 # The schedules here are float: a double below the smallest float says so.
