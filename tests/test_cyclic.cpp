@@ -126,7 +126,7 @@ TEST_CASE("user scale on the cycle number and on the step", "[cyclic]") {
     CHECK(by_step(12) == 0.5);
 }
 
-TEST_CASE("a user scale past [0, 1] is clamped to it; NaN and the user's exceptions reach the caller",
+TEST_CASE("a user scale past [0, 1] is clamped to it, and NaN and the user's exceptions reach the caller",
           "[cyclic][errors]") {
     // -1 would put the rate below base_lr, 2 above max_lr: bounds() must hold.
     auto below = clr::make_cyclic(0.1, 0.5, 10, clr::scale_on_cycle([](clr::step_t) { return -1.0; }));

@@ -402,7 +402,7 @@ TEST_CASE("range_test: gradual divergence stops where the smoothed loss passes 4
     CHECK(later.stop_step > r.stop_step);
 }
 
-TEST_CASE("range_test: a NaN loss midway stops the test; suggestions read the finite part", "[range_test]") {
+TEST_CASE("range_test: a NaN loss midway stops it, the suggestions read the finite part", "[range_test]") {
     const clr::step_t bad = 70;
     int calls = 0;
     const clr::range_test<double> test(1e-6, 1.0, 100);

@@ -153,7 +153,7 @@ TEST_CASE("set_threads: a count below 1 is refused naming it", "[optim][threads]
     }
 }
 
-TEST_CASE("threads(): the count set, else Eigen's; 1 without OpenMP", "[optim][threads]") {
+TEST_CASE("threads(): the count set, else Eigen's, and 1 without OpenMP", "[optim][threads]") {
     clr::optim::adam opt(clr::constant<float>(0.1f));
 #if defined(_OPENMP)
     CHECK(opt.threads() == Eigen::nbThreads());
