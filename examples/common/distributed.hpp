@@ -110,20 +110,6 @@ public:
     void sum(double* data, std::size_t n) const { reduce(data, n); }
     void sum(std::int64_t* data, std::size_t n) const { reduce(data, n); }
 
-    // Whether every rank holds the same bytes: a check that the ranks were
-    // given the same flags and read the same data, made once before training
-    // (a rank with other settings would silently train another model).
-    bool agree(const std::string& text) const {
-        if (!parallel()) return true;
-        std::int64_t h[2] = {std::int64_t(fingerprint(text) >> 1), 0};  // non-negative, so min and max fit
-        h[1] = -h[0];
-        std::int64_t r[2] = {0, 0};
-#if defined(CLR_EXAMPLES_MPI)
-        MPI_Allreduce(h, r, 2, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
-#endif
-        return r[0] == h[0] && r[1] == h[1];  // min == mine == max
-    }
-
     // Every rank's `values`, rank 0's first, on every rank: for a check that
     // names the rank that differs. Every rank must call it with as many values.
     std::vector<std::uint64_t> gather(const std::vector<std::uint64_t>& values) const {

@@ -57,9 +57,6 @@ namespace {
 using schedule_flags::option_error;
 using trainer_flags::trainer_options;
 
-// The exit status of a run whose loss or parameters stopped being finite.
-constexpr int diverged_status = 3;
-
 // The examples in MNIST's training set: the run length the flags are checked
 // against before the data is read.
 constexpr std::int64_t mnist_train_count = 60000;
@@ -911,7 +908,7 @@ int train_and_write(const program& p, const clr::any_schedule<float>& schedule,
             kept = "; the log up to it is in " + *p.log;
         }
         print_diverged(e, kept + (p.plot ? "; no plot drawn" : ""));
-        return diverged_status;
+        return divergence::exit_status;
     }
     std::printf("Train time: %.1f s (%.1f GFLOP/s)\n", result->train_seconds, result->gflops_per_second());
     std::printf("Test error: %.2f%%\n", 100.0 * result->test_error());
@@ -1004,8 +1001,8 @@ int run(program& p, const mnist::float_data& data) {
     } catch (const mnist::diverged& e) {
         std::fflush(stdout);
         print_diverged(e, "");
-        if (world.parallel()) world.abort("mnist_clr", "training diverged", diverged_status);
-        return diverged_status;
+        if (world.parallel()) world.abort("mnist_clr", "training diverged", divergence::exit_status);
+        return divergence::exit_status;
     } catch (const std::exception& e) {
         return fail(1, e.what());
     }

@@ -6,6 +6,8 @@
 #include "idx.hpp"
 #include "mlp.hpp"
 
+#include "divergence.hpp"
+
 #include <clr/optim/optimizer.hpp>
 #include <clr/schedule.hpp>
 
@@ -214,22 +216,8 @@ struct run_result {
     double gflops_per_second() const { return train_seconds > 0 ? train_flops / train_seconds * 1e-9 : 0.0; }
 };
 
-// Raised by train() when an update leaves the loss or a parameter non-finite:
-// the rate is too high for the run and every later update would only spread
-// the NaN. step() is the update that did it, lr() its rate.
-class diverged : public std::runtime_error {
-public:
-    diverged(clr::step_t step, double lr, const std::string& what)
-        : std::runtime_error(what),
-          step_(step),
-          lr_(lr) {}
-    clr::step_t step() const noexcept { return step_; }
-    double lr() const noexcept { return lr_; }
-
-private:
-    clr::step_t step_;
-    double lr_;
-};
+// Raised by train() when an update leaves the loss or a parameter non-finite.
+using divergence::diverged;
 
 inline bool all_finite(const mlp<float>& net) {
     return net.W1.allFinite() && net.b1.allFinite() && net.W2.allFinite() && net.b2.allFinite();

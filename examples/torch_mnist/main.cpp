@@ -11,6 +11,7 @@
 // Exit status: 0 done, 1 a failure while training, 2 bad flags, values or
 // data files, 3 training diverged (a non-finite loss or parameter), as
 // mnist_clr's.
+#include "divergence.hpp"
 #include "idx.hpp"
 
 #include "schedule_flags.hpp"
@@ -33,26 +34,7 @@ namespace {
 
 using schedule_flags::option_error;
 
-// The exit status of a run whose loss or parameters stopped being finite.
-constexpr int diverged_status = 3;
-
-// Raised by train() when an update leaves the loss or a parameter non-finite:
-// the rate is too high for the run and every later update would only spread
-// the NaN. step() is the update that did it (counted from 0, as the
-// scheduler's steps()), lr() its rate.
-class diverged : public std::runtime_error {
-public:
-    diverged(clr::step_t step, double lr, const std::string& what)
-        : std::runtime_error(what),
-          step_(step),
-          lr_(lr) {}
-    clr::step_t step() const noexcept { return step_; }
-    double lr() const noexcept { return lr_; }
-
-private:
-    clr::step_t step_;
-    double lr_;
-};
+using divergence::diverged;
 
 // The smallest and largest value of each parameter: a NaN makes both NaN, an
 // infinity is one of them. aminmax takes 0.1 ms over the 784x784 weights,
@@ -227,7 +209,7 @@ int main(int argc, char** argv) try {
         } catch (const diverged& e) {
             std::fflush(stdout);
             print_diverged(e);
-            return diverged_status;
+            return divergence::exit_status;
         }
         std::printf("Train time: %.1f s\n", r.train_seconds);
         std::printf("Test error: %.2f%%\n", 100.0 * r.test_error);
