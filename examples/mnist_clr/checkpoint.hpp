@@ -29,7 +29,6 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -88,13 +87,6 @@ private:
     }
     std::uint32_t state_ = 0xFFFFFFFFu;
 };
-
-// "0x1b2c3d4e", as the header and the messages write a checksum.
-inline std::string hex32(std::uint32_t v) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", static_cast<unsigned>(v));
-    return buf;
-}
 
 // The checksum of a data set: every image's size and pixels and every label,
 // training set then test set. Two sets of MNIST's sizes (MNIST and

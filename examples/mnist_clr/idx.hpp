@@ -68,14 +68,16 @@ inline constexpr std::uint32_t labels_magic = 0x00000801;  // ubyte, 1 dim
 // corrupt header rather than something worth trying to allocate.
 inline constexpr std::uint64_t max_data_bytes = std::uint64_t{1} << 31;
 
-namespace detail {
-
+// "0x1b2c3d4e", as the messages (and mnist_clr's checkpoints) write a
+// magic number or a checksum.
 inline std::string hex32(std::uint32_t v) {
     static const char digits[] = "0123456789abcdef";
     std::string s = "0x00000000";
     for (int i = 9; i >= 2; --i, v >>= 4) s[static_cast<std::size_t>(i)] = digits[v & 0xF];
     return s;
 }
+
+namespace detail {
 
 inline std::uint32_t be32(const unsigned char* p) {
     return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
