@@ -8,7 +8,7 @@
 //     opt.add(b, db, clr::optim::block_options().with_weight_decay(0.0));
 //     opt.step();                     // lr = schedule.lr(opt.steps()), then steps() + 1
 //     opt.step(reduce);               // the same, after reduce(g) on every block's gradient
-//     opt.set_threads(2);             // threads for the update (default: Eigen::nbThreads())
+//     opt.set_threads(2);             // threads for the update (default: 1, docs/THREADS.md)
 //     opt.last_lr();                  // the rate that step applied
 //     opt.save(out);  opt.load(in);   // state and step counter, not the parameters
 //
@@ -223,16 +223,18 @@ public:
         run_step();
     }
 
-    // The number of threads step() updates with, at most: n >= 1, or, by
-    // default, Eigen::nbThreads(), which follows Eigen::setNbThreads() and
-    // otherwise OpenMP's omp_get_max_threads(), so that the update shares
-    // the threads of the program's Eigen products. Only where OpenMP is on
-    // (-fopenmp); without it every step runs on the calling thread. A step
-    // with fewer than 262,144 parameters in all stays on the calling thread,
-    // and one never uses more threads than it has tasks of 16,384. The
-    // result is bit-identical for every thread count: each parameter goes
-    // through the same operations, only on another thread. Throws
-    // clr::invalid_parameter for n < 1.
+    // The number of threads step() updates with, at most: 1 (the calling
+    // thread) unless set_threads(n) asks for more. Threads come from OpenMP
+    // (-fopenmp); without it every step runs on the calling thread. One
+    // thread by default because an OpenMP team that finishes its share
+    // spins, and beside a BLAS with a pool of its own (Debian's default
+    // OpenBLAS), or on a machine busy with other work, the spinning costs
+    // more than the second thread saves: docs/THREADS.md has the
+    // measurements and when n > 1 pays. A step with fewer than 262,144
+    // parameters in all stays on the calling thread, and one never uses more
+    // threads than it has tasks of 16,384. The result is bit-identical for
+    // every thread count: each parameter goes through the same operations,
+    // only on another thread. Throws clr::invalid_parameter for n < 1.
     void set_threads(int n) {
         if (n < 1)
             clr::detail::fail((std::string(Derived::name) + "::set_threads").c_str(), "threads",
@@ -241,10 +243,10 @@ public:
     }
 
     // The thread count step() would use for a large problem: set_threads()'s,
-    // or Eigen::nbThreads(); 1 without OpenMP.
+    // or 1; 1 without OpenMP.
     int threads() const noexcept {
 #if defined(_OPENMP)
-        return threads_ > 0 ? threads_ : Eigen::nbThreads();
+        return threads_;
 #else
         return 1;
 #endif
@@ -592,7 +594,7 @@ private:
     std::vector<State> states_;
     std::vector<task> tasks_;
     Eigen::Index total_size_ = 0;
-    int threads_ = 0;  // 0: Eigen::nbThreads()
+    int threads_ = 1;  // the calling thread alone until set_threads()
     std::optional<std::pair<std::size_t, std::size_t>> shared_grad_;
 };
 
