@@ -7,6 +7,10 @@
 //   gemm/forward/<batch>   H = W1 * X          (hidden x in) * (in x batch)
 //   gemm/dW1/<batch>       dW1 = dZ1 * X^T     (hidden x batch) * (in x batch)^T
 //   gemm/pair/<batch>      both, back to back: the reference for the step
+//   user/pair_adam/<batch> a library user's step: the GEMM pair, then clr::optim::adam over
+//                          the model's 623,290 parameters, with nothing of the example
+//                          between them; run with no environment, it shows whether the
+//                          update's threads and the BLAS's share the cores (docs/THREADS.md)
 //
 // Counter GFLOPs is in GFLOP/s over wall-clock time. The step counts FLOPs as the example's
 // training loop does (train_flops_per_example), so the Adam update adds time but no FLOPs;
@@ -118,7 +122,7 @@ void step(benchmark::State& state, mnist::index batch, bool with_adam) {
     });
 }
 
-enum class gemm_kind { forward, dW1, pair };
+enum class gemm_kind { forward, dW1, pair, pair_adam };
 
 // The operands and outputs of the step's two large products, allocated up front and written
 // with noalias() as mlp.hpp writes them.
@@ -131,9 +135,15 @@ void gemm(benchmark::State& state, mnist::index batch, gemm_kind kind) {
     matrix dW1(hidden, in);
     auto Hb = H.leftCols(batch);
     const auto dZ1b = dZ1.leftCols(batch);
+    // The user's update reads gradients of the model's shapes; their values do not change
+    // its time (the rate is tiny for the reason step() gives).
+    mnist::gradients<float> g(net);
+    g.dW1 = matrix::Random(hidden, in) * 1e-3f;
+    clr::optim::adam<clr::constant<float>> opt(clr::constant<float>(1e-7f));
+    mnist::add_parameters(opt, net, g);
 
     const double one = 2.0 * double(hidden) * double(in) * double(batch);
-    const double flops = kind == gemm_kind::pair ? 2.0 * one : one;
+    const double flops = kind == gemm_kind::forward || kind == gemm_kind::dW1 ? one : 2.0 * one;
     timed_loop(state, flops, batch, [&] {
         if (kind != gemm_kind::dW1) {
             Hb.noalias() = net.W1 * x;
@@ -143,6 +153,7 @@ void gemm(benchmark::State& state, mnist::index batch, gemm_kind kind) {
             dW1.noalias() = dZ1b * x.transpose();
             benchmark::DoNotOptimize(dW1.data());
         }
+        if (kind == gemm_kind::pair_adam) opt.step();
         benchmark::ClobberMemory();
     });
 }
@@ -169,6 +180,7 @@ void gemm(benchmark::State& state, mnist::index batch, gemm_kind kind) {
         add("gemm/forward" + b, [batch](benchmark::State& s) { gemm(s, batch, gemm_kind::forward); });
         add("gemm/dW1" + b, [batch](benchmark::State& s) { gemm(s, batch, gemm_kind::dW1); });
         add("gemm/pair" + b, [batch](benchmark::State& s) { gemm(s, batch, gemm_kind::pair); });
+        add("user/pair_adam" + b, [batch](benchmark::State& s) { gemm(s, batch, gemm_kind::pair_adam); });
     }
     return true;
 }();
