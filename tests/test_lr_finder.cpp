@@ -8,7 +8,11 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 using Catch::Matchers::Contains;
@@ -47,6 +51,8 @@ void check_no_suggestion(const clr::range_test_suggestions<double>& s, const std
     CHECK_FALSE(s.max_lr);
     CHECK_FALSE(s.steepest);
     CHECK_FALSE(s.min_loss_div10);
+    CHECK_FALSE(s.valley);
+    CHECK_FALSE(s.slide);
     CHECK_FALSE(s.cyclic);
     CHECK_FALSE(s.cyclic.base_lr.has_value());
     CHECK_FALSE(s.cyclic.max_lr.has_value());
@@ -54,8 +60,91 @@ void check_no_suggestion(const clr::range_test_suggestions<double>& s, const std
     CHECK(s.max_lr.reason == s.base_lr.reason);
     CHECK(s.steepest.reason == s.base_lr.reason);
     CHECK(s.min_loss_div10.reason == s.base_lr.reason);
+    CHECK(s.valley.reason == s.base_lr.reason);
+    CHECK(s.slide.reason == s.base_lr.reason);
     CHECK(s.cyclic.reason == s.base_lr.reason);
     CHECK_FALSE(s.base_lr.rule.empty());
+    CHECK_FALSE(s.valley.rule.empty());
+    CHECK_FALSE(s.slide.rule.empty());
+}
+
+// A step function that returns the losses in order.
+auto replay(const std::vector<double>& losses) {
+    return [&losses, i = std::size_t(0)](double) mutable { return losses[i++]; };
+}
+
+// The curve of "valley and slide of a curve worked out by hand", step by step.
+std::vector<double> hand_curve() {
+    std::vector<double> losses(51);
+    for (int i = 0; i < 51; ++i)
+        losses[static_cast<std::size_t>(i)] = i < 10   ? 2.0
+                                              : i < 30 ? 2.0 - (i - 9) / 16.0
+                                              : i < 35 ? 0.75
+                                              : i < 50 ? 0.75 + (i - 34) / 8.0
+                                                       : 9.0;
+    return losses;
+}
+
+// A fastai reference table from scripts/gen_lr_finder_reference.py: the
+// sweep, the two readings and the records of one range test.
+struct fastai_table {
+    double min_lr = 0, max_lr = 0;
+    clr::step_t steps = 0;
+    double valley_lr = 0, slide_lr = 0;
+    clr::step_t valley_step = 0, slide_step = 0;
+    std::vector<clr::range_test_record<double>> records;
+};
+
+// "# key=a,b[,c]" split into its cells.
+std::vector<std::string> key_cells(const std::string& line, const std::string& key, std::size_t count,
+                                   const std::string& where) {
+    const std::string tag = "# " + key + "=";
+    if (line.compare(0, tag.size(), tag) != 0)
+        throw std::runtime_error(where + ": expected '" + tag + "...', got " + line);
+    auto cells = clr_test::split(line.substr(tag.size()), ',');
+    if (cells.size() != count)
+        throw std::runtime_error(where + ": " + line + " needs " + std::to_string(count) + " cells");
+    return cells;
+}
+
+// Every cell parsed strictly; "nan" only as the loss and smoothed loss of the
+// last row, the record that stopped the test.
+fastai_table load_fastai_table(const std::string& name) {
+    const std::string path = std::string(CLR_TEST_DATA_DIR) + "/" + name;
+    const auto lines = clr_test::table_lines(clr_test::read_table_text(path));
+    if (lines.size() < 6 || lines[0].compare(0, 2, "# ") != 0)
+        throw std::runtime_error(path + ": no provenance line");
+    fastai_table t;
+    const auto sweep = key_cells(lines[1], "sweep", 3, path + ":2");
+    t.min_lr = clr_test::parse_double(sweep[0], path + ":2");
+    t.max_lr = clr_test::parse_double(sweep[1], path + ":2");
+    t.steps = clr_test::parse_count(sweep[2], path + ":2");
+    const auto valley = key_cells(lines[2], "valley", 2, path + ":3");
+    t.valley_lr = clr_test::parse_double(valley[0], path + ":3");
+    t.valley_step = clr_test::parse_count(valley[1], path + ":3");
+    const auto slide = key_cells(lines[3], "slide", 2, path + ":4");
+    t.slide_lr = clr_test::parse_double(slide[0], path + ":4");
+    t.slide_step = clr_test::parse_count(slide[1], path + ":4");
+    const std::uint64_t rows = clr_test::parse_count_line(lines[4], "rows", path + ":5");
+    if (lines[5] != "step,lr,loss,smoothed_loss")
+        throw std::runtime_error(path + ": unexpected header " + lines[5]);
+    if (rows == 0 || lines.size() - 6 != rows)
+        throw std::runtime_error(path + ": the header promises " + std::to_string(rows) +
+                                 " rows, the file has " + std::to_string(lines.size() - 6));
+    for (std::size_t r = 0; r < rows; ++r) {
+        const std::string where = path + ":" + std::to_string(r + 7);
+        const auto cells = clr_test::split(lines[r + 6], ',');
+        if (cells.size() != 4) throw std::runtime_error(where + ": expected 4 cells");
+        const bool last = r + 1 == rows;
+        const auto value = [&](const std::string& c) {
+            return last && c == "nan" ? qnan : clr_test::parse_double(c, where);
+        };
+        if (clr_test::parse_count(cells[0], where) != r)
+            throw std::runtime_error(where + ": step out of order");
+        t.records.push_back({r, clr_test::parse_double(cells[1], where), value(cells[2]), value(cells[3]),
+                             std::nullopt, std::nullopt});
+    }
+    return t;
 }
 
 }  // namespace
@@ -228,6 +317,16 @@ TEST_CASE("range_test: the header's full curve", "[range_test]") {
     CHECK(s.steepest.step == 5);
     CHECK(*s.min_loss_div10.value == Approx(std::pow(10.0, -1.5) / 10.0).epsilon(1e-13));
     CHECK(s.min_loss_div10.step == 7);
+    // fastai's points: steps 1 to 5 (the first 11 / 10 = 1 and the last 5 of
+    // the 11 recorded left out), losses 2.3 2.29 2.2 1.9 1.1, falling all the
+    // way: L = 5, e = 5, the point 5 - 5 + 1 + 0 = 1.
+    REQUIRE(s.valley);
+    CHECK(*s.valley.value == Approx(std::pow(10.0, -4.5)).epsilon(1e-13));
+    CHECK(s.valley.step == 1);
+    CHECK_FALSE(s.slide);
+    CHECK(s.slide.reason ==
+          "too few points: 5 of fastai's points (the first 1 and the last 5 left out), need at least 16 "
+          "(the slope 15 points back)");
     CHECK(s.base_lr.reason.empty());
     CHECK_THAT(s.base_lr.rule, Contains("5%"));
     CHECK_THAT(s.max_lr.rule, Contains("95%"));
@@ -328,6 +427,12 @@ TEST_CASE("range_test: a loss still falling at the end gives no max_lr", "[range
     CHECK_THAT(s.max_lr.reason, Contains("still falling") && Contains("raise max_lr"));
     CHECK(s.min_loss_div10.reason == s.max_lr.reason);
     CHECK(s.cyclic.reason == s.max_lr.reason);
+    // valley halves a fall that has not ended; slide reads back from a turn
+    // that has not come.
+    CHECK_FALSE(s.valley);
+    CHECK_FALSE(s.slide);
+    CHECK(s.valley.reason == s.max_lr.reason);
+    CHECK(s.slide.reason == s.max_lr.reason);
     CHECK_THROWS_WITH(s.cyclic.make_triangular(100), Contains("still falling"));
     CHECK_THROWS_AS(s.cyclic.make_triangular(100), std::logic_error);
 
@@ -440,6 +545,200 @@ TEST_CASE("range_test: a NaN loss midway stops it, the suggestions read the fini
     const auto r_inf = test.run([&, i = 0](double) mutable { return i++ < 20 ? 1.0 : inf_v; });
     CHECK(r_inf.stop == clr::range_test_stop::non_finite);
     CHECK(r_inf.stop_step == 20);
+}
+
+// ---- fastai's valley and slide ---------------------------------------------------
+
+TEST_CASE("range_test: valley and slide of a curve worked out by hand", "[range_test][fastai]") {
+    // 51 steps from 1e-6 to 0.1, lr_i = 10^(-6 + i / 10), raw losses (beta 0):
+    //   i  0 ..  9   2                       flat
+    //   i 10 .. 29   2 - (i - 9) / 16        falling 1/16 a step, to 0.75
+    //   i 30 .. 34   0.75                    the bottom
+    //   i 35 .. 49   0.75 + (i - 34) / 8     rising 1/8 a step, to 2.625
+    //   i 50         9 > 4 * 0.75            diverged
+    // fastai's points: i 5 .. 45 (the first 51 / 10 = 5 and the last 5 of
+    // the 51 recorded left out); p = i - 5 below.
+    const std::vector<double> losses = hand_curve();
+    const auto test = clr::range_test<double>(1e-6, 0.1, 51).with_smoothing(0.0);
+    const auto r = test.run(replay(losses));
+    CHECK(r.stop == clr::range_test_stop::diverged);
+    CHECK(r.stop_step == 50);
+    const auto& s = r.suggestions;
+    // valley: the longest strictly falling sequence is p 4 .. 24 (the last 2,
+    // the fall, then 0.75, which the bottom only equals): L = 21, e = 24; the
+    // point 24 - 21 + floor(21 / 3) + floor(21 / 6) = 3 + 7 + 3 = 13, i = 18.
+    REQUIRE(s.valley);
+    CHECK(s.valley.step == 18);
+    CHECK(*s.valley.value == Approx(std::pow(10.0, -4.2)).epsilon(1e-13));
+    CHECK(s.valley.reason.empty());
+    CHECK_THAT(s.valley.rule, Contains("valley") && Contains("fastai"));
+    // slide: numpy.gradient per point, g = 0 on the top (p 0 .. 3), -1/32 at
+    // p 4, -1/16 along the fall (p 5 .. 23), -1/32 at p 24, 0 on the bottom
+    // (p 25 .. 28), 1/16 at p 29, 1/8 up the rise (p 30 .. 40). From r = 40,
+    // l = 25 back, |g_r - g_l| stays above 0.005 (1/8, 5/32, 3/16 while r is
+    // on the rise, 1/8 at r = 29, 1/16 with r on the bottom, 1/32 at r = 24,
+    // l = 9) until r = 23, l = 8, both on the fall, agree: the last l stepped
+    // from is p 9, i = 14.
+    REQUIRE(s.slide);
+    CHECK(s.slide.step == 14);
+    CHECK(*s.slide.value == Approx(std::pow(10.0, -4.6)).epsilon(1e-13));
+    CHECK(s.slide.reason.empty());
+    CHECK_THAT(s.slide.rule, Contains("slide") && Contains("0.005") && Contains("15"));
+    // The readings of the other rules are unchanged by the two.
+    REQUIRE(s.min_loss_div10);
+    CHECK(s.min_loss_div10.step == 29);
+    // suggest() on the same records reads the same.
+    const auto again = test.suggest(r.records);
+    CHECK(again.valley.value == s.valley.value);
+    CHECK(again.slide.value == s.slide.value);
+}
+
+TEST_CASE("range_test: valley and slide match fastai's algorithms on recorded curves",
+          "[range_test][fastai]") {
+    // scripts/gen_lr_finder_reference.py: fastai's lr_find points, valley and
+    // slide from the published algorithm, in double precision.
+    for (const char* name : {"lr_finder_mnist.csv", "lr_finder_nan_stop.csv"}) {
+        CAPTURE(name);
+        const fastai_table t = load_fastai_table(name);
+        const clr::range_test<double> test(t.min_lr, t.max_lr, t.steps);
+        const auto s = test.suggest(t.records);
+        REQUIRE(s.valley);
+        REQUIRE(s.slide);
+        CHECK(s.valley.step == t.valley_step);
+        CHECK(s.slide.step == t.slide_step);
+        CHECK(std::abs(*s.valley.value - t.valley_lr) <= 1e-12 * t.valley_lr);
+        CHECK(std::abs(*s.slide.value - t.slide_lr) <= 1e-12 * t.slide_lr);
+        // A curve whose readings differ, so that the two are not one rule.
+        CHECK(s.valley.step != s.slide.step);
+    }
+}
+
+TEST_CASE("range_test: valley and slide read fastai's points, not the warm-up", "[range_test][fastai]") {
+    // The hand-worked curve above with a loss that turns NaN, or infinite, at
+    // step 25: fastai's finder runs on through a NaN to its last step and
+    // drops five NaN points, so it reads up to step 24; an infinite loss
+    // stops it as here, and the five it drops include four finite points.
+    std::vector<double> losses(51);
+    for (int i = 0; i < 51; ++i) losses[static_cast<std::size_t>(i)] = i < 10 ? 2.0 : 2.0 - (i - 9) / 16.0;
+    const auto test = clr::range_test<double>(1e-6, 0.1, 51).with_smoothing(0.0);
+    losses[25] = qnan;
+    const auto with_nan = test.run(replay(losses));
+    CHECK(with_nan.stop == clr::range_test_stop::non_finite);
+    // p 0 .. 19 (i 5 .. 24): 2 down to 2 - 15 / 16, L = 16, e = 19: 19 - 16 + 5 + 2 = 10.
+    REQUIRE(with_nan.suggestions.valley);
+    CHECK(with_nan.suggestions.valley.step == 15);
+    REQUIRE(with_nan.suggestions.slide);  // 20 points, enough
+    losses[25] = inf_v;
+    const auto with_inf = test.run(replay(losses));
+    CHECK(with_inf.stop == clr::range_test_stop::non_finite);
+    // p 0 .. 15 (i 5 .. 20): L = 12, e = 15: 15 - 12 + 4 + 2 = 9.
+    REQUIRE(with_inf.suggestions.valley);
+    CHECK(with_inf.suggestions.valley.step == 14);
+    REQUIRE(with_inf.suggestions.slide);  // 16 points, just enough
+    // Without the warm-up the other rules move; valley and slide do not.
+    const auto unwarmed = test.with_warmup(0).run(replay(losses));
+    CHECK(unwarmed.suggestions.valley.value == with_inf.suggestions.valley.value);
+    CHECK(unwarmed.suggestions.slide.value == with_inf.suggestions.slide.value);
+}
+
+TEST_CASE("range_test: too few of fastai's points give no valley or slide", "[range_test][fastai]") {
+    const auto curve = [](double lr) { return 0.2 + tanh_fall(lr, -3.0, 0.5) + lr * lr; };
+    // 20 steps: enough for the other rules; fastai reads steps 2 .. 14, 13
+    // points, a valley but no slide.
+    const auto twenty = clr::range_test<double>(1e-6, 1.0, 20).with_smoothing(0.0).run(curve);
+    CHECK(twenty.suggestions.steepest);
+    CHECK(twenty.suggestions.valley);
+    CHECK_FALSE(twenty.suggestions.slide);
+    CHECK(twenty.suggestions.slide.reason ==
+          "too few points: 13 of fastai's points (the first 2 and the last 5 left out), need at least 16 "
+          "(the slope 15 points back)");
+    // A NaN at step 25 of 100: fastai's points are steps 10 .. 24, 15 of them.
+    const auto nan_25 =
+        clr::range_test<double>(1e-6, 1.0, 100).with_smoothing(0.0).run([&, i = 0](double lr) mutable {
+            return i++ < 25 ? curve(lr * std::pow(10.0, 2.2)) : qnan;
+        });
+    CHECK(nan_25.suggestions.steepest);
+    CHECK_FALSE(nan_25.suggestions.slide);
+    CHECK_THAT(nan_25.suggestions.slide.reason, Contains("15 of fastai's points (the first 10"));
+    // Records re-read by a test of far more steps: fastai would skip the first
+    // 100000, past every record. No value, no crash.
+    const auto long_test = clr::range_test<double>(1e-6, 1.0, 1000000).with_smoothing(0.0);
+    const auto s = long_test.suggest(twenty.records);
+    CHECK(s.steepest);
+    CHECK_FALSE(s.valley);
+    CHECK_FALSE(s.slide);
+    CHECK(s.valley.reason ==
+          "too few points: 0 of fastai's points (the first 100000 and the last 5 left out), need at least 3");
+}
+
+TEST_CASE("range_test: no valley from a curve that fell before fastai's points", "[range_test][fastai]") {
+    // The whole fall lies in steps 0 .. 9, which fastai leaves out of 100;
+    // from step 10 the loss is flat, then rises by 1/64 a step from step 90:
+    // no two of fastai's points fall, and its index would land before the
+    // sequence.
+    const auto test = clr::range_test<double>(1e-6, 1.0, 100).with_smoothing(0.0).with_warmup(2);
+    const auto r = test.run([i = 0](double) mutable {
+        const int k = i++;
+        return k < 10 ? 2.0 - k / 8.0 : k < 90 ? 0.875 : 0.875 + (k - 89) / 64.0;
+    });
+    const auto& s = r.suggestions;
+    CHECK(s.base_lr);
+    CHECK(s.min_loss_div10);
+    CHECK_FALSE(s.valley);
+    CHECK_THAT(s.valley.reason, Contains("has length 1 in 85 of fastai's points") && Contains("at least 3"));
+    // slide: fastai's points are steps 10 .. 94, p = i - 10; g is 0 up to
+    // p 78, 1/128 at p 79, 1/64 after. The pairs disagree by 1/64 from r = 84,
+    // l = 69 to r = 80, and by 1/128 at r = 79, l = 64; r = 78, l = 63 agree,
+    // both on the flat: the reading is p 64, i = 74.
+    REQUIRE(s.slide);
+    CHECK(s.slide.step == 74);
+}
+
+TEST_CASE("range_test: valley's search finds the longest fall fastai's double loop finds",
+          "[range_test][fastai]") {
+    // fastai's O(n^2) form: the longest strictly falling sequence ending at
+    // each point from those ending at every earlier, higher point; the first
+    // point with the greatest length. Random walks on a coarse grid, so that
+    // equal losses, which do not fall, are common.
+    std::uint32_t state = 12345;
+    const auto next = [&] {
+        state = state * 1103515245u + 12345u;
+        return (state >> 16) % 7;
+    };
+    for (int trial = 0; trial < 200; ++trial) {
+        CAPTURE(trial);
+        std::vector<clr::range_test_record<double>> rec;
+        double loss = 5.0;
+        const std::size_t n = 1 + next() * 10 + next();
+        for (std::size_t i = 0; i < n; ++i) {
+            loss += 0.25 * (static_cast<double>(next()) - 3.2);
+            rec.push_back({i, 1.0, loss, loss, std::nullopt, std::nullopt});
+        }
+        const std::size_t lo = trial % 3;
+        if (lo >= n) continue;
+        std::vector<std::size_t> len(n, 1);
+        std::size_t end = lo;
+        for (std::size_t i = lo; i < n; ++i) {
+            for (std::size_t j = lo; j < i; ++j)
+                if (rec[j].smoothed_loss > rec[i].smoothed_loss) len[i] = std::max(len[i], len[j] + 1);
+            if (len[i] > len[end]) end = i;
+        }
+        const auto found = clr::detail::find_longest_fall(rec, lo, n);
+        CHECK(found.length == len[end]);
+        CHECK(found.end == end);
+    }
+}
+
+TEST_CASE("range_test: valley and slide in float", "[range_test][fastai]") {
+    const std::vector<double> losses = hand_curve();
+    const auto r =
+        clr::range_test<float>(1e-6f, 0.1f, 51)
+            .with_smoothing(0.0f)
+            .run([&, i = std::size_t(0)](float) mutable { return static_cast<float>(losses[i++]); });
+    REQUIRE(r.suggestions.valley);
+    REQUIRE(r.suggestions.slide);
+    CHECK(r.suggestions.valley.step == 18);
+    CHECK(r.suggestions.slide.step == 14);
 }
 
 // ---- curves without an answer ---------------------------------------------------

@@ -556,6 +556,8 @@ void report(const clr::range_test_result<float>& r, const program& p) {
     print_suggestion("max_lr", r.suggestions.max_lr);
     print_suggestion("steepest", r.suggestions.steepest);
     print_suggestion("min_loss / 10", r.suggestions.min_loss_div10);
+    print_suggestion("valley", r.suggestions.valley);
+    print_suggestion("slide", r.suggestions.slide);
     const auto bounds = training_bounds(r.suggestions);
     if (!bounds) {
         std::printf("No cyclical bounds: %s\n", r.suggestions.cyclic.reason.c_str());

@@ -128,7 +128,9 @@ inline std::string range_test_script(const clr::range_test_result<float>& r, con
     } marks[] = {{&r.suggestions.base_lr, "base", "#2ca02c"},
                  {&r.suggestions.max_lr, "max", "#d62728"},
                  {&r.suggestions.steepest, "steepest", "#9467bd"},
-                 {&r.suggestions.min_loss_div10, "min/10", "#8c564b"}};
+                 {&r.suggestions.min_loss_div10, "min/10", "#8c564b"},
+                 {&r.suggestions.valley, "valley", "#e377c2"},
+                 {&r.suggestions.slide, "slide", "#17becf"}};
     int k = 0;
     for (const auto& m : marks) {
         if (!*m.s) continue;

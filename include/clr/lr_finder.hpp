@@ -11,9 +11,10 @@
 //     linear:       lr(i) = min_lr + (max_lr - min_lr) * i / (N - 1)
 // The loss is smoothed by a bias-corrected moving average (beta 0.98), the
 // run stops once that exceeds 4 x its minimum or a loss is not finite, and
-// each suggestion (base_lr, max_lr, steepest, min_loss_div10, a cyclic pair)
-// comes with its rule, or with the reason the curve does not support it.
-// docs/LR_FINDER.md gives every rule, with two worked examples in numbers.
+// each suggestion (base_lr, max_lr, steepest, min_loss_div10, fastai's valley
+// and slide, a cyclic pair) comes with its rule, or with the reason the curve
+// does not support it. docs/LR_FINDER.md gives every rule, with two worked
+// examples in numbers.
 //
 //     clr::range_test<double> test(1e-4, 1.0, 5);    // lr 1e-4, 1e-3, 1e-2, 0.1, 1
 //     auto r = test.with_smoothing(0.9).run([&](double lr) { return net.train_batch(lr); });
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -221,6 +223,8 @@ struct range_test_suggestions {
     lr_suggestion<T> max_lr;          // Smith: where it stops falling (or accuracy levels off)
     lr_suggestion<T> steepest;        // steepest descent of the smoothed loss against log(lr)
     lr_suggestion<T> min_loss_div10;  // fastai: lr at the minimum smoothed loss / 10
+    lr_suggestion<T> valley;          // fastai: about half-way along the longest fall
+    lr_suggestion<T> slide;           // fastai: where the slope stops changing, read back from the end
     cyclic_suggestion<T> cyclic;      // (base_lr, max_lr) as one pair
 };
 
@@ -255,6 +259,69 @@ private:
     T beta_pow_ = T(1);
     T mean_ = T(0);
 };
+
+// fastai's valley reads the longest strictly falling sequence of smoothed
+// losses, its points not necessarily neighbours. fastai finds the longest one
+// ending at each point with a double loop, O(n^2), too slow for a sweep of
+// many thousand steps; patience sorting gives the same lengths in
+// O(n log n). tails[k] is the highest loss a falling sequence of k + 1 points
+// seen so far ends on; the list decreases, so the sequences a loss x extends,
+// those ending above x, are found by binary search. `end` is the first point
+// a longest sequence ends on, the one fastai keeps.
+struct longest_fall {
+    std::size_t end = 0;
+    std::size_t length = 0;
+};
+
+template <class T>
+longest_fall find_longest_fall(const std::vector<range_test_record<T>>& rec, std::size_t lo, std::size_t hi) {
+    std::vector<T> tails;
+    longest_fall best;
+    for (std::size_t i = lo; i < hi; ++i) {
+        const T x = rec[i].smoothed_loss;
+        const auto at =
+            std::lower_bound(tails.begin(), tails.end(), x, std::greater<T>());  // first tail <= x
+        const std::size_t length = static_cast<std::size_t>(at - tails.begin()) + 1;
+        if (at == tails.end())
+            tails.push_back(x);
+        else
+            *at = x;
+        if (length > best.length) best = {i, length};
+    }
+    return best;
+}
+
+// fastai's slide (Andrew Chang's interval slide rule) on [lo, hi), which holds
+// at least lag + 1 points. g is numpy.gradient of the smoothed losses against
+// the index, as fastai takes it: one-sided differences at the two ends,
+// central ones inside. From r at the last point and l = r - lag, both step
+// left while |g_r - g_l| > thresh and l has a point to step to; the reading
+// is the last l stepped from, or the first l when that pair already agrees.
+// Read back from the divergence, a pair disagrees while its right end is past
+// the fall (on the bottom or the rise) and its left end on the fall; the
+// first pair that agrees has both ends on the fall, so on a clean curve the
+// reading lies about lag points before the fall ends. thresh is in loss units
+// per step, as fastai's is.
+template <class T>
+std::size_t find_slide(const std::vector<range_test_record<T>>& rec, std::size_t lo, std::size_t hi,
+                       std::size_t lag, T thresh) {
+    const auto s = [&](std::size_t j) { return rec[j].smoothed_loss; };
+    const auto g = [&](std::size_t i) {
+        if (i == lo) return s(i + 1) - s(i);
+        if (i == hi - 1) return s(i) - s(i - 1);
+        return (s(i + 1) - s(i - 1)) / T(2);
+    };
+    std::size_t r = hi - 1;
+    std::size_t l = r - lag;
+    std::size_t pick = l;
+    while (std::abs(g(r) - g(l)) > thresh) {
+        pick = l;
+        if (l == lo) break;  // fastai's loop ends when l would leave its points
+        --r;
+        --l;
+    }
+    return pick;
+}
 
 template <class R>
 inline constexpr bool is_step_result_v = std::is_floating_point_v<R> || std::is_same_v<R, range_test_step>;
@@ -395,6 +462,12 @@ public:
             "steepest descent: most negative slope of the smoothed loss against ln(lr), "
             "from the warm-up to the minimum";
         out.min_loss_div10.rule = "fastai: lr at the minimum of the smoothed loss, divided by 10";
+        out.valley.rule =
+            "fastai's valley: lr about half-way along the longest strictly falling sequence of the "
+            "smoothed loss, on fastai's points (the first steps / 10 and the last 5 left out)";
+        out.slide.rule =
+            "fastai's slide: going back from the last point, lr past the first point whose slope per "
+            "step is within 0.005 of the slope 15 points later, on fastai's points";
         out.cyclic.rule = "Smith's bounds: (base_lr, max_lr) as read above";
 
         auto no_value = [&](lr_suggestion<T>& s, const std::string& why) {
@@ -406,6 +479,8 @@ public:
             no_value(out.max_lr, why);
             no_value(out.steepest, why);
             no_value(out.min_loss_div10, why);
+            no_value(out.valley, why);
+            no_value(out.slide, why);
             out.cyclic.reason = why;
             return out;
         };
@@ -513,6 +588,7 @@ public:
             no_value(out.min_loss_div10, falling_reason);
         else
             found(out.min_loss_div10, rec[i_min].lr / T(10), rec[i_min]);
+        read_fastai(rec, n, still_falling ? falling_reason : std::string(), out);
 
         if (!out.max_lr) {
             out.cyclic.reason = out.max_lr.reason;
@@ -570,6 +646,70 @@ private:
         }
         r.suggestions = suggest(r.records);
         return r;
+    }
+
+    // The points fastai's lr_find hands its suggestion functions: its
+    // recorded (lr, smoothed loss) pairs less the first num_it / 10 and the
+    // last 5, cut before the first NaN loss; num_it is steps() here. Those
+    // ends are where the average still rests on a few batches and where the
+    // loss explodes; the warm-up setting is this library's own and plays no
+    // part (the two rules read as fastai's would). A NaN loss does not stop
+    // fastai's finder (NaN is never above 4x the best), so its list runs on,
+    // all NaN, to num_it, and the five it drops are NaN; a divergence or an
+    // infinite loss stops it on that record, as here, and the five include it.
+    std::pair<std::size_t, std::size_t> fastai_points(const std::vector<range_test_record<T>>& rec,
+                                                      std::size_t n) const {
+        const auto whole = [](step_t v) { return static_cast<std::size_t>(std::min(v, detail::max_steps)); };
+        const std::size_t lo = whole(steps() / 10);
+        std::size_t recorded = rec.size();
+        if (n < rec.size() && std::isnan(rec[n].loss)) recorded = std::max(recorded, whole(steps()));
+        const std::size_t hi = std::min(n, recorded > 5 ? recorded - 5 : 0);
+        return {lo, std::max(lo, hi)};
+    }
+
+    // fastai's valley and slide (fastai 2.7, callback/schedule.py), read like
+    // fastai's off the smoothed loss (its recorder keeps the same
+    // bias-corrected average) on fastai_points, in T where fastai holds them
+    // in float32. suggest()'s checks of the curve apply to both, and so does
+    // its refusal of a loss still falling at the end (`falling`, empty
+    // otherwise): the fall's length, which valley halves, and the turn that
+    // slide reads back from are then beyond the sweep.
+    void read_fastai(const std::vector<range_test_record<T>>& rec, std::size_t n, const std::string& falling,
+                     range_test_suggestions<T>& out) const {
+        constexpr std::size_t lag = 15;  // fastai's lr_diff
+        const auto [lo, hi] = fastai_points(rec, n);
+        const std::string points = detail::to_text(hi - lo) + " of fastai's points (the first " +
+                                   detail::to_text(lo) + " and the last 5 left out)";
+        if (!falling.empty()) {
+            set_none(out.valley, falling);
+            set_none(out.slide, falling);
+            return;
+        }
+        // Below 3 points fastai's index e - L + floor(L/3) + floor(L/6) falls
+        // before the sequence, at -1 (Python's last point) for one starting at 0.
+        const detail::longest_fall v = detail::find_longest_fall(rec, lo, hi);
+        if (hi - lo < 3)
+            set_none(out.valley, "too few points: " + points + ", need at least 3");
+        else if (v.length < 3)
+            set_none(out.valley, "the longest strictly falling sequence of the smoothed loss has length " +
+                                     detail::to_text(v.length) + " in " + points + ", need at least 3");
+        else
+            set_found(out.valley, rec[v.end - v.length + v.length / 3 + v.length / 6]);
+        if (hi - lo < lag + 1)
+            set_none(out.slide, "too few points: " + points + ", need at least " + detail::to_text(lag + 1) +
+                                    " (the slope 15 points back)");
+        else
+            set_found(out.slide, rec[detail::find_slide(rec, lo, hi, lag, T(0.005))]);
+    }
+
+    static void set_none(lr_suggestion<T>& s, const std::string& why) {
+        s.value.reset();
+        s.reason = why;
+    }
+    static void set_found(lr_suggestion<T>& s, const range_test_record<T>& r) {
+        s.value = r.lr;
+        s.step = r.step;
+        s.reason.clear();
     }
 
     // The first index where the smoothed accuracy has done 1 - f of its rise
