@@ -2,7 +2,7 @@
 // does not hit its two ends exactly, or when the header's version is not the
 // one the package reported.
 #include <clr/clr.hpp>
-#include <clr/range_test.hpp>  // the range test's header before 0.2 still works
+#include <clr/lr_finder.hpp>
 
 #include <string>
 
