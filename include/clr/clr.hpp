@@ -16,5 +16,6 @@
 #include "schedule.hpp"
 #include "text.hpp"
 #include "version.hpp"
+#include "wsd.hpp"
 
 #endif  // CLR_CLR_HPP

@@ -251,6 +251,11 @@ int main() {
     schedule_loop("sequence of three",
                   clr::sequence(clr::linear<double>(0.0, 0.1, 100), 100, clr::constant<double>(0.1), 900,
                                 clr::cosine<double>(0.1, 10000)));
+    schedule_loop("wsd", clr::wsd<double>(0.1, 1000, 5000, 2000).with_min_lr_ratio(0.01));
+    schedule_loop("wsd (float), cosine warmup, 1-sqrt decay",
+                  clr::wsd<float>(0.1f, 100, 500, 300)
+                      .with_warmup_shape(clr::wsd_shape::cosine)
+                      .with_decay_shape(clr::wsd_shape::one_minus_sqrt));
 
     clr::optim::sgd_options plain, momentum, nesterov;
     momentum.momentum = 0.9;
