@@ -11,6 +11,7 @@
 #include "cosine_restarts.hpp"
 #include "cyclic.hpp"
 #include "decay.hpp"
+#include "inverse_decay.hpp"
 #include "lr_finder.hpp"
 #include "one_cycle.hpp"
 #include "schedule.hpp"

@@ -256,6 +256,10 @@ int main() {
                   clr::wsd<float>(0.1f, 100, 500, 300)
                       .with_warmup_shape(clr::wsd_shape::cosine)
                       .with_decay_shape(clr::wsd_shape::one_minus_sqrt));
+    schedule_loop("inverse_sqrt", clr::inverse_sqrt<double>(0.1, 1000));
+    schedule_loop("inverse_sqrt without warmup (float)", clr::inverse_sqrt<float>(0.1f, 0));
+    schedule_loop("inverse_time", clr::inverse_time<double>(0.1, 100, 0.5));
+    schedule_loop("inverse_time staircase", clr::inverse_time<double>(0.1, 100, 0.5).with_staircase());
 
     clr::optim::sgd_options plain, momentum, nesterov;
     momentum.momentum = 0.9;
