@@ -15,6 +15,7 @@
 #include "lr_finder.hpp"
 #include "one_cycle.hpp"
 #include "schedule.hpp"
+#include "tanh_decay.hpp"
 #include "text.hpp"
 #include "version.hpp"
 #include "wsd.hpp"

@@ -260,6 +260,7 @@ int main() {
     schedule_loop("inverse_sqrt without warmup (float)", clr::inverse_sqrt<float>(0.1f, 0));
     schedule_loop("inverse_time", clr::inverse_time<double>(0.1, 100, 0.5));
     schedule_loop("inverse_time staircase", clr::inverse_time<double>(0.1, 100, 0.5).with_staircase());
+    schedule_loop("tanh_decay", clr::tanh_decay<double>(0.1, 10000).with_lr_min(1e-4));
 
     clr::optim::sgd_options plain, momentum, nesterov;
     momentum.momentum = 0.9;
