@@ -14,6 +14,7 @@
 #include "inverse_decay.hpp"
 #include "lr_finder.hpp"
 #include "one_cycle.hpp"
+#include "piecewise.hpp"
 #include "schedule.hpp"
 #include "tanh_decay.hpp"
 #include "text.hpp"

@@ -261,6 +261,11 @@ int main() {
     schedule_loop("inverse_time", clr::inverse_time<double>(0.1, 100, 0.5));
     schedule_loop("inverse_time staircase", clr::inverse_time<double>(0.1, 100, 0.5).with_staircase());
     schedule_loop("tanh_decay", clr::tanh_decay<double>(0.1, 10000).with_lr_min(1e-4));
+    schedule_loop("piecewise linear", clr::piecewise<double>({0, 100, 1000, 15000}, {0.0, 0.1, 0.01, 0.001}));
+    schedule_loop("piecewise cosine (float)", clr::piecewise<float>({0, 100, 1000}, {0.0f, 0.1f, 0.001f})
+                                                  .with_interpolation(clr::interpolation::cosine));
+    schedule_loop("piecewise constant", clr::piecewise<double>({100, 300, 600}, {0.1, 0.05, 0.01})
+                                            .with_interpolation(clr::interpolation::constant));
 
     clr::optim::sgd_options plain, momentum, nesterov;
     momentum.momentum = 0.9;
