@@ -173,3 +173,27 @@ TEST_CASE("compose: step counts that look negative are refused", "[compose][vali
                         Contains("clr::sequence") && Contains("boundary"));
     REQUIRE_THROWS_WITH(clr::sequence(c, static_cast<clr::step_t>(-7), c, 20, c), Contains("boundary"));
 }
+
+TEST_CASE("warmup with_shift(false) keeps the schedule's clock, as timm's warmup_prefix=False",
+          "[compose][timm]") {
+    // The ramp covers the schedule's first steps: from step n on the rate is
+    // the schedule's own s(n), not s(0) again.
+    const auto s = clr::warmup(clr::cosine<double>(0.1, 1000), 100, 0.001).with_shift(false);
+    const auto table = clr_test::load_reference("timm_warmup_noshift.csv", 1300);
+    CHECK(clr_test::worst_relative_error(s, table) <= 1e-12);
+    CHECK(s(100) == clr::cosine<double>(0.1, 1000)(100));
+    CHECK(s(1000) == 0.0);
+    const std::string text =
+        "warmup(cosine(lr=0.1, total_steps=1000), steps=100, start_lr=0.001, shift=false)";
+    CHECK(clr::to_string(s) == text);
+    const auto back = clr::parse_schedule<double>(text);
+    for (clr::step_t t = 0; t < 1300; ++t) REQUIRE(back(t) == s(t));
+    // Shifted (the default) it writes no shift, and runs the cosine from its step 0 after the ramp.
+    const auto shifted = clr::warmup(clr::cosine<double>(0.1, 1000), 100, 0.001);
+    CHECK(clr::to_string(shifted) == "warmup(cosine(lr=0.1, total_steps=1000), steps=100, start_lr=0.001)");
+    CHECK(shifted(100) == 0.1);
+    // Momentum follows the same clock.
+    const auto m = clr::warmup(clr::one_cycle<double>(0.1, 100).with_momentum(), 10, 0.0).with_shift(false);
+    CHECK(*m.momentum(5) == *clr::one_cycle<double>(0.1, 100).with_momentum().momentum(0));
+    CHECK(*m.momentum(50) == *clr::one_cycle<double>(0.1, 100).with_momentum().momentum(50));
+}

@@ -1,5 +1,6 @@
 // Cosine annealing with warm restarts (SGDR).
 #include <clr/cosine_restarts.hpp>
+#include <clr/text.hpp>
 
 #include "reference.hpp"
 
@@ -175,4 +176,71 @@ TEST_CASE("cosine_restarts: invalid parameters name themselves", "[cosine_restar
     REQUIRE_THROWS_WITH(s.with_eta_min(-0.01), Contains("eta_min = -0.01"));
     REQUIRE_THROWS_WITH(s.with_m_mul(1.5), Contains("m_mul = 1.5") && Contains("(0, 1]"));
     REQUIRE_THROWS_WITH(s.with_m_mul(0.0), Contains("m_mul = 0"));
+}
+
+// timm's CosineLRScheduler, stepped per update, from the published formula
+// (tests/data/README.md). Each case is built in C++ and read from its text
+// form; both must match every step.
+TEST_CASE("matches timm's CosineLRScheduler: k_decay and cycle_limit", "[cosine_restarts][reference][timm]") {
+    struct timm_case {
+        const char* table;
+        std::uint64_t rows;
+        clr::cosine_restarts<double> s;
+        const char* text;
+    };
+    const clr::cosine_restarts<double> base(0.1, 100);
+    const timm_case cases[] = {
+        {"timm_cosine_kdecay_half.csv", 1000, base.with_k_decay(0.5),
+         "cosine_restarts(eta_max=0.1, T_0=100, k_decay=0.5)"},
+        {"timm_cosine_kdecay2_tmult2.csv", 1270,
+         clr::cosine_restarts<double>(0.1, 10)
+             .with_eta_min(0.001)
+             .with_t_mult(2)
+             .with_m_mul(0.5)
+             .with_k_decay(2),
+         "cosine_restarts(eta_max=0.1, T_0=10, eta_min=0.001, T_mult=2, m_mul=0.5, k_decay=2)"},
+        {"timm_cosine_limit3.csv", 600, base.with_eta_min(0.001).with_m_mul(0.5).with_cycle_limit(3),
+         "cosine_restarts(eta_max=0.1, T_0=100, eta_min=0.001, m_mul=0.5, cycle_limit=3)"},
+        {"timm_cosine_limit2_tmult2.csv", 600, base.with_t_mult(2).with_cycle_limit(2),
+         "cosine_restarts(eta_max=0.1, T_0=100, T_mult=2, cycle_limit=2)"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.table);
+        const auto table = load_reference(c.table, c.rows);
+        CHECK(worst_relative_error(c.s, table) <= 1e-12);
+        CHECK(clr::to_string(c.s) == c.text);
+        const auto back = clr::parse_schedule<double>(c.text);
+        for (std::size_t i = 0; i < table.step.size(); ++i)
+            REQUIRE(back(table.step[i]) == c.s(table.step[i]));
+    }
+}
+
+TEST_CASE("cosine_restarts: cycle_limit holds eta_min from the limit's restart on",
+          "[cosine_restarts][timm]") {
+    const auto s =
+        clr::cosine_restarts<double>(0.1, 10).with_t_mult(2).with_eta_min(0.01).with_cycle_limit(2);
+    // Periods 0 and 1 span steps 0-9 and 10-29; from 30 on, eta_min.
+    CHECK(s(10) == 0.1);
+    CHECK(s(29) > 0.01);
+    CHECK(s(30) == 0.01);
+    CHECK(s(std::uint64_t(1) << 62) == 0.01);
+    // k_decay = 0.5 a quarter into a period: half the angle, half the height.
+    const auto k = clr::cosine_restarts<double>(0.1, 100).with_k_decay(0.5).with_cycle_limit(3);
+    CHECK(k(25) == Approx(0.05).epsilon(1e-15));
+    CHECK(k(300) == 0.0);
+    // k_decay = 1 and no limit are SGDR itself, bit for bit.
+    const auto plain = clr::cosine_restarts<double>(0.1, 7).with_t_mult(3);
+    const auto same = plain.with_k_decay(1).with_cycle_limit(0);
+    for (clr::step_t t = 0; t < 2000; ++t) REQUIRE(same(t) == plain(t));
+    CHECK(clr::to_string(same) == clr::to_string(plain));
+}
+
+TEST_CASE("cosine_restarts: timm's options refuse bad values by name", "[cosine_restarts][validation]") {
+    using Catch::Matchers::Contains;
+    const clr::cosine_restarts<double> s(0.1, 10);
+    REQUIRE_THROWS_WITH(s.with_k_decay(0.0), Contains("k_decay = 0") && Contains("positive"));
+    REQUIRE_THROWS_WITH(s.with_k_decay(std::nan("")), Contains("k_decay = nan"));
+    REQUIRE_THROWS_WITH(s.with_cycle_limit(static_cast<clr::step_t>(-1)), Contains("cycle_limit"));
+    REQUIRE_THROWS_WITH(clr::parse_schedule<double>("cosine_restarts(eta_max=0.1, T_0=10, cycle_limit=2ep)"),
+                        Contains("cycle_limit = 2ep is not a whole number"));
 }

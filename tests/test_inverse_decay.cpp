@@ -5,6 +5,7 @@
 #include <clr/text.hpp>
 
 #include "reference.hpp"
+#include "schedule_checks.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -17,6 +18,9 @@
 
 using clr::step_t;
 using clr_test::load_reference;
+using clr_test::reads_back;
+using clr_test::refused;
+using clr_test::worst_float_error;
 using clr_test::worst_relative_error;
 
 namespace {
@@ -25,19 +29,6 @@ constexpr double reference_tolerance = 1e-12;
 // float against the double tables, relative to the larger of the value and
 // the peak (the warmup starts at 0).
 constexpr double float_tolerance = 1e-6;
-
-template <class S>
-double worst_float_error(const S& s, const clr_test::reference_table& table, double peak) {
-    double worst = 0.0;
-    for (std::size_t i = 0; i < table.step.size(); ++i) {
-        const double got = static_cast<double>(s(table.step[i]));
-        const double err = std::isfinite(got)
-                               ? std::abs(got - table.lr[i]) / std::max(std::abs(table.lr[i]), peak)
-                               : std::numeric_limits<double>::infinity();
-        worst = clr_test::worse(worst, err);
-    }
-    return worst;
-}
 
 // Neither decay ends: finite, inside bounds() and never rising, from the
 // table's steps out to the last step.
@@ -60,34 +51,6 @@ void falls_inside(const S& s, step_t from) {
         CHECK_FALSE(s.momentum(t).has_value());
         before = t;
     }
-}
-
-template <class S>
-void reads_back(const S& s, const std::string& text) {
-    using T = typename S::value_type;
-    REQUIRE(clr::to_string(s) == text);
-    const clr::any_schedule<T> back = clr::parse_schedule<T>(text);
-    CHECK(clr::to_string(back) == text);
-    for (step_t t = 0; t < 3000; ++t) {
-        CAPTURE(t);
-        REQUIRE(back(t) == s(t));
-    }
-    for (const step_t t : {step_t(1) << 40, (step_t(1) << 62) + 7, last_step}) CHECK(back(t) == s(t));
-    CHECK(back.bounds().lo == s.bounds().lo);
-    CHECK(back.bounds().hi == s.bounds().hi);
-}
-
-template <class Make>
-void refused(Make&& make, const char* who, const char* param, const char* says) {
-    try {
-        (void)make();
-    } catch (const clr::invalid_parameter& e) {
-        CHECK(e.who() == who);
-        CHECK(e.param() == param);
-        CHECK_THAT(e.problem(), Catch::Contains(says));
-        return;
-    }
-    FAIL("accepted");
 }
 
 auto parse(const char* text) {
@@ -151,7 +114,7 @@ TEST_CASE("inverse_sqrt: matches transformers' get_inverse_sqrt_schedule", "[inv
     }
 }
 
-TEST_CASE("inverse_sqrt: text form; timescale written only where it is not the default",
+TEST_CASE("inverse_sqrt: text form, timescale written only where it is not the default",
           "[inverse_sqrt][text]") {
     reads_back(clr::inverse_sqrt<double>(0.1, 100), "inverse_sqrt(lr=0.1, warmup=100)");
     reads_back(clr::inverse_sqrt<double>(0.1, 100).with_timescale(100), "inverse_sqrt(lr=0.1, warmup=100)");

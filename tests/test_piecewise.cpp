@@ -5,6 +5,7 @@
 #include <clr/text.hpp>
 
 #include "reference.hpp"
+#include "schedule_checks.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,9 @@
 using clr::interpolation;
 using clr::step_t;
 using clr_test::load_reference;
+using clr_test::reads_back;
+using clr_test::refused;
+using clr_test::worst_float_error;
 using clr_test::worst_relative_error;
 
 namespace {
@@ -26,19 +30,6 @@ constexpr double reference_tolerance = 1e-12;
 // float against the double tables, relative to the larger of the value and
 // the highest point (the curves rise from 0).
 constexpr double float_tolerance = 1e-6;
-
-template <class S>
-double worst_float_error(const S& s, const clr_test::reference_table& table, double peak) {
-    double worst = 0.0;
-    for (std::size_t i = 0; i < table.step.size(); ++i) {
-        const double got = static_cast<double>(s(table.step[i]));
-        const double err = std::isfinite(got)
-                               ? std::abs(got - table.lr[i]) / std::max(std::abs(table.lr[i]), peak)
-                               : std::numeric_limits<double>::infinity();
-        worst = clr_test::worse(worst, err);
-    }
-    return worst;
-}
 
 // Inside bounds() at every step up to past the last point; the last value
 // from the last step on.
@@ -59,33 +50,6 @@ void holds_and_stays_inside(const S& s) {
     }
 }
 
-template <class S>
-void reads_back(const S& s, const std::string& text) {
-    using T = typename S::value_type;
-    REQUIRE(clr::to_string(s) == text);
-    const clr::any_schedule<T> back = clr::parse_schedule<T>(text);
-    CHECK(clr::to_string(back) == text);
-    for (step_t t = 0; t < 1500; ++t) {
-        CAPTURE(t);
-        REQUIRE(back(t) == s(t));
-    }
-    CHECK(back(last_step) == s(last_step));
-    CHECK(back.bounds().lo == s.bounds().lo);
-    CHECK(back.bounds().hi == s.bounds().hi);
-}
-
-template <class Make>
-void refused(Make&& make, const char* who, const char* param, const char* says) {
-    try {
-        (void)make();
-    } catch (const clr::invalid_parameter& e) {
-        CHECK(e.who() == who);
-        CHECK(e.param() == param);
-        CHECK_THAT(e.problem(), Catch::Contains(says));
-        return;
-    }
-    FAIL("accepted");
-}
 }  // namespace
 
 TEST_CASE("piecewise holds its points in itself", "[piecewise]") {

@@ -4,6 +4,7 @@
 #include <clr/text.hpp>
 
 #include "reference.hpp"
+#include "schedule_checks.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,6 +17,9 @@
 
 using clr::step_t;
 using clr_test::load_reference;
+using clr_test::reads_back;
+using clr_test::refused;
+using clr_test::worst_float_error;
 using clr_test::worst_relative_error;
 
 namespace {
@@ -24,19 +28,6 @@ constexpr double reference_tolerance = 1e-12;
 // float against the double tables, relative to the larger of the value and
 // the peak (the value falls to 0).
 constexpr double float_tolerance = 1e-6;
-
-template <class S>
-double worst_float_error(const S& s, const clr_test::reference_table& table, double peak) {
-    double worst = 0.0;
-    for (std::size_t i = 0; i < table.step.size(); ++i) {
-        const double got = static_cast<double>(s(table.step[i]));
-        const double err = std::isfinite(got)
-                               ? std::abs(got - table.lr[i]) / std::max(std::abs(table.lr[i]), peak)
-                               : std::numeric_limits<double>::infinity();
-        worst = clr_test::worse(worst, err);
-    }
-    return worst;
-}
 
 // Falling through the cycle, inside bounds(), and lr_min from total_steps on.
 template <class S>
@@ -56,33 +47,6 @@ void falls_then_holds(const S& s) {
     }
 }
 
-template <class S>
-void reads_back(const S& s, const std::string& text) {
-    using T = typename S::value_type;
-    REQUIRE(clr::to_string(s) == text);
-    const clr::any_schedule<T> back = clr::parse_schedule<T>(text);
-    CHECK(clr::to_string(back) == text);
-    for (step_t t = 0; t < 1000; ++t) {
-        CAPTURE(t);
-        REQUIRE(back(t) == s(t));
-    }
-    CHECK(back(last_step) == s(last_step));
-    CHECK(back.bounds().lo == s.bounds().lo);
-    CHECK(back.bounds().hi == s.bounds().hi);
-}
-
-template <class Make>
-void refused(Make&& make, const char* who, const char* param, const char* says) {
-    try {
-        (void)make();
-    } catch (const clr::invalid_parameter& e) {
-        CHECK(e.who() == who);
-        CHECK(e.param() == param);
-        CHECK_THAT(e.problem(), Catch::Contains(says));
-        return;
-    }
-    FAIL("accepted");
-}
 }  // namespace
 
 TEST_CASE("tanh_decay is a small trivially copyable value", "[tanh]") {
@@ -139,7 +103,7 @@ TEST_CASE("tanh_decay: matches timm's TanhLRScheduler", "[tanh][reference]") {
     }
 }
 
-TEST_CASE("tanh_decay: text form; total_steps defaults to the run", "[tanh][text]") {
+TEST_CASE("tanh_decay: text form, total_steps defaults to the run", "[tanh][text]") {
     reads_back(clr::tanh_decay<double>(0.1, 500), "tanh(lr=0.1, total_steps=500)");
     reads_back(clr::tanh_decay<double>(0.1, 300).with_lr_min(0.001).with_bounds(-6.0, 4.0),
                "tanh(lr=0.1, total_steps=300, lr_min=0.001, lb=-6, ub=4)");

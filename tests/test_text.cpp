@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -87,14 +89,15 @@ TEST_CASE("to_string writes each kind as one line, options only when set", "[tex
     reads_back(clr::cosine<double>(0.1, 1000).with_eta_min(1e-5),
                "cosine(lr=0.1, total_steps=1000, eta_min=1e-05)");
     reads_back(clr::linear<double>(0, 0.1, 100), "linear(start_lr=0, end_lr=0.1, total_steps=100)");
-    reads_back(clr::polynomial<double>(0.1, 0, 1000, 2),
-               "polynomial(lr=0.1, end_lr=0, total_steps=1000, power=2)");
+    // PyTorch's defaults (end_lr 0, power 1, gamma 0.1) are left out.
+    reads_back(clr::polynomial<double>(0.1, 0, 1000, 2), "polynomial(lr=0.1, total_steps=1000, power=2)");
+    reads_back(clr::polynomial<double>(0.1, 0.01, 1000, 1),
+               "polynomial(lr=0.1, end_lr=0.01, total_steps=1000)");
     reads_back(clr::exponential<double>(0.1, 0.99), "exponential(lr=0.1, gamma=0.99)");
     reads_back(clr::step_decay<double>(0.1, 30, 0.5), "step_decay(lr=0.1, step_size=30, gamma=0.5)");
-    reads_back(clr::multistep<double>(0.1, {30, 80}, 0.1),
-               "multistep(lr=0.1, milestones=[30, 80], gamma=0.1)");
-    reads_back(clr::multistep<double>(0.1, std::vector<step_t>{}, 0.1),
-               "multistep(lr=0.1, milestones=[], gamma=0.1)");
+    reads_back(clr::multistep<double>(0.1, {30, 80}, 0.1), "multistep(lr=0.1, milestones=[30, 80])");
+    reads_back(clr::multistep<double>(0.1, std::vector<step_t>{}, 0.5),
+               "multistep(lr=0.1, milestones=[], gamma=0.5)");
     reads_back(clr::constant<double>(0.01), "constant(lr=0.01)");
     reads_back(clr::range_sweep<double>(1e-6, 1, 7), "range_sweep(min_lr=1e-06, max_lr=1, steps=7)");
     reads_back(clr::range_sweep<double>(0, 0.1, 11, clr::sweep::linear),
@@ -180,7 +183,7 @@ TEST_CASE("parse_schedule names the bad part and its column", "[text][errors]") 
          "max_momentum) (column 50)"},
         {"triangular(base_lr=0.001, max_lr=0.006, step_size=2000) x", "text", "x",
          "follows the schedule (column 57)"},
-        {"triangle(lr=1)", "schedule", "triangle", "is not a schedule (known: constant, triangular"},
+        {"triangle(lr=1)", "schedule", "triangle", "is not a schedule (known: constant, cosine"},
         {"triangular(base_lr=0.0x1, max_lr=0.006, step_size=2000)", "base_lr", "0.0x1",
          "is not a number (column 20)"},
         {"constant(lr=1e999)", "lr", "1e999", "is out of range for double (column 13)"},
@@ -355,4 +358,158 @@ TEST_CASE("parse_schedule refuses more than 64 key=value arguments to one schedu
           "clr::parse_schedule: k0 = 1 is not a parameter of constant (it takes lr) (column 13)");
     CHECK(refuse("constant(" + keys + "k5=2)").what ==
           "clr::parse_schedule: k5 = 2 is given twice (column " + std::to_string(9 + keys.size() + 4) + ")");
+}
+
+// ---- a schedule of the user's own, through the documented extension point ----
+
+namespace user {
+// Halves the rate every `every` steps: written here alone, as a user would.
+template <class T>
+class halving : public clr::schedule<halving<T>, T> {
+public:
+    halving(T lr, clr::step_t every) : lr_(lr), every_(every) {
+        if (every == 0) throw clr::invalid_parameter("user::halving", "every", "0", "must be at least 1");
+    }
+    T lr_at(clr::step_t t) const noexcept {
+        return std::ldexp(lr_, -static_cast<int>(std::min<clr::step_t>(t / every_, 2000)));
+    }
+    clr::range<T> lr_range() const noexcept { return {T(0), lr_}; }
+    T initial_lr() const noexcept { return lr_; }
+    clr::step_t every() const noexcept { return every_; }
+
+private:
+    T lr_;
+    clr::step_t every_;
+};
+}  // namespace user
+
+template <class T>
+struct clr::describe<user::halving<T>> {
+    static constexpr const char* name = "halving";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at step 0"},
+        {"every", value_kind::length, "100", "steps between halvings"},
+    };
+    static user::halving<T> make(const arguments<T>& a) {
+        return user::halving<T>(a.number("lr"), a.length("every"));
+    }
+    template <class W>
+    static void write(W& w, const user::halving<T>& s) {
+        w("lr", s.initial_lr())("every", s.every());
+    }
+};
+
+TEMPLATE_TEST_CASE("a user's schedule gets a text form through clr::describe", "[text][describe]", float,
+                   double) {
+    using T = TestType;
+    const user::halving<T> h(T(0.1), 50);
+    CHECK(clr::to_string(h) == "halving(lr=0.1, every=50)");
+    CHECK(clr::to_string(user::halving<T>(T(0.1), 100)) == "halving(lr=0.1)");  // the default left out
+    // Read back, alone and nested in the library's own combinators.
+    const auto back = clr::parse_schedule<T, user::halving<T>>("halving(lr=0.1, every=50)");
+    for (clr::step_t t = 0; t < 400; ++t) REQUIRE(back(t) == h(t));
+    const auto w = clr::parse_schedule<T, user::halving<T>>(
+        "warmup(halving(lr=0.1, every=1ep), steps=10, start_lr=0)", {25, 0});
+    CHECK(clr::to_string(w) == "warmup(halving(lr=0.1, every=25), steps=10, start_lr=0)");
+    CHECK(w(10) == T(0.1));
+    CHECK(w(35) == T(0.05));
+    // Its errors carry its column, and the library's checks apply to its text.
+    using Catch::Matchers::Contains;
+    CHECK_THROWS_WITH((clr::parse_schedule<T, user::halving<T>>("halving(lr=0.1, every=0)")),
+                      Contains("user::halving: every = 0 must be at least 1 (column 23)"));
+    CHECK_THROWS_WITH((clr::parse_schedule<T, user::halving<T>>("halving(every=3)")),
+                      Contains("lr = (missing) is required by halving"));
+    CHECK_THROWS_WITH((clr::parse_schedule<T, user::halving<T>>("halving(lr=0.1, evry=3)")),
+                      Contains("evry = 3 is not a parameter of halving (it takes lr, every)"));
+    // Without naming it, parse_schedule does not know it.
+    CHECK_THROWS_WITH(clr::parse_schedule<T>("halving(lr=0.1)"), Contains("halving is not a schedule"));
+}
+
+// ---- lengths in epochs and shares of the run ----
+
+TEST_CASE("parse_schedule: lengths in steps, epochs and shares of the run", "[text][lengths]") {
+    using Catch::Matchers::Contains;
+    const clr::run_length run{600, 6000};
+    const auto s = clr::parse_schedule<double>(
+        "sequence(linear(start_lr=0, end_lr=0.1, total_steps=5%), 2.5ep, cosine(lr=0.1))", run);
+    // 5% of 6000 is 300, 2.5 epochs of 600 are 1500; cosine spans the run.
+    CHECK(
+        clr::to_string(s) ==
+        "sequence(linear(start_lr=0, end_lr=0.1, total_steps=300), 1500, cosine(lr=0.1, total_steps=6000))");
+    // Rounded up to a whole step, except within rounding error of one.
+    const auto up = [&](const std::string& len) {
+        return clr::to_string(
+            clr::parse_schedule<double>("cosine(lr=0.1, total_steps=" + len + ")", {7, 1000}));
+    };
+    CHECK(up("0.1%") == "cosine(lr=0.1, total_steps=1)");
+    CHECK(up("0.15%") == "cosine(lr=0.1, total_steps=2)");   // 1.5 steps: up
+    CHECK(up("0.7%") == "cosine(lr=0.1, total_steps=7)");    // 0.007 * 1000: 7, not 8
+    CHECK(up("1.5ep") == "cosine(lr=0.1, total_steps=11)");  // 10.5: up
+    CHECK(up("3ep") == "cosine(lr=0.1, total_steps=21)");
+    CHECK(up("100%") == "cosine(lr=0.1, total_steps=1000)");
+    // Milestones in epochs.
+    CHECK(clr::to_string(
+              clr::parse_schedule<double>("multistep(lr=0.1, milestones=[1ep, 2ep, 90%])", {100, 1000})) ==
+          "multistep(lr=0.1, milestones=[100, 200, 900])");
+    // A unit the caller did not give is refused, naming the parameter.
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("cosine(lr=0.1, total_steps=2ep)"),
+                      Contains("total_steps = 2ep is in epochs, but the steps per epoch were not given"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("cosine(lr=0.1, total_steps=5%)", {100, 0}),
+                      Contains("total_steps = 5% is a share of the run, but its total steps were not given"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("one_cycle(max_lr=0.1)"),
+                      Contains("total_steps = 100% is a share of the run") && Contains("(the default)"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("cosine(lr=0.1, total_steps=-5%)", run),
+                      Contains("total_steps = -5% is not a step count"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("cosine(lr=0.1, total_steps=nan%)", run),
+                      Contains("total_steps = nan% is not a step count"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("cosine(lr=0.1, total_steps=1e30ep)", run),
+                      Contains("total_steps = 1e30ep is larger than 2^62 steps"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("cosine(lr=0.1, total_steps=0%)", run),
+                      Contains("total_steps = 0 must be at least 1"));
+    CHECK_THROWS_WITH(clr::parse_schedule<double>("sequence(constant(lr=1), 2ep, constant(lr=2))"),
+                      Contains("2ep is in epochs"));
+}
+
+// ---- every description, whole ----
+
+TEMPLATE_TEST_CASE("every schedule's description is whole", "[text][describe]", float, double, long double) {
+    using T = TestType;
+    const auto& all = clr::schedule_catalog<T>();
+    REQUIRE(all.size() >= 18);
+    for (const auto& e : all) {
+        INFO(e.name);
+        CHECK(e.parameters.size() > 0);
+        for (const auto& p : e.parameters) {
+            INFO(p.key);
+            CHECK(std::string(p.help).size() > 5);
+            // A word's default is one of its choices; a number's default reads as one.
+            if (p.kind == clr::value_kind::word) {
+                const std::string choices = std::string("|") + p.choices + "|";
+                CHECK(choices.find(std::string("|") + p.fallback + "|") != std::string::npos);
+            }
+            if (p.kind == clr::value_kind::number && p.fallback != clr::required && *p.fallback) {
+                std::string why;
+                CHECK(clr::detail::read_number<T>(p.fallback, why).has_value());
+            }
+            for (const auto& q : e.parameters) CHECK((&p == &q || std::string(p.key) != q.key));
+        }
+    }
+}
+
+TEST_CASE("every schedule has a row in the README's table", "[text][describe][docs]") {
+    std::ifstream in(std::string(CLR_TEST_DATA_DIR) + "/../../README.md");
+    REQUIRE(in);
+    std::vector<std::string> rows;  // the first cell of each table row
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("| `", 0) == 0) rows.push_back(line.substr(0, line.find(" |", 2)));
+    for (const auto& e : clr::schedule_catalog<double>()) {
+        INFO(e.name);
+        const std::string name = e.name;
+        const bool found = std::any_of(rows.begin(), rows.end(), [&](const std::string& cell) {
+            for (const std::string& form : {"`" + name + "<", "`" + name + "(", "text `" + name + "`"})
+                if (cell.find(form) != std::string::npos) return true;
+            return false;
+        });
+        CHECK(found);
+    }
 }

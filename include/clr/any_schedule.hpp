@@ -20,6 +20,7 @@
 #ifndef CLR_ANY_SCHEDULE_HPP
 #define CLR_ANY_SCHEDULE_HPP
 
+#include "describe.hpp"
 #include "schedule.hpp"
 
 #include <memory>
@@ -33,11 +34,6 @@ namespace clr {
 
 template <class T>
 class any_schedule;
-
-namespace detail {
-template <class U>
-void write_text_any(text_writer& w, const any_schedule<U>& s);
-}  // namespace detail
 
 template <class T>
 class any_schedule : public schedule<any_schedule<T>, T> {
@@ -61,9 +57,7 @@ class any_schedule : public schedule<any_schedule<T>, T> {
         range<T> bounds() const noexcept override { return sched.bounds(); }
         std::string text() const override {
             if constexpr (has_text_form_v<S>) {
-                detail::text_writer w;
-                write_text(w, sched);
-                return w.finish();
+                return detail::text_of(sched);
             } else {
                 throw std::logic_error(
                     "clr::to_string: this schedule has no text form (a cyclic schedule with a user scale "
@@ -97,7 +91,7 @@ public:
 
 private:
     template <class U>
-    friend void detail::write_text_any(detail::text_writer& w, const any_schedule<U>& s);
+    friend std::string detail::any_text(const any_schedule<U>& s);
 
     std::shared_ptr<const held> held_;
 };
@@ -108,16 +102,17 @@ namespace detail {
 // any_schedule is that of what it holds. Throws std::logic_error if that has
 // no text form.
 template <class U>
-void write_text_any(text_writer& w, const any_schedule<U>& s) {
-    w.whole(s.held_->text());
-}
-
-template <class T>
-void write_text(text_writer& w, const any_schedule<T>& s) {
-    write_text_any(w, s);
+std::string any_text(const any_schedule<U>& s) {
+    return s.held_->text();
 }
 
 }  // namespace detail
+
+// Its text is that of the schedule it holds (detail::text_of asks it).
+template <class T>
+struct describe<any_schedule<T>> {
+    static constexpr const char* name = "";
+};
 
 }  // namespace clr
 

@@ -7,6 +7,8 @@
 //     constant(lr):             lr(t) = lr
 //     warmup(s, n, start_lr):   start_lr + (s(0) - start_lr) * t / n   for t < n
 //                               s(t - n)                               after
+//       .with_shift(false):     s(t) after: s keeps its own clock (timm's
+//                               warmup_prefix=False)
 //     sequence(a, n, b):        a(t) for t < n, then b(t - n)
 //     sequence(a, n1, b, n2, c, ...):  a for n1 steps, then b for n2 steps,
 //                               then c, ..., each from its own step 0
@@ -22,9 +24,12 @@
 #ifndef CLR_COMPOSE_HPP
 #define CLR_COMPOSE_HPP
 
+#include "any_schedule.hpp"
+#include "describe.hpp"
 #include "schedule.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace clr {
 
@@ -51,7 +56,9 @@ range<T> hull(range<T> a, range<T> b) noexcept {
 }  // namespace detail
 
 // A linear ramp from start_lr into a schedule, which then runs from its own
-// step 0. Momentum during the ramp is the schedule's first value.
+// step 0; or, with_shift(false), from step n of its own clock, as timm's
+// warmup with warmup_prefix=False: the ramp covers the schedule's first n
+// steps. Momentum during the ramp is the schedule's first value.
 template <class S>
 class warmup_schedule : public schedule<warmup_schedule<S>, typename S::value_type> {
     static_assert(is_schedule_v<S>, "warmup takes a clr schedule");
@@ -65,13 +72,20 @@ public:
           start_(detail::require_rate(who, "start_lr", start_lr)),
           target_(inner_(0)) {}
 
+    // shift = false: the schedule keeps its own clock through the ramp.
+    warmup_schedule with_shift(bool shift) const {
+        warmup_schedule w = *this;
+        w.shift_ = shift;
+        return w;
+    }
+
     T lr_at(step_t t) const noexcept(noexcept(std::declval<const S&>().lr(t))) {
-        if (t >= n_) return inner_(t - n_);
+        if (t >= n_) return inner_(shift_ ? t - n_ : t);
         return detail::lerp(start_, target_, static_cast<T>(t) / static_cast<T>(n_));
     }
 
     std::optional<T> momentum_at(step_t t) const noexcept(noexcept(std::declval<const S&>().momentum(t))) {
-        return inner_.momentum(t >= n_ ? t - n_ : 0);
+        return inner_.momentum(t < n_ ? 0 : shift_ ? t - n_ : t);
     }
 
     range<T> lr_range() const noexcept {
@@ -82,12 +96,14 @@ public:
     const S& inner() const noexcept { return inner_; }
     step_t steps() const noexcept { return n_; }
     T start_lr() const noexcept { return start_; }
+    bool shift() const noexcept { return shift_; }
 
 private:
     S inner_;
     step_t n_;
     T start_;
     T target_;  // inner(0), where the ramp ends
+    bool shift_ = true;
 };
 
 template <class S>
@@ -138,48 +154,81 @@ sequence_schedule<A, B> sequence(A first, step_t boundary, B second) {
     return {std::move(first), boundary, std::move(second)};
 }
 
-namespace detail {
-
 // constant(lr=0.1)
 template <class T>
-void write_text(text_writer& w, const constant<T>& s) {
-    w.name("constant");
-    w.field("lr", s.value());
-}
+struct describe<constant<T>> {
+    static constexpr const char* name = "constant";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at every step", "", "base-lr"},
+    };
+    static constant<T> make(const arguments<T>& a) { return constant<T>(a.number("lr")); }
+    template <class W>
+    static void write(W& w, const constant<T>& s) {
+        w("lr", s.value());
+    }
+};
 
-// The text of a piece: a nested schedule is written whole, in place.
+// warmup(triangular(...), steps=100, start_lr=0[, shift=false])
 template <class S>
-std::string text_of(const S& s) {
-    text_writer w;
-    write_text(w, s);
-    return w.finish();
-}
-
-// warmup(triangular(...), steps=100, start_lr=0)
-template <class S, class = decltype(write_text(std::declval<text_writer&>(), std::declval<const S&>()))>
-void write_text(text_writer& w, const warmup_schedule<S>& s) {
-    w.name("warmup");
-    w.positional(text_of(s.inner()));
-    w.field("steps", s.steps());
-    w.field("start_lr", s.start_lr());
-}
+struct describe<warmup_schedule<S>, std::enable_if_t<has_text_form_v<S>>> {
+    using T = typename S::value_type;
+    static constexpr const char* name = "warmup";
+    static constexpr parameter parameters[] = {
+        {"schedule", value_kind::schedule, required, "the schedule the ramp leads into"},
+        {"steps", value_kind::length, required, "length of the ramp", "", "warmup-steps"},
+        {"start_lr", value_kind::number, required, "the rate at step 0", "", "warmup-start-lr"},
+        {"shift", value_kind::word, "true", "true: the schedule starts after the ramp; false: under it",
+         "true|false"},
+    };
+    static warmup_schedule<any_schedule<T>> make(const arguments<T>& a) {
+        return warmup(*a.schedule_at(0), a.length("steps"), a.number("start_lr"))
+            .with_shift(a.word("shift") == 0);
+    }
+    template <class W>
+    static void write(W& w, const warmup_schedule<S>& s) {
+        w("schedule", s.inner())("steps", s.steps())("start_lr", s.start_lr())("shift",
+                                                                               s.shift() ? "true" : "false");
+    }
+};
 
 // sequence(a, 100, b, 400, c): a sequence whose second piece is a sequence
 // is written as one, the way sequence(a, n1, b, n2, c) builds it.
-template <class A, class B,
-          class = decltype(write_text(std::declval<text_writer&>(), std::declval<const A&>())),
-          class = decltype(write_text(std::declval<text_writer&>(), std::declval<const B&>()))>
-void write_text(text_writer& w, const sequence_schedule<A, B>& s) {
-    static constexpr char nested[] = "sequence(";
-    w.name("sequence");
-    w.positional(text_of(s.first()));
-    w.positional(to_text(s.boundary()));
-    const std::string rest = text_of(s.second());
-    if (rest.compare(0, sizeof nested - 1, nested) == 0)
-        w.positional(rest.substr(sizeof nested - 1, rest.size() - sizeof nested));
-    else
-        w.positional(rest);
-}
+template <class A, class B>
+struct describe<sequence_schedule<A, B>, std::enable_if_t<has_text_form_v<A> && has_text_form_v<B>>> {
+    using T = typename A::value_type;
+    static constexpr const char* name = "sequence";
+    static constexpr parameter parameters[] = {
+        {"pieces", value_kind::pieces, required, "schedule, steps, schedule[, steps, schedule ...]"},
+    };
+    static any_schedule<T> make(const arguments<T>& a) {
+        const std::size_t n = a.positional();
+        for (std::size_t i = 0; i < n; ++i)
+            if (a.schedule_at(i).has_value() != (i % 2 == 0))
+                a.fail_at(i, i % 2 ? "is not a step count (sequence takes schedule, steps, schedule, ...)"
+                                   : "is not a schedule (sequence takes schedule, steps, schedule, ...)");
+        if (n < 3 || n % 2 == 0)
+            a.fail("sequence", std::to_string(n) + " arguments",
+                   "are not schedule, steps, schedule[, steps, schedule ...]");
+        any_schedule<T> tail = *a.schedule_at(n - 1);
+        for (std::size_t i = n - 1; i >= 2; i -= 2)
+            tail = sequence_schedule<any_schedule<T>, any_schedule<T>>(*a.schedule_at(i - 2),
+                                                                       a.length_at(i - 1), tail);
+        return tail;
+    }
+    template <class W>
+    static void write(W& w, const sequence_schedule<A, B>& s) {
+        static constexpr char nested[] = "sequence(";
+        w.positional(detail::text_of(s.first()));
+        w.positional(detail::to_text(s.boundary()));
+        const std::string rest = detail::text_of(s.second());
+        if (rest.compare(0, sizeof nested - 1, nested) == 0)
+            w.positional(rest.substr(sizeof nested - 1, rest.size() - sizeof nested));
+        else
+            w.positional(rest);
+    }
+};
+
+namespace detail {
 
 template <class S>
 S join(S last) {
@@ -210,6 +259,15 @@ auto sequence(A first, step_t boundary, B second, step_t boundary2, C third, Res
     return detail::join(std::move(first), boundary, std::move(second), boundary2, std::move(third),
                         std::move(rest)...);
 }
+
+namespace detail {
+template <class T>
+using any_warmup = warmup_schedule<any_schedule<T>>;
+template <class T>
+using any_sequence = sequence_schedule<any_schedule<T>, any_schedule<T>>;
+
+inline const bool compose_enlisted = enlist<constant>() && enlist<any_warmup>() && enlist<any_sequence>();
+}  // namespace detail
 
 }  // namespace clr
 

@@ -14,9 +14,23 @@
 //
 // PyTorch's CosineAnnealingWarmRestarts with integer T_mult, and Keras's
 // CosineDecayRestarts (whose m_mul this adds); T_mult may be any real >= 1.
+// With timm's options (CosineLRScheduler: cycle_mul = T_mult, cycle_decay =
+// m_mul, lr_min = eta_min):
+//
+//     .with_k_decay(k):       angle pi * T_cur^k / T_i^k in place of pi * T_cur / T_i
+//     .with_cycle_limit(n):   eta_min from period n on (timm's default is 1)
+//
+//     auto k = clr::cosine_restarts<double>(0.1, 100).with_k_decay(0.5).with_cycle_limit(3);
+//     k(25) == 0.05 (a quarter in: half the angle), k(300) == 0 (held)
+//
+// Restarts fall on their exact steps, found in integers for a whole T_mult;
+// timm finds them with a floating logarithm, which for T_mult = 3 puts the
+// restart at 121 T_0 one period late (log(243) / log(3) = 4.999...).
 #ifndef CLR_COSINE_RESTARTS_HPP
 #define CLR_COSINE_RESTARTS_HPP
 
+#include "any_schedule.hpp"
+#include "describe.hpp"
 #include "schedule.hpp"
 
 #include <algorithm>
@@ -65,12 +79,33 @@ public:
         return c;
     }
 
+    // timm's k_decay: the angle of the cosine goes as T_cur^k / T_i^k, so
+    // k < 1 falls fast and then lingers, k > 1 lingers at the peak; 1 is SGDR.
+    cosine_restarts with_k_decay(T k) const {
+        detail::require_positive(who, "k_decay", k);
+        cosine_restarts c = *this;
+        c.k_ = k;
+        return c;
+    }
+
+    // After this many periods the rate holds eta_min (timm's cycle_limit);
+    // 0 restarts for ever, as SGDR does.
+    cosine_restarts with_cycle_limit(step_t periods) const {
+        cosine_restarts c = *this;
+        c.cycle_limit_ = detail::require_count(who, "cycle_limit", periods);
+        return c;
+    }
+
     T lr_at(step_t t) const noexcept {
         const period p = locate(t);
+        if (cycle_limit_ != 0 && p.index >= static_cast<T>(cycle_limit_)) return eta_min_;
         const T peak = m_mul_ == T(1) ? eta_max_ : eta_max_ * std::pow(m_mul_, p.index);
+        // pi * T_cur / T_i in PyTorch's order; timm's pi * T_cur^k / T_i^k for k != 1.
+        const T angle = k_ == T(1) ? detail::pi<T> * p.cur / p.len
+                                   : detail::pi<T> * std::pow(p.cur, k_) / std::pow(p.len, k_);
         // The weight is halved before it scales: (peak - eta_min) * 2 overflows for
         // rates above half the largest finite value.
-        return detail::lerp(eta_min_, peak, (T(1) + std::cos(detail::pi<T> * p.cur / p.len)) / T(2));
+        return detail::lerp(eta_min_, peak, (T(1) + std::cos(angle)) / T(2));
     }
 
     // Decaying peaks can fall below eta_min; the rate then lies between the two.
@@ -81,6 +116,9 @@ public:
     step_t t_0() const noexcept { return t0_; }
     T t_mult() const noexcept { return t_mult_; }
     T m_mul() const noexcept { return m_mul_; }
+    T k_decay() const noexcept { return k_; }
+    // 0: no limit.
+    step_t cycle_limit() const noexcept { return cycle_limit_; }
 
     // The 0-based period (restart count) holding step t.
     T restarts_before(step_t t) const noexcept { return locate(t).index; }
@@ -162,23 +200,40 @@ private:
     T t_mult_ = T(1);
     step_t int_mult_ = 1;  // t_mult_ when it is a whole number, else 0
     T m_mul_ = T(1);
+    T k_ = T(1);
+    step_t cycle_limit_ = 0;
+};
+
+// cosine_restarts(eta_max=0.1, T_0=100, eta_min=0.001, T_mult=2, m_mul=0.5)
+template <class T>
+struct describe<cosine_restarts<T>> {
+    static constexpr const char* name = "cosine_restarts";
+    static constexpr parameter parameters[] = {
+        {"eta_max", value_kind::number, required, "the peak at step 0", "", "max-lr"},
+        {"T_0", value_kind::length, required, "the first period", "", "step-size"},
+        {"eta_min", value_kind::number, "0", "the floor of every period", "", "base-lr"},
+        {"T_mult", value_kind::number, "1", "period growth per restart, >= 1", "", "t-mult"},
+        {"m_mul", value_kind::number, "1", "peak decay per restart, in (0, 1]"},
+        {"k_decay", value_kind::number, "1", "the angle goes as T_cur^k / T_i^k (timm)"},
+        {"cycle_limit", value_kind::count, "0", "periods before the rate holds eta_min; 0: no limit"},
+    };
+    static cosine_restarts<T> make(const arguments<T>& a) {
+        return cosine_restarts<T>(a.number("eta_max"), a.length("T_0"))
+            .with_eta_min(a.number("eta_min"))
+            .with_t_mult(a.number("T_mult"))
+            .with_m_mul(a.number("m_mul"))
+            .with_k_decay(a.number("k_decay"))
+            .with_cycle_limit(a.count("cycle_limit"));
+    }
+    template <class W>
+    static void write(W& w, const cosine_restarts<T>& s) {
+        w("eta_max", s.eta_max())("T_0", s.t_0())("eta_min", s.eta_min())("T_mult", s.t_mult());
+        w("m_mul", s.m_mul())("k_decay", s.k_decay())("cycle_limit", s.cycle_limit());
+    }
 };
 
 namespace detail {
-
-// cosine_restarts(eta_max=0.1, T_0=100, eta_min=0.001, T_mult=2, m_mul=0.5);
-// the options only when set.
-template <class T>
-void write_text(text_writer& w, const cosine_restarts<T>& s) {
-    w.name("cosine_restarts");
-    w.field("eta_max", s.eta_max());
-    w.field("T_0", s.t_0());
-    // -0 is not the default +0: it reads back as itself, so lr and bounds keep their sign.
-    if (s.eta_min() != T(0) || std::signbit(s.eta_min())) w.field("eta_min", s.eta_min());
-    if (s.t_mult() != T(1)) w.field("T_mult", s.t_mult());
-    if (s.m_mul() != T(1)) w.field("m_mul", s.m_mul());
-}
-
+inline const bool cosine_restarts_enlisted = enlist<cosine_restarts>();
 }  // namespace detail
 
 }  // namespace clr

@@ -24,6 +24,8 @@
 #ifndef CLR_CYCLIC_HPP
 #define CLR_CYCLIC_HPP
 
+#include "any_schedule.hpp"
+#include "describe.hpp"
 #include "schedule.hpp"
 
 #include <algorithm>
@@ -316,27 +318,85 @@ constexpr const char* cyclic_text_name() noexcept {
         return "cyclic";
 }
 
-template <class T, class Window, class Scale, class = std::enable_if_t<writable_scale<Window, Scale>>>
-void write_text(text_writer& w, const cyclic<T, Window, Scale>& s) {
-    constexpr bool general = !std::is_same_v<Window, triangular_window> && !std::is_same_v<Scale, no_scale>;
-    w.name(cyclic_text_name<Window, Scale>());
-    if constexpr (general) {
-        w.word("window", Window::text);
-        w.word("scale", Scale::text);
+#define CLR_DETAIL_CYCLIC_PARAMETERS                                                                        \
+    {"base_lr", value_kind::number, required, "the bottom of each cycle"},                                  \
+        {"max_lr", value_kind::number, required, "the peak of the first cycle"},                            \
+        {"step_size", value_kind::length, required, "steps of the rising half cycle"},                      \
+        {"step_size_down", value_kind::length, none, "steps of the falling half (default: step_size)"},     \
+        {"base_momentum", value_kind::number, none, "momentum at the peak; with max_momentum cycles it"}, { \
+        "max_momentum", value_kind::number, none, "momentum at base_lr; with base_momentum cycles it"       \
     }
-    w.field("base_lr", s.base_lr());
-    w.field("max_lr", s.max_lr());
-    w.field("step_size", s.step_size_up());
-    if (s.step_size_down() != s.step_size_up()) w.field("step_size_down", s.step_size_down());
+
+inline constexpr parameter cyclic_parameters[] = {CLR_DETAIL_CYCLIC_PARAMETERS};
+inline constexpr parameter exp_range_parameters[] = {
+    CLR_DETAIL_CYCLIC_PARAMETERS, {"gamma", value_kind::number, "1", "height decay per step, in (0, 1]"}};
+inline constexpr parameter general_cyclic_parameters[] = {
+    {"window", value_kind::word, "triangular", "shape of a cycle", "triangular|welch|hann"},
+    {"scale", value_kind::word, "none", "height per cycle: none, halving, or gamma^t", "none|halving|exp"},
+    CLR_DETAIL_CYCLIC_PARAMETERS,
+    {"gamma", value_kind::number, "1", "height decay per step with scale=exp, in (0, 1]"}};
+#undef CLR_DETAIL_CYCLIC_PARAMETERS
+
+template <class T, class Window, class Scale>
+cyclic<T, Window, Scale> make_cyclic_from(const arguments<T>& a) {
+    Scale scale;
     if constexpr (!std::is_same_v<Scale, no_scale> && !std::is_same_v<Scale, halving_scale>)
-        w.field("gamma", s.scale().gamma);
-    if (const auto m = s.momentum_range()) {
-        w.field("base_momentum", m->lo);
-        w.field("max_momentum", m->hi);
+        scale = Scale(a.number("gamma"));
+    else if (a.given("gamma"))
+        a.fail("gamma", "(given)", "applies only to scale=exp");
+    cyclic<T, Window, Scale> c(a.number("base_lr"), a.number("max_lr"), a.length("step_size"), scale);
+    if (const auto down = a.length_if("step_size_down")) c = c.with_step_size_down(*down);
+    const auto lo = a.number_if("base_momentum"), hi = a.number_if("max_momentum");
+    if (bool(lo) != bool(hi))
+        a.fail(
+            lo ? "max_momentum" : "base_momentum", "(missing)",
+            std::string("is required by ") + a.name() + " with " + (lo ? "base_momentum" : "max_momentum"));
+    if (lo) c = c.with_momentum(*lo, *hi);
+    return c;
+}
+
+template <class T, class Window>
+any_schedule<T> make_cyclic_scaled(const arguments<T>& a) {
+    switch (a.word("scale")) {
+        case 0: return make_cyclic_from<T, Window, no_scale>(a);
+        case 1: return make_cyclic_from<T, Window, halving_scale>(a);
+        default: return make_cyclic_from<T, Window, exp_scale<T>>(a);
     }
 }
 
 }  // namespace detail
+
+template <class T, class Window, class Scale>
+struct describe<cyclic<T, Window, Scale>, std::enable_if_t<detail::writable_scale<Window, Scale>>> {
+    static constexpr bool exp = !std::is_same_v<Scale, no_scale> && !std::is_same_v<Scale, halving_scale>;
+    static constexpr bool general =
+        !std::is_same_v<Window, triangular_window> && !std::is_same_v<Scale, no_scale>;
+    static constexpr const char* name = detail::cyclic_text_name<Window, Scale>();
+    static constexpr parameter_list parameters = general ? parameter_list(detail::general_cyclic_parameters)
+                                                 : exp   ? parameter_list(detail::exp_range_parameters)
+                                                         : parameter_list(detail::cyclic_parameters);
+
+    static auto make(const arguments<T>& a) {
+        if constexpr (general) {
+            switch (a.word("window")) {
+                case 0: return detail::make_cyclic_scaled<T, triangular_window>(a);
+                case 1: return detail::make_cyclic_scaled<T, welch_window>(a);
+                default: return detail::make_cyclic_scaled<T, hann_window>(a);
+            }
+        } else {
+            return detail::make_cyclic_from<T, Window, Scale>(a);
+        }
+    }
+
+    template <class W>
+    static void write(W& w, const cyclic<T, Window, Scale>& s) {
+        if constexpr (general) w("window", Window::text)("scale", Scale::text);
+        w("base_lr", s.base_lr())("max_lr", s.max_lr())("step_size", s.step_size_up());
+        if (s.step_size_down() != s.step_size_up()) w("step_size_down", s.step_size_down());
+        if constexpr (exp) w("gamma", s.scale().gamma);
+        if (const auto m = s.momentum_range()) w("base_momentum", m->lo)("max_momentum", m->hi);
+    }
+};
 
 // The paper's named policies.
 template <class T>
@@ -357,6 +417,15 @@ template <class Window = triangular_window, class T, class Scale = no_scale>
 cyclic<T, Window, Scale> make_cyclic(T base_lr, T max_lr, step_t step_size, Scale scale = Scale()) {
     return {base_lr, max_lr, step_size, std::move(scale)};
 }
+
+namespace detail {
+// The general form's entry; its maker reads window= and scale=.
+template <class T>
+using general_cyclic = cyclic<T, welch_window, halving_scale>;
+
+inline const bool cyclic_enlisted = enlist<triangular>() && enlist<triangular2>() && enlist<exp_range>() &&
+                                    enlist<welch>() && enlist<hann>() && enlist<general_cyclic>();
+}  // namespace detail
 
 }  // namespace clr
 

@@ -20,6 +20,8 @@
 #ifndef CLR_DECAY_HPP
 #define CLR_DECAY_HPP
 
+#include "any_schedule.hpp"
+#include "describe.hpp"
 #include "schedule.hpp"
 
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace clr {
 
@@ -345,61 +348,118 @@ private:
     std::size_t count_ = 0;
 };
 
-namespace detail {
-
-// cosine(lr=0.1, total_steps=1000, eta_min=0.001); eta_min only when set.
-template <class T>
-void write_text(text_writer& w, const cosine<T>& s) {
-    w.name("cosine");
-    w.field("lr", s.initial_lr());
-    w.field("total_steps", s.total_steps());
-    // -0 is not the default +0: it reads back as itself, so lr and bounds keep their sign.
-    if (s.eta_min() != T(0) || std::signbit(s.eta_min())) w.field("eta_min", s.eta_min());
-}
+// The run's length, where the text gives none: parse_schedule's run_length.
+inline constexpr parameter total_steps_parameter = {"total_steps", value_kind::length, "100%",
+                                                    "length of the schedule"};
 
 template <class T>
-void write_text(text_writer& w, const linear<T>& s) {
-    w.name("linear");
-    w.field("start_lr", s.start_lr());
-    w.field("end_lr", s.end_lr());
-    w.field("total_steps", s.total_steps());
-}
+struct describe<cosine<T>> {
+    static constexpr const char* name = "cosine";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at step 0", "", "max-lr"},
+        total_steps_parameter,
+        {"eta_min", value_kind::number, "0", "the floor it anneals to", "", "base-lr"},
+    };
+    static cosine<T> make(const arguments<T>& a) {
+        return cosine<T>(a.number("lr"), a.length("total_steps")).with_eta_min(a.number("eta_min"));
+    }
+    template <class W>
+    static void write(W& w, const cosine<T>& s) {
+        w("lr", s.initial_lr())("total_steps", s.total_steps())("eta_min", s.eta_min());
+    }
+};
 
 template <class T>
-void write_text(text_writer& w, const polynomial<T>& s) {
-    w.name("polynomial");
-    w.field("lr", s.initial_lr());
-    w.field("end_lr", s.end_lr());
-    w.field("total_steps", s.total_steps());
-    w.field("power", s.power());
-}
+struct describe<linear<T>> {
+    static constexpr const char* name = "linear";
+    static constexpr parameter parameters[] = {
+        {"start_lr", value_kind::number, required, "the rate at step 0"},
+        {"end_lr", value_kind::number, required, "the rate at total_steps and after"},
+        total_steps_parameter,
+    };
+    static linear<T> make(const arguments<T>& a) {
+        return linear<T>(a.number("start_lr"), a.number("end_lr"), a.length("total_steps"));
+    }
+    template <class W>
+    static void write(W& w, const linear<T>& s) {
+        w("start_lr", s.start_lr())("end_lr", s.end_lr())("total_steps", s.total_steps());
+    }
+};
 
 template <class T>
-void write_text(text_writer& w, const exponential<T>& s) {
-    w.name("exponential");
-    w.field("lr", s.initial_lr());
-    w.field("gamma", s.gamma());
-}
+struct describe<polynomial<T>> {
+    static constexpr const char* name = "polynomial";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at step 0", "", "max-lr"},
+        {"end_lr", value_kind::number, "0", "the rate at total_steps and after"},
+        total_steps_parameter,
+        {"power", value_kind::number, "1", "exponent of the decay"},
+    };
+    static polynomial<T> make(const arguments<T>& a) {
+        return polynomial<T>(a.number("lr"), a.number("end_lr"), a.length("total_steps"), a.number("power"));
+    }
+    template <class W>
+    static void write(W& w, const polynomial<T>& s) {
+        w("lr", s.initial_lr())("end_lr", s.end_lr())("total_steps", s.total_steps())("power", s.power());
+    }
+};
 
 template <class T>
-void write_text(text_writer& w, const step_decay<T>& s) {
-    w.name("step_decay");
-    w.field("lr", s.initial_lr());
-    w.field("step_size", s.step_size());
-    w.field("gamma", s.gamma());
-}
+struct describe<exponential<T>> {
+    static constexpr const char* name = "exponential";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at step 0", "", "max-lr"},
+        {"gamma", value_kind::number, required, "decay factor per step, in (0, 1]"},
+    };
+    static exponential<T> make(const arguments<T>& a) {
+        return exponential<T>(a.number("lr"), a.number("gamma"));
+    }
+    template <class W>
+    static void write(W& w, const exponential<T>& s) {
+        w("lr", s.initial_lr())("gamma", s.gamma());
+    }
+};
+
+template <class T>
+struct describe<step_decay<T>> {
+    static constexpr const char* name = "step_decay";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at step 0", "", "max-lr"},
+        {"step_size", value_kind::length, required, "steps between decays"},
+        {"gamma", value_kind::number, "0.1", "decay factor per step_size, in (0, 1]"},
+    };
+    static step_decay<T> make(const arguments<T>& a) {
+        return step_decay<T>(a.number("lr"), a.length("step_size"), a.number("gamma"));
+    }
+    template <class W>
+    static void write(W& w, const step_decay<T>& s) {
+        w("lr", s.initial_lr())("step_size", s.step_size())("gamma", s.gamma());
+    }
+};
 
 // multistep(lr=0.1, milestones=[30, 80], gamma=0.1)
 template <class T>
-void write_text(text_writer& w, const multistep<T>& s) {
-    std::array<step_t, multistep<T>::max_milestones> m{};
-    for (std::size_t i = 0; i < s.milestone_count(); ++i) m[i] = s.milestone(i);
-    w.name("multistep");
-    w.field("lr", s.initial_lr());
-    w.list("milestones", m.begin(), m.begin() + static_cast<std::ptrdiff_t>(s.milestone_count()));
-    w.field("gamma", s.gamma());
-}
+struct describe<multistep<T>> {
+    static constexpr const char* name = "multistep";
+    static constexpr parameter parameters[] = {
+        {"lr", value_kind::number, required, "the rate at step 0", "", "max-lr"},
+        {"milestones", value_kind::lengths, required, "steps where the rate is multiplied by gamma"},
+        {"gamma", value_kind::number, "0.1", "decay factor per milestone, in (0, 1]"},
+    };
+    static multistep<T> make(const arguments<T>& a) {
+        return multistep<T>(a.number("lr"), a.lengths("milestones"), a.number("gamma"));
+    }
+    template <class W>
+    static void write(W& w, const multistep<T>& s) {
+        std::vector<step_t> m;
+        for (std::size_t i = 0; i < s.milestone_count(); ++i) m.push_back(s.milestone(i));
+        w("lr", s.initial_lr())("milestones", m)("gamma", s.gamma());
+    }
+};
 
+namespace detail {
+inline const bool decays_enlisted = enlist<cosine>() && enlist<linear>() && enlist<polynomial>() &&
+                                    enlist<exponential>() && enlist<step_decay>() && enlist<multistep>();
 }  // namespace detail
 
 }  // namespace clr

@@ -21,6 +21,7 @@
 #ifndef CLR_LR_FINDER_HPP
 #define CLR_LR_FINDER_HPP
 
+#include "any_schedule.hpp"
 #include "cyclic.hpp"
 #include "schedule.hpp"
 
@@ -121,18 +122,29 @@ private:
     T log_span_ = T(0);
 };
 
-namespace detail {
-
 // range_sweep(min_lr=1e-06, max_lr=1, steps=7), shape=linear when linear.
 template <class T>
-void write_text(text_writer& w, const range_sweep<T>& s) {
-    w.name("range_sweep");
-    w.field("min_lr", s.min_lr());
-    w.field("max_lr", s.max_lr());
-    w.field("steps", s.steps());
-    if (s.shape() == sweep::linear) w.word("shape", "linear");
-}
+struct describe<range_sweep<T>> {
+    static constexpr const char* name = "range_sweep";
+    static constexpr parameter parameters[] = {
+        {"min_lr", value_kind::number, required, "the rate at step 0", "", "base-lr"},
+        {"max_lr", value_kind::number, required, "the rate at the last step"},
+        {"steps", value_kind::length, "100%", "steps of the sweep", "", "total-steps"},
+        {"shape", value_kind::word, "exponential", "how the rate climbs", "exponential|linear"},
+    };
+    static range_sweep<T> make(const arguments<T>& a) {
+        return range_sweep<T>(a.number("min_lr"), a.number("max_lr"), a.length("steps"),
+                              a.word("shape") == 1 ? sweep::linear : sweep::exponential);
+    }
+    template <class W>
+    static void write(W& w, const range_sweep<T>& s) {
+        w("min_lr", s.min_lr())("max_lr", s.max_lr())("steps", s.steps())(
+            "shape", s.shape() == sweep::linear ? "linear" : "exponential");
+    }
+};
 
+namespace detail {
+inline const bool range_sweep_enlisted = enlist<range_sweep>();
 }  // namespace detail
 
 // What a step function returns when it has the batch accuracy as well as the

@@ -23,6 +23,8 @@
 #ifndef CLR_ONE_CYCLE_HPP
 #define CLR_ONE_CYCLE_HPP
 
+#include "any_schedule.hpp"
+#include "describe.hpp"
 #include "schedule.hpp"
 
 #include <algorithm>
@@ -215,29 +217,53 @@ private:
     std::size_t count_ = 2;
 };
 
-namespace detail {
-
 // one_cycle(max_lr=0.1, total_steps=1000, pct_start=0.25, anneal=linear,
 //           three_phase=true, base_momentum=0.85, max_momentum=0.95);
 // options only where they differ from PyTorch's defaults.
 template <class T>
-void write_text(text_writer& w, const one_cycle<T>& s) {
-    using S = one_cycle<T>;
-    w.name("one_cycle");
-    w.field("max_lr", s.max_lr());
-    w.field("total_steps", s.total_steps());
-    if (s.pct_start() != S::default_pct_start) w.field("pct_start", s.pct_start());
-    if (s.div_factor() != S::default_div_factor) w.field("div_factor", s.div_factor());
-    if (s.final_div_factor() != S::default_final_div_factor)
-        w.field("final_div_factor", s.final_div_factor());
-    if (s.anneal_strategy() == anneal::linear) w.word("anneal", "linear");
-    if (s.three_phase()) w.word("three_phase", "true");
-    if (const auto m = s.momentum_range()) {
-        w.field("base_momentum", m->lo);
-        w.field("max_momentum", m->hi);
+struct describe<one_cycle<T>> {
+    static constexpr const char* name = "one_cycle";
+    static constexpr parameter parameters[] = {
+        {"max_lr", value_kind::number, required, "the peak rate"},
+        {"total_steps", value_kind::length, "100%", "length of the cycle"},
+        {"pct_start", value_kind::number, "0.3", "share of the steps spent climbing"},
+        {"div_factor", value_kind::number, "25", "the starting rate is max_lr / div_factor"},
+        {"final_div_factor", value_kind::number, "10000", "the final rate is the starting rate / this"},
+        {"anneal", value_kind::word, "cos", "annealing shape", "cos|linear"},
+        {"three_phase", value_kind::word, "false", "climb, fall back to the start, then anneal",
+         "false|true"},
+        {"base_momentum", value_kind::number, none,
+         "momentum at the peak rate (default 0.85 with max_momentum)"},
+        {"max_momentum", value_kind::number, none,
+         "momentum at the lowest rate (default 0.95 with base_momentum)"},
+    };
+    static one_cycle<T> make(const arguments<T>& a) {
+        // div_factor before final_div_factor: each option checks the rates it
+        // implies, and max_lr / div_factor comes first.
+        one_cycle<T> c = one_cycle<T>(a.number("max_lr"), a.length("total_steps"))
+                             .with_div_factor(a.number("div_factor"))
+                             .with_final_div_factor(a.number("final_div_factor"))
+                             .with_three_phase(a.word("three_phase") == 1)
+                             .with_pct_start(a.number("pct_start"))
+                             .with_anneal(a.word("anneal") == 1 ? anneal::linear : anneal::cos);
+        const auto lo = a.number_if("base_momentum"), hi = a.number_if("max_momentum");
+        if (lo || hi)
+            c = c.with_momentum(lo ? *lo : one_cycle<T>::default_base_momentum,
+                                hi ? *hi : one_cycle<T>::default_max_momentum);
+        return c;
     }
-}
+    template <class W>
+    static void write(W& w, const one_cycle<T>& s) {
+        w("max_lr", s.max_lr())("total_steps", s.total_steps())("pct_start", s.pct_start());
+        w("div_factor", s.div_factor())("final_div_factor", s.final_div_factor());
+        w("anneal", s.anneal_strategy() == anneal::linear ? "linear" : "cos");
+        w("three_phase", s.three_phase() ? "true" : "false");
+        if (const auto m = s.momentum_range()) w("base_momentum", m->lo)("max_momentum", m->hi);
+    }
+};
 
+namespace detail {
+inline const bool one_cycle_enlisted = enlist<one_cycle>();
 }  // namespace detail
 
 }  // namespace clr

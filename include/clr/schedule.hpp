@@ -259,74 +259,6 @@ inline int floor_log2(std::uint64_t x) noexcept {
 #endif
 }
 
-// Builds a schedule's one-line text form, name(key=value, ...), for
-// clr::to_string (text.hpp). Each schedule header defines
-//     void write_text(detail::text_writer&, const Schedule&)
-// in clr::detail beside the schedule, so the text form is described where
-// the parameters are; the call is found by argument-dependent lookup.
-class text_writer {
-public:
-    // Called first, once.
-    void name(const char* schedule_name) {
-        text_ = schedule_name;
-        text_ += '(';
-    }
-
-    template <class V>
-    void field(const char* key, V v) {
-        word(key, to_text(v));
-    }
-
-    void word(const char* key, const std::string& value) {
-        next();
-        text_ += key;
-        text_ += '=';
-        text_ += value;
-    }
-
-    template <class It>
-    void list(const char* key, It first, It last) {
-        std::string v = "[";
-        for (It it = first; it != last; ++it) {
-            if (it != first) v += ", ";
-            v += to_text(*it);
-        }
-        word(key, v + "]");
-    }
-
-    // An argument without a key: a nested schedule's text or a step count.
-    void positional(const std::string& value) {
-        next();
-        text_ += value;
-    }
-
-    // A complete text written elsewhere (what an any_schedule holds).
-    void whole(std::string text) {
-        text_ = std::move(text);
-        closed_ = true;
-    }
-
-    std::string finish() { return closed_ ? text_ : text_ + ')'; }
-
-private:
-    void next() {
-        if (text_.back() != '(') text_ += ", ";
-    }
-
-    std::string text_;
-    bool closed_ = false;
-};
-
-// True when write_text knows S: every schedule except cyclic ones built on a
-// user scale function, whose code has no text.
-template <class S, class = void>
-struct has_write_text : std::false_type {};
-
-template <class S>
-struct has_write_text<
-    S, std::void_t<decltype(write_text(std::declval<text_writer&>(), std::declval<const S&>()))>>
-    : std::true_type {};
-
 }  // namespace detail
 
 // The CRTP base every schedule derives from, as Eigen's MatrixBase is for
@@ -400,11 +332,6 @@ struct is_schedule<S, std::void_t<typename S::value_type>>
 
 template <class S>
 inline constexpr bool is_schedule_v = is_schedule<S>::value;
-
-// True for a schedule that clr::to_string can write and clr::parse_schedule
-// read back (text.hpp): all but cyclic schedules with a user scale function.
-template <class S>
-inline constexpr bool has_text_form_v = is_schedule_v<S>&& detail::has_write_text<S>::value;
 
 }  // namespace clr
 
