@@ -4,18 +4,18 @@
 //     --schedule triangular --base-lr 0.001 --max-lr 0.006 --step-size 2000
 //     --schedule 'triangular(base_lr=0.001, max_lr=0.006, step_size=2000)'
 //
-// Each schedule is one entry of `schedules()`: its name and, for each of its
-// parameters, the flag that sets it, the library's name for it and its
-// default. Everything else is derived from the entries: which flags a
-// schedule takes, the help text, the checks, and the schedule itself, built
-// through the library's text form, which the programs print so that a run
-// can be repeated from its log. Adding a schedule is adding an entry (and a
-// row of `flags()` if it brings a new flag).
+// Everything about the schedules comes from the library's descriptions
+// (clr::schedule_catalog): which schedules there are, which flags each takes,
+// the help text and the defaults. The schedule itself is built through the
+// library's text form, which the programs print so that a run can be
+// repeated from its log. A schedule added to the library is on every
+// program's command line with nothing edited here.
 //
 //     schedule_flags::choice c;
 //     schedule_flags::add_schedule_flags(app, c);
 //     ... parse ...
-//     c.run_length = steps;   // what one_cycle and the decays span by default
+//     c.run_length = steps;   // what one_cycle and the decays span by default, and 5% counts
+//     c.steps_per_epoch = n;  // what 2.5ep counts
 //     clr::any_schedule<float> s = schedule_flags::build<float>(c);   // option_error naming the flag
 #pragma once
 
@@ -107,146 +107,177 @@ inline std::uint64_t parse_steps(const std::string& flag, const std::string& tex
     return parse_unsigned(flag, text, lo, hi, "a whole number of steps");
 }
 
-// Steps separated by commas, "30,80,120", as the text form's list "[30, 80, 120]".
-// Order and repeats are left to the library, which names the flag if they are wrong.
-inline std::string parse_step_list(const std::string& flag, const std::string& text) {
+// A length: whole steps (checked here), or epochs "2.5ep" or a share of the
+// run "5%", which the library resolves against the run and checks.
+inline std::string parse_length(const std::string& flag, const std::string& text, std::uint64_t lo = 1) {
+    const bool unit = text.size() > 1 && (text.back() == '%' || text.compare(text.size() - 2, 2, "ep") == 0);
+    if (!unit) return std::to_string(parse_steps(flag, text, lo));
+    const std::string number = text.substr(0, text.size() - (text.back() == '%' ? 1 : 2));
+    const double x = parse_number(flag, number);
+    if (x < 0) throw CLI::ValidationError(flag, "'" + clr::excerpt(text) + "' must not be negative");
+    return text;
+}
+
+// Items separated by commas, "30,80,120", as the text form's list "[30, 80, 120]",
+// each read by `item`; `example` shows the form in the message for an empty one.
+template <class Item>
+std::string parse_list(const std::string& flag, const std::string& text, const char* example, Item&& item) {
     std::string out;
     std::string::size_type start = 0;
     while (true) {
         const auto comma = text.find(',', start);
-        const std::string item =
+        const std::string one =
             text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (item.empty())
-            throw CLI::ValidationError(
-                flag, "'" + clr::excerpt(text) + "' has an empty entry; write steps as 30,80,120");
-        out += (out.empty() ? "" : ", ") + std::to_string(parse_steps(flag, item, 0));
+        if (one.empty())
+            throw CLI::ValidationError(flag,
+                                       "'" + clr::excerpt(text) + "' has an empty entry; write " + example);
+        out += (out.empty() ? "" : ", ") + item(one);
         if (comma == std::string::npos) break;
         start = comma + 1;
     }
     return "[" + out + "]";
 }
 
-// ---- the flags and the schedules ----------------------------------------------
+// Steps: order and repeats are left to the library, which names the flag if
+// they are wrong.
+inline std::string parse_step_list(const std::string& flag, const std::string& text) {
+    return parse_list(flag, text, "steps as 30,80,120",
+                      [&](const std::string& one) { return parse_length(flag, one, 0); });
+}
 
-enum class kind { number, steps, step_list, word, flag };
+inline std::string parse_number_list(const std::string& flag, const std::string& text) {
+    return parse_list(flag, text, "numbers as 0.1,0.05",
+                      [&](const std::string& one) { return clr::format_number(parse_number(flag, one)); });
+}
+
+// ---- the flags and the schedules ----------------------------------------------
+// Everything here comes from the library's descriptions of its schedules
+// (clr::schedule_catalog, clr/describe.hpp): their names, their parameters,
+// each parameter's flag, kind, default and help.
+
+enum class kind { number, count, steps, step_list, number_list, word, flag };
 
 // Every parameter flag, what it means whatever the schedule, and its kind.
 struct flag_spec {
-    const char* flag;
+    std::string flag;
     kind k;
-    const char* meaning;
+    std::string meaning;
+    std::string choices;  // a word's: "cos|linear"
 };
-
-inline const std::vector<flag_spec>& flags() {
-    static const std::vector<flag_spec> table = {
-        {"--base-lr", kind::number, "The lower rate: the bottom of a cycle, the floor of a decay"},
-        {"--max-lr", kind::number, "The upper rate: the peak of a cycle, the start of a decay"},
-        {"--start-lr", kind::number, "The rate at step 0"},
-        {"--end-lr", kind::number, "The rate at --total-steps and after"},
-        {"--step-size", kind::steps, "Steps of a half cycle, of the first period, or between decays"},
-        {"--step-size-down", kind::steps, "Steps of the falling half of a cycle (default: --step-size)"},
-        {"--total-steps", kind::steps, "Length of the schedule in steps"},
-        {"--gamma", kind::number, "Decay factor: per step, per --step-size, or per milestone"},
-        {"--t-mult", kind::number, "Period growth per restart, >= 1"},
-        {"--m-mul", kind::number, "Peak decay per restart"},
-        {"--power", kind::number, "Exponent of the decay"},
-        {"--milestones", kind::step_list,
-         "Steps where the rate is multiplied by --gamma, strictly increasing"},
-        {"--pct-start", kind::number, "Fraction of the steps spent climbing"},
-        {"--div-factor", kind::number, "The starting rate is --max-lr / this"},
-        {"--final-div-factor", kind::number, "The final rate is the starting rate / this"},
-        {"--anneal", kind::word, "Annealing shape: cos or linear"},
-        {"--three-phase", kind::flag, "Climb, fall back to the start, then anneal"},
-        {"--base-momentum", kind::number,
-         "Momentum at the peak rate; with --max-momentum turns momentum cycling on"},
-        {"--max-momentum", kind::number,
-         "Momentum at the lowest rate; with --base-momentum turns momentum cycling on"},
-    };
-    return table;
-}
 
 // One parameter of a schedule: the flag that sets it, the library's name for
 // it (the key of the text form), and its default: `required` (no default),
-// `library` (the library's own, left out of the text), `run` (the run
-// length) or a value.
+// `library` (left to the library: an option, or the run's length) or a value.
 struct param {
-    const char* flag;
-    const char* key;
+    std::string flag;
+    std::string key;
     const char* fallback;
 };
 
 inline constexpr const char* required = nullptr;
 inline constexpr const char* library = "";
-inline constexpr const char* run = "run";
 
 struct schedule_entry {
-    const char* name;
+    std::string name;
     std::vector<param> params;
 };
 
+namespace detail {
+
+inline std::string flag_of(const clr::parameter& p) {
+    std::string f = "--" + std::string(*p.flag ? p.flag : p.key);
+    for (char& c : f)
+        if (c == '_') c = '-';
+    return f;
+}
+
+// "cos|linear" as {"cos", "linear"}.
+inline std::vector<std::string> words(const std::string& choices) {
+    std::vector<std::string> w(1);
+    for (char ch : choices)
+        if (ch == '|')
+            w.emplace_back();
+        else
+            w.back() += ch;
+    return w;
+}
+
+inline kind kind_of(const clr::parameter& p) {
+    switch (p.kind) {
+        case clr::value_kind::length: return kind::steps;
+        case clr::value_kind::count: return kind::count;
+        case clr::value_kind::lengths: return kind::step_list;
+        case clr::value_kind::numbers: return kind::number_list;
+        case clr::value_kind::word: return std::string(p.choices) == "false|true" ? kind::flag : kind::word;
+        default: return kind::number;
+    }
+}
+
+// The schedules a program can name with --schedule alone: all but the
+// combinators, which take schedules (warmup, sequence: their text forms).
+inline bool takes_schedules(const clr::schedule_entry<double>& e) {
+    for (const auto& p : e.parameters)
+        if (p.kind == clr::value_kind::schedule || p.kind == clr::value_kind::pieces) return true;
+    return false;
+}
+
+// The programs' defaults where the library has none: Keras's CyclicLR
+// (0.001, 0.006, 2000), so that a bare `--schedule triangular` is the paper's
+// example. They apply to the schedules that take all three: the cyclic ones.
+inline const char* program_default(const clr::schedule_entry<double>& e, const std::string& key) {
+    static const std::pair<const char*, const char*> keras[] = {
+        {"base_lr", "0.001"}, {"max_lr", "0.006"}, {"step_size", "2000"}};
+    for (const auto& [k, v] : keras)
+        if (!e.parameters.find(k)) return nullptr;
+    for (const auto& [k, v] : keras)
+        if (key == k) return v;
+    return nullptr;
+}
+
+}  // namespace detail
+
 inline const std::vector<schedule_entry>& schedules() {
-    // Keras / PyTorch defaults, so that a bare `--schedule triangular` is the
-    // paper's example, a one_cycle matches OneCycleLR and a step_decay StepLR.
-    const std::vector<param> momentum = {{"--base-momentum", "base_momentum", library},
-                                         {"--max-momentum", "max_momentum", library}};
-    const auto cyclic = [&momentum](std::vector<param> extra) {
-        std::vector<param> p = {{"--base-lr", "base_lr", "0.001"},
-                                {"--max-lr", "max_lr", "0.006"},
-                                {"--step-size", "step_size", "2000"},
-                                {"--step-size-down", "step_size_down", library}};
-        p.insert(p.end(), extra.begin(), extra.end());
-        p.insert(p.end(), momentum.begin(), momentum.end());
-        return p;
-    };
-    static const std::vector<schedule_entry> table = {
-        {"constant", {{"--base-lr", "lr", required}}},
-        {"triangular", cyclic({})},
-        {"triangular2", cyclic({})},
-        {"exp_range", cyclic({{"--gamma", "gamma", "1"}})},
-        {"welch", cyclic({})},
-        {"hann", cyclic({})},
-        {"cosine_restarts",
-         {{"--max-lr", "eta_max", required},
-          {"--step-size", "T_0", required},
-          {"--base-lr", "eta_min", "0"},
-          {"--t-mult", "T_mult", "1"},
-          {"--m-mul", "m_mul", "1"}}},
-        {"one_cycle",
-         {{"--max-lr", "max_lr", required},
-          {"--total-steps", "total_steps", run},
-          {"--pct-start", "pct_start", "0.3"},
-          {"--div-factor", "div_factor", "25"},
-          {"--final-div-factor", "final_div_factor", "1e4"},
-          {"--anneal", "anneal", "cos"},
-          {"--three-phase", "three_phase", "false"},
-          momentum[0],
-          momentum[1]}},
-        {"cosine",
-         {{"--max-lr", "lr", required},
-          {"--total-steps", "total_steps", run},
-          {"--base-lr", "eta_min", "0"}}},
-        {"linear",
-         {{"--start-lr", "start_lr", required},
-          {"--end-lr", "end_lr", required},
-          {"--total-steps", "total_steps", run}}},
-        {"polynomial",
-         {{"--max-lr", "lr", required},
-          {"--end-lr", "end_lr", "0"},
-          {"--total-steps", "total_steps", run},
-          {"--power", "power", "1"}}},
-        {"exponential", {{"--max-lr", "lr", required}, {"--gamma", "gamma", required}}},
-        {"step_decay",
-         {{"--max-lr", "lr", required}, {"--step-size", "step_size", required}, {"--gamma", "gamma", "0.1"}}},
-        {"multistep",
-         {{"--max-lr", "lr", required},
-          {"--milestones", "milestones", required},
-          {"--gamma", "gamma", "0.1"}}},
-        {"range_sweep",
-         {{"--base-lr", "min_lr", required},
-          {"--max-lr", "max_lr", required},
-          {"--total-steps", "steps", run}}},
-    };
+    static const std::vector<schedule_entry> table = [] {
+        std::vector<schedule_entry> t;
+        for (const auto& e : clr::schedule_catalog<double>()) {
+            if (detail::takes_schedules(e)) continue;
+            schedule_entry s{e.name, {}};
+            for (const auto& p : e.parameters) {
+                const char* d = p.fallback == clr::required ? detail::program_default(e, p.key) : library;
+                s.params.push_back({detail::flag_of(p), p.key, d});
+            }
+            t.push_back(std::move(s));
+        }
+        return t;
+    }();
     return table;
+}
+
+inline const std::vector<flag_spec>& flags() {
+    static const std::vector<flag_spec> table = [] {
+        std::vector<flag_spec> t;
+        for (const auto& e : clr::schedule_catalog<double>()) {
+            if (detail::takes_schedules(e)) continue;
+            for (const auto& p : e.parameters) {
+                const std::string f = detail::flag_of(p);
+                if (std::none_of(t.begin(), t.end(), [&](const flag_spec& x) { return x.flag == f; }))
+                    t.push_back({f, detail::kind_of(p), p.help, p.choices});
+            }
+        }
+        return t;
+    }();
+    return table;
+}
+
+// The library's default of a parameter, for the help: "0.1", "the run".
+inline std::string library_default(const std::string& schedule, const std::string& key) {
+    for (const auto& e : clr::schedule_catalog<double>())
+        if (schedule == e.name)
+            if (const clr::parameter* p = e.parameters.find(key))
+                return p->fallback == clr::required         ? ""
+                       : std::string(p->fallback) == "100%" ? "the run"
+                                                            : p->fallback;
+    return "";
 }
 
 inline const schedule_entry* find_schedule(const std::string& name) {
@@ -263,7 +294,7 @@ inline const param* find_param(const schedule_entry& e, const std::string& flag)
 
 inline std::string schedule_names(const char* sep) {
     std::string s;
-    for (const auto& e : schedules()) s += (s.empty() ? "" : sep) + std::string(e.name);
+    for (const auto& e : schedules()) s += (s.empty() ? "" : sep) + e.name;
     return s;
 }
 
@@ -272,9 +303,12 @@ struct choice {
     std::string schedule;
     std::map<std::string, std::string> values;  // flag -> its validated text
     std::map<std::string, double> numbers;      // the number flags, read
-    // What one_cycle and the decays span when --total-steps is not given: the
-    // program's run length. Without it --total-steps is required.
+    // What lengths in % (and one_cycle's and the decays' total_steps, when
+    // --total-steps is not given) count: the program's run, in steps. Without
+    // it --total-steps is required.
     std::optional<clr::step_t> run_length;
+    // What lengths in epochs (2.5ep) count.
+    std::optional<clr::step_t> steps_per_epoch;
 
     // A text form names its schedule and opens parentheses: "cosine(lr=0.1, ...)".
     bool is_text() const { return schedule.find('(') != std::string::npos; }
@@ -345,11 +379,9 @@ std::string text_form(const choice& c) {
             value = clr::format_number(detail::narrow<T>(p.flag, n->second));
         else if (c.given(p.flag))
             value = c.values.at(p.flag);
-        else if (p.fallback == required || (p.fallback == run && !c.run_length))
+        else if (p.fallback == required)
             throw option_error(p.flag, "required for --schedule " + c.schedule);
-        else if (p.fallback == run)
-            value = std::to_string(*c.run_length);
-        else if (p.fallback == library || *p.fallback == '\0')
+        else if (*p.fallback == '\0')
             continue;
         else
             value = p.fallback;
@@ -365,7 +397,7 @@ template <class T>
 clr::any_schedule<T> build(const choice& c) {
     const std::string text = text_form<T>(c);
     try {
-        return clr::parse_schedule<T>(text);
+        return clr::parse_schedule<T>(text, {c.steps_per_epoch.value_or(0), c.run_length.value_or(0)});
     } catch (const clr::invalid_parameter& e) {
         const schedule_entry* entry = c.is_text() ? nullptr : find_schedule(c.schedule);
         const param* p = nullptr;
@@ -390,11 +422,11 @@ inline std::string flag_help(const flag_spec& f) {
     for (const auto& e : schedules()) {
         const param* p = find_param(e, f.flag);
         if (!p) continue;
-        const std::string how =
-            std::string(p->key) + (p->fallback == required ? ", required"
-                                   : p->fallback == run    ? ", default: the run length"
-                                   : *p->fallback == '\0'  ? ""
-                                                           : ", default " + std::string(p->fallback));
+        const std::string lib = library_default(e.name, p->key);
+        const std::string how = p->key + (p->fallback == required ? ", required"
+                                          : *p->fallback != '\0'  ? ", default " + std::string(p->fallback)
+                                          : lib.empty()           ? ""
+                                                                  : ", default " + lib);
         auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == how; });
         if (g == groups.end())
             groups.emplace_back(how, e.name);
@@ -414,9 +446,9 @@ inline std::string flag_help(const flag_spec& f) {
 inline std::string flags_by_schedule() {
     std::string s = "Parameter flags per schedule (others are refused):\n";
     for (const auto& e : schedules()) {
-        std::string line = std::string("  ") + e.name;
+        std::string line = "  " + e.name;
         line.resize(std::max<std::size_t>(line.size() + 1, 19), ' ');
-        for (const auto& p : e.params) line += std::string(" ") + p.flag;
+        for (const auto& p : e.params) line += " " + p.flag;
         s += line + "\n";
     }
     return s +
@@ -453,14 +485,20 @@ inline void add_schedule_flags(CLI::App& app, choice& c) {
                            flag_help(f))
                         ->type_name("X");
                 break;
-            case kind::steps:
+            case kind::count:
                 o = app.add_option_function<std::string>(
                            flag,
                            [flag, &c](const std::string& v) {
-                               c.values[flag] = std::to_string(parse_steps(flag, v));
+                               c.values[flag] = std::to_string(parse_unsigned(flag, v, 0, clr::max_steps));
                            },
                            flag_help(f))
                         ->type_name("N");
+                break;
+            case kind::steps:
+                o = app.add_option_function<std::string>(
+                           flag, [flag, &c](const std::string& v) { c.values[flag] = parse_length(flag, v); },
+                           flag_help(f) + "; in steps, epochs (2.5ep) or % of the run")
+                        ->type_name("N|Xep|X%");
                 break;
             case kind::step_list:
                 o = app.add_option_function<std::string>(
@@ -470,11 +508,18 @@ inline void add_schedule_flags(CLI::App& app, choice& c) {
                                std::to_string(clr::multistep<double>::max_milestones))
                         ->type_name("N,N,...");
                 break;
+            case kind::number_list:
+                o = app.add_option_function<std::string>(
+                           flag,
+                           [flag, &c](const std::string& v) { c.values[flag] = parse_number_list(flag, v); },
+                           flag_help(f))
+                        ->type_name("X,X,...");
+                break;
             case kind::word:
                 o = app.add_option_function<std::string>(
                            flag, [flag, &c](const std::string& v) { c.values[flag] = v; }, flag_help(f))
-                        ->check(CLI::IsMember({"cos", "linear"}).description(""))
-                        ->type_name("cos|linear");
+                        ->check(CLI::IsMember(detail::words(f.choices)).description(""))
+                        ->type_name(f.choices);
                 break;
             case kind::flag:
                 // A flag's value can be given (--three-phase=false); it is recorded

@@ -753,6 +753,7 @@ void check_flags(program& p) {
     check_outputs(p);
     const clr::step_t per_epoch = p.train.batches_per_epoch(mnist_train_count);
     p.schedule.run_length = per_epoch * static_cast<clr::step_t>(p.train.epochs);
+    p.schedule.steps_per_epoch = per_epoch;
     p.built = schedule_flags::build<float>(p.schedule);
     if (p.range.run || p.range.auto_range) (void)make_range_test(p.range, per_epoch);
 }
@@ -835,6 +836,7 @@ void fit_schedule(program& p) {
     const clr::step_t run_length = p.per_epoch * static_cast<clr::step_t>(p.train.epochs);
     if (!p.built || run_length != p.schedule.run_length) {
         p.schedule.run_length = run_length;
+        p.schedule.steps_per_epoch = p.per_epoch;
         p.built = schedule_flags::build<float>(p.schedule);
     }
 }

@@ -178,6 +178,13 @@ int main(int argc, char** argv) try {
         ->type_name("N")
         ->required();
     app.add_option_function<std::string>(
+           "--steps-per-epoch",
+           [&choice](const std::string& v) {
+               choice.steps_per_epoch = schedule_flags::parse_steps("--steps-per-epoch", v);
+           },
+           "What a length in epochs (2.5ep) counts; --steps is the run a length in % counts")
+        ->type_name("N");
+    app.add_option_function<std::string>(
            "--csv", [&run](const std::string& v) { run.csv = v; },
            "Write step,lr[,momentum] to FILE ('-': standard output; the default without --plot)")
         ->type_name("FILE|-");

@@ -179,7 +179,8 @@ int main(int argc, char** argv) try {
         // The flags are checked before the data is read, so a typo costs
         // nothing: the schedule is built for MNIST's length, and again only
         // for a data set of another.
-        s.run_length = t.batches_per_epoch(60000) * static_cast<clr::step_t>(t.epochs);
+        s.steps_per_epoch = t.batches_per_epoch(60000);
+        s.run_length = *s.steps_per_epoch * static_cast<clr::step_t>(t.epochs);
         clr::any_schedule<double> schedule = schedule_flags::build<double>(s);
         std::error_code ec;
         if (!std::filesystem::is_directory(t.data, ec))
@@ -188,10 +189,11 @@ int main(int argc, char** argv) try {
         const mnist::dataset ds = mnist::load_dataset(t.data);
         const split train_set = to_tensors(ds.train_images, ds.train_labels);
         const split test_set = to_tensors(ds.test_images, ds.test_labels);
-        const clr::step_t run_length =
-            t.batches_per_epoch(train_set.x.size(0)) * static_cast<clr::step_t>(t.epochs);
+        const clr::step_t per_epoch = t.batches_per_epoch(train_set.x.size(0));
+        const clr::step_t run_length = per_epoch * static_cast<clr::step_t>(t.epochs);
         if (run_length != s.run_length) {
             s.run_length = run_length;
+            s.steps_per_epoch = per_epoch;
             schedule = schedule_flags::build<double>(s);
         }
 

@@ -112,7 +112,7 @@ expect 2 "--lr" --schedule triangular --lr 0.1 --data "$bad"
 expect 2 "--step-size" --schedule triangular --step-size 0 --data "$bad"
 expect 2 "--max-lr" --schedule triangular --base-lr 0.01 --max-lr 0.001 --data "$bad"
 expect 2 "--auto-range" --auto-range --data "$bad"
-expect 2 "--schedule: clr::parse_schedule: total_steps = (missing) is required by cosine" --schedule "cosine(lr=0.1)" --data "$bad"
+expect 2 "--schedule: clr::parse_schedule: lr = (missing) is required by cosine" --schedule "cosine(total_steps=50%)" --data "$bad"
 expect 2 "--schedule" --schedule "triangular(base_lr=0.001, max_lr=0.006, step_size=0)" --data "$bad"
 expect 2 "--base-lr: cannot be combined with a text-form --schedule" --schedule "constant(lr=0.1)" --base-lr 0.2 --data "$bad"
 expect 2 "--lr" --schedule "constant(lr=0.1)" --lr 0.2 --data "$bad"
@@ -241,6 +241,20 @@ rm "$ck/images-link"
 mkdir "$ck/d1"
 collide "--save: $ck/d2/x: directory '$ck/d2' does not exist" "${R[@]}" --save "$ck/d{epoch}/x"
 rm -r "$ck/d1"
+
+# ---- lengths in epochs and shares of the run ---------------------------------------
+
+# A text form with lengths in % and epochs trains as written: the header shows
+# them resolved against the run (2 epochs of the small data set).
+run_in "$(fresh_dir)" "${R[@]}" --schedule 'wsd(lr=0.003, warmup=5%, stable=1ep, decay=20%)'
+if [[ $rc -ne 0 ]]; then
+  fail "wsd with % lengths: exit $rc: $(cat "$tmp/err")"
+else
+  grep -q '^Test error: [0-9.]*%$' "$tmp/out" || fail "wsd with % lengths: no 'Test error' line: $(cat "$tmp/out")"
+  grep -Eq 'wsd\(lr=0.003, warmup=[0-9]+, stable=[0-9]+, decay=[0-9]+\)' "$tmp/out" ||
+    fail "wsd with % lengths: the header does not give the lengths in steps: $(cat "$tmp/out")"
+fi
+pass
 
 # ---- --log: whole or not at all ---------------------------------------------------
 
