@@ -24,7 +24,8 @@
 // byte rewritten to the kind it named then (k, or 0x80 | k for float), so
 // that each still tests what it was saved for. Kind 20 (text) came with the
 // kind taken % 21, which leaves every saved input's kind as it was (all are
-// below 20).
+// below 20). Kind 21 (any described schedule, its arguments drawn by kind)
+// came with % 22, likewise.
 #include <clr/clr.hpp>
 
 #include <algorithm>
@@ -515,16 +516,10 @@ void evaluate(const built<S>& b, input& in) {
 // finite and in [0, 1), what with_momentum accepts) and round-trip through
 // to_string, or is refused with a clr::invalid_parameter saying so.
 template <class T>
-void run_text(input& in) {
-    std::string src;
-    while (!in.empty()) {
-        const auto c = static_cast<char>(in.byte());
-        if (c == '\0') break;
-        src += c;
-    }
+void check_text(const std::string& src, input& in, clr::run_length run = {}) {
     std::optional<clr::any_schedule<T>> s;
     try {
-        s.emplace(clr::parse_schedule<T>(src));
+        s.emplace(clr::parse_schedule<T>(src, run));
     } catch (const clr::invalid_parameter& e) {
         const std::string m = e.what();
         if (m.rfind("clr::", 0) != 0) violation("unclear error message", "'" + m + "' for '" + src + "'");
@@ -555,9 +550,77 @@ void run_text(input& in) {
 }
 
 template <class T>
+void run_text(input& in) {
+    std::string src;
+    while (!in.empty()) {
+        const auto c = static_cast<char>(in.byte());
+        if (c == '\0') break;
+        src += c;
+    }
+    check_text<T>(src, in);
+}
+
+// A length as text: steps, or now and then epochs or a share of the run.
+std::string length_text(input& in) {
+    const std::uint8_t how = in.byte();
+    if (how < 200) return std::to_string(in.step());
+    const double x = static_cast<double>(in.bytes(2)) / 64.0;
+    return clr::format_number(x) + (how & 1 ? "ep" : "%");
+}
+
+// Any schedule the library describes (clr::schedule_catalog), its arguments
+// drawn by the kind its description gives each: a schedule added to the
+// library is fuzzed from its description alone.
+template <class T>
+void run_described(input& in) {
+    std::vector<clr::schedule_entry<T>> leaves;
+    for (const auto& e : clr::schedule_catalog<T>()) {
+        bool nested = false;
+        for (const auto& p : e.parameters)
+            nested = nested || p.kind == clr::value_kind::schedule || p.kind == clr::value_kind::pieces;
+        if (!nested) leaves.push_back(e);
+    }
+    const auto& e = leaves[in.byte() % leaves.size()];
+    std::string src = std::string(e.name) + "(";
+    for (const auto& p : e.parameters) {
+        if (p.fallback != clr::required && in.byte() < 128) continue;  // left to its default
+        std::string v;
+        switch (p.kind) {
+            case clr::value_kind::number: v = clr::format_number(in.real<T>()); break;
+            case clr::value_kind::count: v = std::to_string(in.step()); break;
+            case clr::value_kind::length: v = length_text(in); break;
+            case clr::value_kind::word: {
+                std::vector<std::string> words(1);
+                for (const char* c = p.choices; *c; ++c)
+                    if (*c == '|')
+                        words.emplace_back();
+                    else
+                        words.back() += *c;
+                v = words[in.byte() % words.size()];
+                break;
+            }
+            default: {  // lists
+                const unsigned n = in.byte() % 6;
+                v = "[";
+                for (unsigned i = 0; i < n; ++i)
+                    v += (i ? ", " : "") + (p.kind == clr::value_kind::lengths
+                                                ? length_text(in)
+                                                : clr::format_number(in.real<T>()));
+                v += "]";
+            }
+        }
+        src += (src.back() == '(' ? "" : ", ") + std::string(p.key) + "=" + v;
+    }
+    const clr::run_length run{in.bytes(2), in.bytes(3)};
+    check_text<T>(src + ")", in, run);
+}
+
+template <class T>
 void run(input& in, std::uint8_t head) {
-    const unsigned kind = (head & 0x7F) % 21;
-    if (kind == 20) {
+    const unsigned kind = (head & 0x7F) % 22;
+    if (kind == 21) {
+        run_described<T>(in);
+    } else if (kind == 20) {
         run_text<T>(in);
     } else if (kind < 10) {
         with_leaf<T>(in, kind, [&](auto b) { evaluate(b, in); });

@@ -200,6 +200,19 @@ TEXT_SEEDS = {
     "text-refused-boundary": text("sequence(constant(lr=1), 9223372036854775807, constant(lr=2))"),
     "text-refused-deep": text("warmup(" * 70),
     "text-refused-trailing": text("constant(lr=0.1)) x"),
+    # Lengths in epochs and shares of the run: refused without the run (the
+    # text kind gives none); kind 21 below gives one.
+    "text-refused-epochs": text("cosine(lr=0.1, total_steps=2ep)"),
+    "text-timm-options": text("warmup(cosine_restarts(eta_max=0.1, T_0=10, k_decay=0.5, cycle_limit=3), "
+                              "steps=5, start_lr=0, shift=false)"),
+}
+
+# Kind 21: a schedule the library describes, picked by a byte from the
+# catalog, its arguments drawn by kind. The bytes are arbitrary: whatever
+# schedule and values they give, the contract holds.
+DESCRIBED_SEEDS = {
+    "described-" + str(i): head(21, i % 2 == 1) + bytes([i * 7 % 256]) + bytes(range(i, i + 64))
+    for i in range(24)
 }
 
 
@@ -242,4 +255,5 @@ def write(target, seeds):
 if __name__ == "__main__":
     write("schedules", SCHEDULE_SEEDS)
     write("schedules", TEXT_SEEDS)
+    write("schedules", DESCRIBED_SEEDS)
     write("idx", IDX_SEEDS)

@@ -59,6 +59,10 @@ echo "fuzz.sh: building with $("$cxx" --version | head -n 1)"
 build_schedules=$!
 "$cxx" "${flags[@]}" -Iexamples/mnist_clr fuzz/fuzz_idx.cpp -lz -o "$out/fuzz_idx"
 wait "$build_schedules"
+# The schedules' own words, from the library's descriptions, after the grammar's.
+"$cxx" -std=c++17 -O1 -Iinclude fuzz/schedule_words.cpp -o "$out/schedule_words"
+cat fuzz/schedules.dict >"$out/schedules.dict"
+"./$out/schedule_words" >>"$out/schedules.dict"
 
 # ---- fuzz -------------------------------------------------------------------------
 
@@ -74,10 +78,14 @@ for t in "${targets[@]}"; do
     fi
   done
   rm -f "$artifacts"/crash-* "$artifacts"/leak-* "$artifacts"/timeout-* "$artifacts"/oom-*
-  # A target's dictionary (fuzz/<target>.dict), when it has one, gives the
-  # mutator the words of its input.
+  # A target's dictionary ($out/<target>.dict, else fuzz/<target>.dict),
+  # when it has one, gives the mutator the words of its input.
   dict=()
-  [[ -f fuzz/$t.dict ]] && dict=(-dict="fuzz/$t.dict")
+  if [[ -f $out/$t.dict ]]; then
+    dict=(-dict="$out/$t.dict")
+  elif [[ -f fuzz/$t.dict ]]; then
+    dict=(-dict="fuzz/$t.dict")
+  fi
   "./$out/fuzz_$t" "$corpus" "${dict[@]}" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" \
