@@ -14,14 +14,14 @@
 #define CLR_VERSION_HPP
 
 #define CLR_VERSION_MAJOR 0
-#define CLR_VERSION_MINOR 2
+#define CLR_VERSION_MINOR 3
 #define CLR_VERSION_PATCH 0
 
-// One number for comparisons: MAJOR * 10000 + MINOR * 100 + PATCH, 200 for
-// 0.2.0, so `#if CLR_VERSION >= 200` asks for 0.2.0 or newer.
+// One number for comparisons: MAJOR * 10000 + MINOR * 100 + PATCH, 300 for
+// 0.3.0, so `#if CLR_VERSION >= 300` asks for 0.3.0 or newer.
 #define CLR_VERSION (CLR_VERSION_MAJOR * 10000 + CLR_VERSION_MINOR * 100 + CLR_VERSION_PATCH)
 
-// "0.2.0", built from the numbers above.
+// "0.3.0", built from the numbers above.
 #define CLR_DETAIL_STRINGIZE_(x) #x
 #define CLR_DETAIL_STRINGIZE(x) CLR_DETAIL_STRINGIZE_(x)
 #define CLR_VERSION_STRING                  \
