@@ -17,6 +17,14 @@
 
 namespace clr_test {
 
+inline constexpr clr::step_t last_step = std::numeric_limits<clr::step_t>::max();
+// The reference tables are double evaluations of the published formulas,
+// which the schedules follow operation for operation.
+inline constexpr double reference_tolerance = 1e-12;
+// float against the same tables, relative to the larger of the value and the
+// schedule's peak (see worst_float_error).
+inline constexpr double float_tolerance = 1e-6;
+
 // The worst error of a float schedule against a double table, relative to the
 // larger of the value and the schedule's peak: a warmup starts at 0, where a
 // relative error alone would ask float for more than it holds.
@@ -45,7 +53,7 @@ void reads_back(const S& s, const std::string& text) {
         CAPTURE(t);
         REQUIRE(back(t) == s(t));
     }
-    CHECK(back(std::numeric_limits<clr::step_t>::max()) == s(std::numeric_limits<clr::step_t>::max()));
+    CHECK(back(last_step) == s(last_step));
     CHECK(back.bounds().lo == s.bounds().lo);
     CHECK(back.bounds().hi == s.bounds().hi);
 }

@@ -16,18 +16,9 @@
 #include <vector>
 
 using clr::step_t;
-using clr_test::load_reference;
-using clr_test::reads_back;
-using clr_test::refused;
-using clr_test::worst_float_error;
-using clr_test::worst_relative_error;
+using namespace clr_test;  // NOLINT(google-build-using-namespace): the checks every schedule shares
 
 namespace {
-constexpr step_t last_step = std::numeric_limits<step_t>::max();
-constexpr double reference_tolerance = 1e-12;
-// float against the double tables, relative to the larger of the value and
-// the peak (the value falls to 0).
-constexpr double float_tolerance = 1e-6;
 
 // Falling through the cycle, inside bounds(), and lr_min from total_steps on.
 template <class S>

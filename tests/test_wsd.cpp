@@ -16,21 +16,9 @@
 #include <vector>
 
 using clr::step_t;
-using clr_test::load_reference;
-using clr_test::reads_back;
-using clr_test::refused;
-using clr_test::worst_float_error;
-using clr_test::worst_relative_error;
+using namespace clr_test;  // NOLINT(google-build-using-namespace): the checks every schedule shares
 
 namespace {
-constexpr step_t last_step = std::numeric_limits<step_t>::max();
-// The tables are double evaluations of transformers' formula, which the
-// schedule follows operation for operation.
-constexpr double reference_tolerance = 1e-12;
-// float against the same tables: error relative to the larger of the value
-// and the peak, since near the end of a decay to 0 float's own cosine (one
-// float ulp of a value near -1) is all that is left of 1 + cos.
-constexpr double float_tolerance = 1e-6;
 
 // bounds() holds every value of the table's steps and of the far steps; the
 // value after the last phase is the final one, held for ever.
