@@ -2,15 +2,16 @@
 // SPDX-License-Identifier: MIT
 //
 // The schedules clr::parse_schedule knows, and the writer of text forms.
-// Each schedule's header puts it in the catalog beside its description
-// (describe.hpp) with one clr::enlist line, so no list of schedules is kept
-// anywhere else; programs read the catalog for their flags and help.
+// The catalog is built from each schedule's description (describe.hpp) and
+// the list of the library's schedule types in clr.hpp; programs read it for
+// their flags and help.
 #ifndef CLR_CATALOG_HPP
 #define CLR_CATALOG_HPP
 
 #include "describe.hpp"
 #include "schedule.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -32,12 +33,6 @@ struct schedule_entry {
 
 namespace detail {
 
-template <class T>
-std::vector<schedule_entry<T>>& enlisted() {
-    static std::vector<schedule_entry<T>> entries;
-    return entries;
-}
-
 template <class S>
 schedule_entry<typename S::value_type> entry_of() {
     using T = typename S::value_type;
@@ -45,53 +40,47 @@ schedule_entry<typename S::value_type> entry_of() {
             [](const arguments<T>& a) -> any_schedule<T> { return describe<S>::make(a); }};
 }
 
-// In order of name, so that every program lists them alike, whatever order
-// its headers came in.
-template <class T>
-void enlist_entry(const schedule_entry<T>& e) {
-    auto& all = enlisted<T>();
-    auto at = all.begin();
-    while (at != all.end() && std::string_view(at->name) < e.name) ++at;
-    all.insert(at, e);
-}
-
 template <class... S>
 struct type_list {};
 
+template <class A, class B>
+struct join_lists;
+template <class... A, class... B>
+struct join_lists<type_list<A...>, type_list<B...>> {
+    using type = type_list<A..., B...>;
+};
+template <class A, class B>
+using join_t = typename join_lists<A, B>::type;
+
+// The entries of the schedules listed, in order of name, so that help and
+// error messages list them alike in every program.
 template <class T, class... S>
 std::vector<schedule_entry<T>> catalog_of(type_list<S...>) {
-    std::vector<schedule_entry<T>> all = enlisted<T>();
-    all.insert(all.end(), {entry_of<S>()...});
+    std::vector<schedule_entry<T>> all{entry_of<S>()...};
+    std::stable_sort(all.begin(), all.end(), [](const schedule_entry<T>& x, const schedule_entry<T>& y) {
+        return std::string_view(x.name) < std::string_view(y.name);
+    });
     return all;
 }
 
 }  // namespace detail
 
-// Puts a schedule template into parse_schedule's catalog, in float, double
-// and long double, where its header is included: each of the library's
-// headers does so beside its description,
-//     inline const bool wsd_enlisted = clr::enlist<clr::wsd>();
-// so that adding a schedule touches no list elsewhere.
-template <template <class> class S>
-bool enlist() {
-    detail::enlist_entry(detail::entry_of<S<float>>());
-    detail::enlist_entry(detail::entry_of<S<double>>());
-    detail::enlist_entry(detail::entry_of<S<long double>>());
-    return true;
-}
+// The library's schedules as a detail::type_list, for schedule_catalog:
+// defined in clr.hpp, beside the includes of their headers, which is the one
+// place a new schedule is added besides its own header.
+template <class T>
+struct library_schedules;
 
-// Every schedule enlisted, in the order their headers were included, and
-// then the user's own (Extra..., each with a clr::describe): what
-// parse_schedule reads, what programs list in their help and flags.
+// Every schedule of the library, then the user's own (Extra..., each with a
+// clr::describe), in order of name: what parse_schedule reads, what programs
+// list in their help and flags. Needs <clr/clr.hpp> (or <clr/text.hpp>).
+// Built once per T and Extra..., at the first call; only a program that
+// calls it pays for building every schedule's maker.
 template <class T, class... Extra>
 const std::vector<schedule_entry<T>>& schedule_catalog() {
-    if constexpr (sizeof...(Extra) == 0) {
-        return detail::enlisted<T>();
-    } else {
-        static const std::vector<schedule_entry<T>> entries =
-            detail::catalog_of<T>(detail::type_list<Extra...>());
-        return entries;
-    }
+    static const std::vector<schedule_entry<T>> entries = detail::catalog_of<T>(
+        detail::join_t<typename library_schedules<T>::type, detail::type_list<Extra...>>());
+    return entries;
 }
 
 namespace detail {

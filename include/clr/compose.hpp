@@ -265,8 +265,6 @@ template <class T>
 using any_warmup = warmup_schedule<any_schedule<T>>;
 template <class T>
 using any_sequence = sequence_schedule<any_schedule<T>, any_schedule<T>>;
-
-inline const bool compose_enlisted = enlist<constant>() && enlist<any_warmup>() && enlist<any_sequence>();
 }  // namespace detail
 
 }  // namespace clr

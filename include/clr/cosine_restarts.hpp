@@ -232,10 +232,6 @@ struct describe<cosine_restarts<T>> {
     }
 };
 
-namespace detail {
-inline const bool cosine_restarts_enlisted = enlist<cosine_restarts>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_COSINE_RESTARTS_HPP

@@ -419,12 +419,9 @@ cyclic<T, Window, Scale> make_cyclic(T base_lr, T max_lr, step_t step_size, Scal
 }
 
 namespace detail {
-// The general form's entry; its maker reads window= and scale=.
+// The general form's entry in the catalog; its maker reads window= and scale=.
 template <class T>
 using general_cyclic = cyclic<T, welch_window, halving_scale>;
-
-inline const bool cyclic_enlisted = enlist<triangular>() && enlist<triangular2>() && enlist<exp_range>() &&
-                                    enlist<welch>() && enlist<hann>() && enlist<general_cyclic>();
 }  // namespace detail
 
 }  // namespace clr

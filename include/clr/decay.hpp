@@ -457,11 +457,6 @@ struct describe<multistep<T>> {
     }
 };
 
-namespace detail {
-inline const bool decays_enlisted = enlist<cosine>() && enlist<linear>() && enlist<polynomial>() &&
-                                    enlist<exponential>() && enlist<step_decay>() && enlist<multistep>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_DECAY_HPP

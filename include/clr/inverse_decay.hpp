@@ -175,10 +175,6 @@ struct describe<inverse_time<T>> {
     }
 };
 
-namespace detail {
-inline const bool inverse_decays_enlisted = enlist<inverse_sqrt>() && enlist<inverse_time>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_INVERSE_DECAY_HPP

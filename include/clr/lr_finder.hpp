@@ -143,10 +143,6 @@ struct describe<range_sweep<T>> {
     }
 };
 
-namespace detail {
-inline const bool range_sweep_enlisted = enlist<range_sweep>();
-}  // namespace detail
-
 // What a step function returns when it has the batch accuracy as well as the
 // loss; a step function that has only the loss returns it as a plain float or
 // double. Double whatever the test's type: a loss needs no more, and float

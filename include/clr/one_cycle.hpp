@@ -262,10 +262,6 @@ struct describe<one_cycle<T>> {
     }
 };
 
-namespace detail {
-inline const bool one_cycle_enlisted = enlist<one_cycle>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_ONE_CYCLE_HPP

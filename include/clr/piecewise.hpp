@@ -227,10 +227,6 @@ struct describe<piecewise<T>> {
     }
 };
 
-namespace detail {
-inline const bool piecewise_enlisted = enlist<piecewise>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_PIECEWISE_HPP

@@ -116,10 +116,6 @@ struct describe<tanh_decay<T>> {
     }
 };
 
-namespace detail {
-inline const bool tanh_decay_enlisted = enlist<tanh_decay>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_TANH_DECAY_HPP

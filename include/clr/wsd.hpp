@@ -175,10 +175,6 @@ struct describe<wsd<T>> {
     }
 };
 
-namespace detail {
-inline const bool wsd_enlisted = enlist<wsd>();
-}  // namespace detail
-
 }  // namespace clr
 
 #endif  // CLR_WSD_HPP
