@@ -98,9 +98,7 @@ public:
             if (v) (*this)(key, *v);
         } else if constexpr (is_schedule_v<V>) {
             positional(text_of(v));
-        } else if constexpr (std::is_floating_point_v<V>) {
-            if (!is_default(p, v)) field(key, to_text(v));
-        } else if constexpr (std::is_integral_v<V>) {
+        } else if constexpr (std::is_arithmetic_v<V>) {  // a number or a count
             if (!is_default(p, v)) field(key, to_text(v));
         } else if constexpr (std::is_convertible_v<const V&, std::string_view>) {
             if (p.fallback == required || std::string_view(v) != p.fallback) field(key, std::string(v));
