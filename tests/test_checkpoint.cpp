@@ -5,6 +5,8 @@
 #include <clr/optim/adam.hpp>
 #include <clr/optim/sgd.hpp>
 
+#include "checkpoint_bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -23,6 +25,8 @@
 #include <vector>
 
 namespace {
+
+using namespace clr_test;
 
 static_assert(std::is_base_of_v<std::runtime_error, clr::optim::checkpoint_error>);
 
@@ -117,77 +121,21 @@ void check_resume(Make make, int n = 7, int m = 9) {
     CHECK_FALSE((c.b.array() == a.b.array()).all());
 }
 
-template <class Opt>
-std::string saved(const Opt& opt) {
-    std::ostringstream out;
-    opt.save(out);
-    return out.str();
-}
-
-// The message of the checkpoint_error load() throws, having checked that the
-// optimizer is exactly as before.
-template <class Opt>
-std::string load_error(Opt& opt, const std::string& bytes) {
-    const std::string before = saved(opt);
-    const clr::step_t steps = opt.steps();
-    std::string what = "(no error)";
-    std::istringstream in(bytes);
-    try {
-        opt.load(in);
-    } catch (const clr::optim::checkpoint_error& e) {
-        what = e.what();
-    }
-    CHECK(saved(opt) == before);
-    CHECK(opt.steps() == steps);
-    return what;
-}
-
-std::uint64_t u64_at(const std::string& s, std::size_t offset) {
-    std::uint64_t v = 0;
-    for (std::size_t i = 0; i < 8; ++i)
-        v |= std::uint64_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
-    return v;
-}
-
-std::uint64_t bits_of(double d) {
-    std::uint64_t v;
-    std::memcpy(&v, &d, 8);
-    return v;
-}
-
-void put_u64(std::string& s, std::size_t offset, std::uint64_t v) {
-    for (std::size_t i = 0; i < 8; ++i) s[offset + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-
-std::uint32_t u32_at(const std::string& s, std::size_t offset) {
-    std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i)
-        v |= std::uint32_t(static_cast<unsigned char>(s[offset + i])) << (8 * i);
-    return v;
-}
-
-void put_u32(std::string& s, std::size_t offset, std::uint32_t v) {
-    for (std::size_t i = 0; i < 4; ++i) s[offset + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-
-// A version-2 record edited on purpose: its length and checksum made right
-// again, so that load() gets past them to the field under test.
-std::string resealed(std::string s) {
-    put_u64(s, 12, s.size() - 24);
-    clr::detail::crc32c crc;
-    crc.update(s.data(), s.size() - 4);
-    put_u32(s, s.size() - 4, crc.value());
-    return s;
-}
-
-// Offsets in a version-2 record (see include/clr/optim/detail/optimizer.hpp).
-struct v2_offsets {
-    explicit v2_offsets(const std::string& s) : text(84), blocks(84 + u32_at(s, 80)) {}
+// Offsets in a version-3 record whose weight decays are numbers and whose
+// blocks follow the optimizer's schedule (see
+// include/clr/optim/detail/optimizer.hpp; tests/test_block_schedules.cpp
+// reads records with schedules in them).
+struct v3_offsets {
+    explicit v3_offsets(const std::string& s) : text(85), blocks(85 + u32_at(s, 81)) {}
     static constexpr std::size_t scalar = 20, kind = 21, steps = 22, flags = 30, last_lr = 31,
-                                 last_momentum = 39, option_count = 47, options = 48, text_length = 80;
+                                 last_momentum = 39, option_count = 47, options = 48, decay_form = 72,
+                                 decay = 73, text_length = 81;
     std::size_t text;
-    std::size_t blocks;  // the block count; block b's size at blocks + 8 + 24 b
-    std::size_t states(std::size_t n_blocks) const { return blocks + 8 + 24 * n_blocks; }
+    std::size_t blocks;  // the block count
+    // Block b's entry: u64 size, f64 lr_scale, u8 schedule form (0), u8 decay
+    // form (1), f64 decay, u8 last-rate flag, f64 last rate.
+    std::size_t block(std::size_t b) const { return blocks + 8 + 35 * b; }
+    std::size_t states(std::size_t n_blocks) const { return block(n_blocks); }
 };
 
 clr::optim::sgd_options momentum_options(double mu = 0.9) {
@@ -252,7 +200,7 @@ TEST_CASE("a checkpoint round-trips to the same bytes", "[optim][checkpoint]") {
     without.load(in2, clr::optim::resume::new_settings);
     CHECK(without.options().momentum == 0.0);
     std::string expected = saved(with);
-    put_u64(expected, v2_offsets::options, 0);  // the momentum option
+    put_u64(expected, v3_offsets::options, 0);  // the momentum option
     CHECK(saved(without) == resealed(expected));
 }
 
@@ -264,11 +212,11 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     opt.add(q, h, clr::optim::block_options().with_lr_scale(0.25).with_weight_decay(0.125));
     opt.step();  // the momentum buffers are now the first gradients
     const std::string s = saved(opt);
-    const v2_offsets at(s);
+    const v3_offsets at(s);
     const std::size_t text = u32_at(s, at.text_length);
-    REQUIRE(s.size() == std::size_t(20 + 40 + 8 * 4 + 24 * 2 + (1 + 24) + (1 + 16) + 4) + text);
+    REQUIRE(s.size() == std::size_t(20 + 49 + 8 * 3 + 35 * 2 + (1 + 24) + (1 + 16) + 4) + text);
     CHECK(s.substr(0, 8) == "CLROPTIM");
-    CHECK(s.substr(8, 4) == std::string("\x02\x00\x00\x00", 4));  // version 2
+    CHECK(s.substr(8, 4) == std::string("\x03\x00\x00\x00", 4));  // version 3
     CHECK(u64_at(s, 12) == s.size() - 24);                        // the body's length
     CHECK(s[at.scalar] == 8);                                     // double
     CHECK(s[at.kind] == 1);                                       // sgd
@@ -276,19 +224,28 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     CHECK(s[at.flags] == 3);  // last_lr and last_momentum set
     CHECK(u64_at(s, at.last_lr) == bits_of(0.1));
     CHECK(u64_at(s, at.last_momentum) == bits_of(0.5));
-    CHECK(s[at.option_count] == 4);
-    CHECK(u64_at(s, at.options) == bits_of(0.5));  // momentum, dampening, nesterov, weight_decay
+    CHECK(s[at.option_count] == 3);
+    CHECK(u64_at(s, at.options) == bits_of(0.5));  // momentum, dampening, nesterov
     CHECK(u64_at(s, at.options + 8) == 0);
     CHECK(u64_at(s, at.options + 16) == 0);
-    CHECK(u64_at(s, at.options + 24) == 0);
+    CHECK(s[at.decay_form] == 1);  // the weight decay: a number, 0
+    CHECK(u64_at(s, at.decay) == 0);
     CHECK(s.substr(at.text, text) == clr::detail::schedule_text(opt.schedule()));
     CHECK(u64_at(s, at.blocks) == 2);
-    CHECK(u64_at(s, at.blocks + 8) == 3);
-    CHECK(u64_at(s, at.blocks + 16) == bits_of(1.0));  // lr_scale
-    CHECK(u64_at(s, at.blocks + 24) == 0);             // weight decay, the optimizer's
-    CHECK(u64_at(s, at.blocks + 32) == 2);
-    CHECK(u64_at(s, at.blocks + 40) == bits_of(0.25));
-    CHECK(u64_at(s, at.blocks + 48) == bits_of(0.125));
+    CHECK(u64_at(s, at.block(0)) == 3);
+    CHECK(u64_at(s, at.block(0) + 8) == bits_of(1.0));  // lr_scale
+    CHECK(s[at.block(0) + 16] == 0);                    // the optimizer's schedule
+    CHECK(s[at.block(0) + 17] == 1);                    // weight decay: a number,
+    CHECK(u64_at(s, at.block(0) + 18) == 0);            // the optimizer's
+    CHECK(s[at.block(0) + 26] == 1);                    // updated, at the rate
+    CHECK(u64_at(s, at.block(0) + 27) == bits_of(0.1));
+    CHECK(u64_at(s, at.block(1)) == 2);
+    CHECK(u64_at(s, at.block(1) + 8) == bits_of(0.25));
+    CHECK(s[at.block(1) + 16] == 0);
+    CHECK(s[at.block(1) + 17] == 1);
+    CHECK(u64_at(s, at.block(1) + 18) == bits_of(0.125));
+    CHECK(s[at.block(1) + 26] == 1);
+    CHECK(u64_at(s, at.block(1) + 27) == bits_of(0.1 * 0.25));
     const std::size_t st = at.states(2);
     CHECK(s[st] == 1);  // block 0 has a buffer
     for (std::size_t i = 0; i < 3; ++i) CHECK(u64_at(s, st + 1 + 8 * i) == bits_of(g(Eigen::Index(i))));
@@ -303,20 +260,20 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     Eigen::VectorXf x = Eigen::VectorXf::Ones(4), dx = Eigen::VectorXf::Ones(4);
     adam.add(x, dx);
     const std::string fresh = saved(adam);
-    CHECK(fresh[v2_offsets::flags] == 0);  // no step yet: neither is set, both are 0
-    CHECK(u64_at(fresh, v2_offsets::last_lr) == 0);
-    CHECK(u64_at(fresh, v2_offsets::last_momentum) == 0);
+    CHECK(fresh[v3_offsets::flags] == 0);  // no step yet: neither is set, both are 0
+    CHECK(u64_at(fresh, v3_offsets::last_lr) == 0);
+    CHECK(u64_at(fresh, v3_offsets::last_momentum) == 0);
     adam.step();
     adam.step();
     const std::string a = saved(adam);
-    const v2_offsets aat(a);
+    const v3_offsets aat(a);
     REQUIRE(a.size() ==
-            std::size_t(20 + 40 + 8 * 4 + 24 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v2_offsets::text_length));
-    CHECK(a[v2_offsets::scalar] == 4);  // float
-    CHECK(a[v2_offsets::kind] == 2);    // adam
-    CHECK(u64_at(a, v2_offsets::options) == bits_of(0.9));
-    CHECK(u64_at(a, v2_offsets::options + 8) == bits_of(0.999));
-    CHECK(u64_at(a, v2_offsets::options + 16) == bits_of(1e-8));
+            std::size_t(20 + 49 + 8 * 3 + 35 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v3_offsets::text_length));
+    CHECK(a[v3_offsets::scalar] == 4);  // float
+    CHECK(a[v3_offsets::kind] == 2);    // adam
+    CHECK(u64_at(a, v3_offsets::options) == bits_of(0.9));
+    CHECK(u64_at(a, v3_offsets::options + 8) == bits_of(0.999));
+    CHECK(u64_at(a, v3_offsets::options + 16) == bits_of(1e-8));
     CHECK(u64_at(a, aat.states(1)) == 2);  // block 0 has had 2 updates
     float m0;
     std::memcpy(&m0, a.data() + aat.states(1) + 8, 4);
@@ -375,7 +332,7 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs",
         CHECK(load_error(adamw, saved(adam)) ==
               "clr::optim::adamw::load: checkpoint was written by clr::optim::adam, not clr::optim::adamw");
         std::string bad = good;
-        bad[v2_offsets::kind] = 9;
+        bad[v3_offsets::kind] = 9;
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: unknown optimizer kind 9 in the checkpoint");
     }
@@ -401,19 +358,17 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs",
             load_error(opt, blocks.str()) ==
             "clr::optim::sgd::load: not a clr optimizer checkpoint (wrong magic tag, expected \"CLROPTIM\")");
         std::string bad = good;
-        bad[8] = 3;
+        bad[8] = 4;
         CHECK(load_error(opt, bad) ==
-              "clr::optim::sgd::load: checkpoint format version 3 is not supported (this build reads "
-              "versions 1 "
-              "and 2)");
+              "clr::optim::sgd::load: checkpoint format version 4 is not supported (this build reads "
+              "versions 1 to 3)");
         bad[8] = 0;
         CHECK(load_error(opt, bad) ==
               "clr::optim::sgd::load: checkpoint format version 0 is not supported (this build reads "
-              "versions 1 "
-              "and 2)");
+              "versions 1 to 3)");
     }
     SECTION("damaged fields behind a valid checksum") {
-        const v2_offsets at(good);
+        const v3_offsets at(good);
         std::string bad = good;
         bad[at.states(2)] = 7;
         CHECK(load_error(opt, bad) ==
@@ -423,26 +378,49 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs",
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: momentum flag of block 0 is 7, not 0 or 1 (damaged file?)");
         bad = good;
-        put_u64(bad, v2_offsets::steps, ~std::uint64_t(0));
+        put_u64(bad, v3_offsets::steps, ~std::uint64_t(0));
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: step counter 18446744073709551615 is larger than 2^62 (damaged file?)");
         bad = good;
-        bad[v2_offsets::flags] = 4;
+        bad[v3_offsets::flags] = 4;
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: last-step flags are 4, not 0 to 3 (damaged file?)");
         bad = good;
-        put_u64(bad, v2_offsets::last_lr, bits_of(-0.5));
+        put_u64(bad, v3_offsets::last_lr, bits_of(-0.5));
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: last_lr = -0.5 is not a rate this optimizer applies (damaged file?)");
         bad = good;
-        put_u64(bad, v2_offsets::last_momentum, bits_of(1.0));
+        put_u64(bad, v3_offsets::last_momentum, bits_of(1.0));
         CHECK(load_error(opt, resealed(bad)) ==
               "clr::optim::sgd::load: last_momentum = 1 is not a momentum in [0, 1) (damaged file?)");
         bad = good;
-        put_u64(bad, at.blocks + 16, bits_of(-1.0));
-        CHECK(
-            load_error(opt, resealed(bad)) ==
-            "clr::optim::sgd::load: options of block 0 are lr_scale = -1, weight decay = 0 (damaged file?)");
+        put_u64(bad, at.block(0) + 8, bits_of(-1.0));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: lr_scale of block 0 is -1, not a finite number >= 0 (damaged file?)");
+        bad = good;
+        bad[at.block(1) + 16] = 1;
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: form of the schedule of block 1 is 1, not 0 (the optimizer's) or 2 "
+              "(a schedule) (damaged file?)");
+        bad = good;
+        bad[v3_offsets::decay_form] = 0;
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: form of the weight decay is 0, not 1 (a number) or 2 (a schedule) "
+              "(damaged file?)");
+        bad = good;
+        put_u64(bad, at.block(1) + 18, bits_of(-0.5));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: the weight decay of block 1 is -0.5, not a finite number >= 0 (damaged "
+              "file?)");
+        bad = good;
+        bad[at.block(1) + 26] = 2;
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: last_lr flag of block 1 is 2, not 0 or 1 (damaged file?)");
+        bad = good;
+        put_u64(bad, at.block(0) + 27, bits_of(HUGE_VAL));
+        CHECK(load_error(opt, resealed(bad)) ==
+              "clr::optim::sgd::load: last_lr of block 0 = inf is not a rate this optimizer applies (damaged "
+              "file?)");
         bad = good;
         put_u64(bad, at.states(2) + 1 + 8, bits_of(std::nan("")));
         CHECK(load_error(opt, resealed(bad)) ==
@@ -454,7 +432,7 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs",
         Eigen::VectorXd q(4), h(4);
         adam.add(q, h);
         const std::string a = saved(adam);
-        const std::size_t st = v2_offsets(a).states(1);
+        const std::size_t st = v3_offsets(a).states(1);
         std::string bad_a = a;
         put_u64(bad_a, st, std::uint64_t(1) << 63);
         CHECK(load_error(adam, resealed(bad_a)) ==
@@ -486,7 +464,7 @@ TEST_CASE("load refuses a checkpoint that does not match, naming what differs",
         std::istringstream in(good);
         twin.load(in);
         std::string bad = good;
-        bad[v2_offsets(good).states(2)] = 7;
+        bad[v3_offsets(good).states(2)] = 7;
         CHECK(load_error(opt, bad) != "(no error)");
         opt.step();
         twin.step();
@@ -825,41 +803,6 @@ TEST_CASE("load_blocks refuses another shape or storage order, naming the block 
     }
 }
 
-namespace {
-
-std::string data_file(const std::string& name) {
-    std::ifstream in(std::string(CLR_TEST_DATA_DIR) + "/" + name, std::ios::binary);
-    REQUIRE(in);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// Every single-bit flip of a checkpoint of opt is refused, each leaving opt
-// as it was; then opt's next step is the one a twin that never saw a damaged
-// file takes.
-template <class Opt, class Vec>
-void check_bit_flips(Opt& opt, Vec& param, Opt& twin, Vec& twin_param) {
-    const std::string good = saved(opt);
-    std::size_t refused = 0;
-    for (std::size_t i = 0; i < good.size() * 8; ++i) {
-        std::string bad = good;
-        bad[i / 8] = static_cast<char>(bad[i / 8] ^ (1 << (i % 8)));
-        INFO("byte " << i / 8 << ", bit " << i % 8);
-        const std::string what = load_error(opt, bad);
-        CHECK_THAT(what, Catch::StartsWith(std::string(Opt::name) + "::load: "));
-        refused += what != "(no error)" ? 1 : 0;
-    }
-    CHECK(refused == good.size() * 8);
-    REQUIRE(param == twin_param);
-    opt.step();
-    twin.step();
-    CHECK(param == twin_param);
-    CHECK(saved(opt) == saved(twin));
-}
-
-}  // namespace
-
 TEST_CASE("every single-bit flip of a checkpoint is refused, the optimizer unchanged",
           "[optim][checkpoint][errors]") {
     SECTION("sgd with momentum") {
@@ -917,9 +860,9 @@ TEST_CASE("a version-1 checkpoint written by clr 0.1 still loads", "[optim][chec
             CHECK(opt.steps() == 3);
             CHECK_FALSE(opt.last_lr());  // not recorded in version 1
             CHECK_FALSE(opt.last_momentum());
-            const std::string v2 = saved(opt);
-            const std::size_t st = v2_offsets(v2).states(2);
-            CHECK(v2.substr(st, v2.size() - 4 - st) == v1.substr(30 + 16));  // the same states
+            const std::string v3 = saved(opt);
+            const std::size_t st = v3_offsets(v3).states(2);
+            CHECK(v3.substr(st, v3.size() - 4 - st) == v1.substr(30 + 16));  // the same states
         }
         // Three steps of momentum 0.5 on constant gradients left 1.75 g in
         // the buffers; the next step makes them 1.875 g.
@@ -943,9 +886,9 @@ TEST_CASE("a version-1 checkpoint written by clr 0.1 still loads", "[optim][chec
         std::istringstream in(v1);
         opt.load(in);
         CHECK(opt.steps() == 2);
-        const std::string v2 = saved(opt);
-        const std::size_t st = v2_offsets(v2).states(1);
-        CHECK(v2.substr(st, v2.size() - 4 - st) == v1.substr(30 + 8));  // update count 2, the moments
+        const std::string v3 = saved(opt);
+        const std::size_t st = v3_offsets(v3).states(1);
+        CHECK(v3.substr(st, v3.size() - 4 - st) == v1.substr(30 + 8));  // update count 2, the moments
         CHECK(u64_at(v1, 38) == 2);
         // The moments after two equal gradients: m = (1 - 0.81) g.
         float m0;
@@ -1017,7 +960,7 @@ TEST_CASE("load refuses changed settings unless the change is intended", "[optim
         other.add(q, h, clr::optim::block_options().with_weight_decay(0.0).with_lr_scale(0.5));
         refused_then_new(other, "block 1's lr_scale differs: the checkpoint's is 1, this optimizer's is 0.5");
         CHECK(other.options_of(1).lr_scale == 0.5);
-        CHECK(u64_at(saved(other), v2_offsets(good).blocks + 40) == bits_of(0.5));
+        CHECK(u64_at(saved(other), v3_offsets(good).block(1) + 8) == bits_of(0.5));
     }
     SECTION("a block's weight decay, as applied") {
         clr::optim::sgd other(wavy<double>(0.1), o);
@@ -1038,10 +981,10 @@ TEST_CASE("load refuses changed settings unless the change is intended", "[optim
         // different one is refused. An empty text (a schedule without a text
         // form) is not checked.
         std::string other_text = good;
-        const v2_offsets at(good);
+        const v3_offsets at(good);
         const std::string text = "clr::triangular<double>(0.001, 0.006, 2000)";
-        other_text.replace(at.text, u32_at(good, v2_offsets::text_length), text);
-        put_u32(other_text, v2_offsets::text_length, std::uint32_t(text.size()));
+        other_text.replace(at.text, u32_at(good, v3_offsets::text_length), text);
+        put_u32(other_text, v3_offsets::text_length, std::uint32_t(text.size()));
         other_text = resealed(other_text);
         const std::string current = clr::detail::schedule_text(opt.schedule());
         CHECK(load_error(opt, other_text) ==
@@ -1064,8 +1007,8 @@ TEST_CASE("load compares the schedule's text form", "[optim][checkpoint][errors]
     const std::string good = saved(opt);
     const std::string text = clr::to_string(tri);
     REQUIRE(!text.empty());
-    CHECK(u32_at(good, v2_offsets::text_length) == text.size());
-    CHECK(good.substr(v2_offsets(good).text, text.size()) == text);
+    CHECK(u32_at(good, v3_offsets::text_length) == text.size());
+    CHECK(good.substr(v3_offsets(good).text, text.size()) == text);
 
     SECTION("the same schedule loads") {
         clr::optim::sgd same(clr::triangular<double>(0.001, 0.006, 2000).with_momentum(0.85, 0.95));
@@ -1104,7 +1047,7 @@ TEST_CASE("load compares the schedule's text form", "[optim][checkpoint][errors]
         // a schedule without a text form cannot be checked.
         custom.step();
         const std::string untextual = saved(custom);
-        CHECK(u32_at(untextual, v2_offsets::text_length) == 0);
+        CHECK(u32_at(untextual, v3_offsets::text_length) == 0);
         clr::optim::sgd plain(tri);
         plain.add(p, g);
         std::istringstream in(untextual);
@@ -1224,7 +1167,7 @@ TEST_CASE("adam: a schedule restarted with the moments kept saves and loads", "[
     for (int k = 0; k < 5; ++k) opt.step();
     opt.set_steps(0);
     const std::string s = saved(opt);
-    CHECK(u64_at(s, v2_offsets(s).states(1)) == 5);
+    CHECK(u64_at(s, v3_offsets(s).states(1)) == 5);
     clr::optim::adam other(wavy<double>(0.01));
     Eigen::VectorXd q = p;
     other.add(q, g);

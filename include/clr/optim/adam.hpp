@@ -15,9 +15,14 @@
 //     o.beta2 = 0.99;
 //     clr::optim::adam adam(sched, o);
 //
+//     clr::optim::adamw_options wo;   // a decay that follows a schedule (decay_value.hpp)
+//     wo.weight_decay = clr::cosine<double>(0.05, 10000).with_eta_min(0.005);  // 0.05 at update 1
+//     clr::optim::adamw scheduled(sched, wo);
+//
 // Per block, with k its number of updates so far including this one, lr =
-// schedule.lr(t) times the block's lr_scale, weight_decay the block's (see
-// block_options) and beta1 = schedule.momentum(t) when the schedule cycles it:
+// schedule.lr(t) (or the block's own schedule's) times the block's lr_scale,
+// weight_decay the block's at step t (see block_options) and beta1 =
+// schedule.momentum(t) when the schedule cycles it:
 //     adam:   g = g + weight_decay * p          adamw: p *= 1 - lr * weight_decay
 //     m = beta1 * m + (1 - beta1) * g
 //     v = beta2 * v + (1 - beta2) * g * g
@@ -37,16 +42,18 @@
 #include <type_traits>
 #include <utility>
 
+#include "decay_value.hpp"
 #include "optimizer.hpp"
 
 namespace clr::optim {
 
 // torch.optim.Adam's arguments and defaults (lr comes from the schedule).
 struct adam_options {
-    double beta1 = 0.9;         // [0, 1); replaced each step by a schedule that cycles momentum
-    double beta2 = 0.999;       // [0, 1)
-    double eps = 1e-8;          // > 0, finite
-    double weight_decay = 0.0;  // L2 penalty added to the gradient; >= 0, finite
+    double beta1 = 0.9;        // [0, 1); replaced each step by a schedule that cycles momentum
+    double beta2 = 0.999;      // [0, 1)
+    double eps = 1e-8;         // > 0, finite
+    decay_value weight_decay;  // L2 penalty added to the gradient: a number (>= 0, finite, default 0)
+                               // or a schedule of the step (decay_value.hpp)
 };
 
 // torch.optim.AdamW's arguments and defaults.
@@ -54,7 +61,7 @@ struct adamw_options {
     double beta1 = 0.9;
     double beta2 = 0.999;
     double eps = 1e-8;
-    double weight_decay = 0.01;  // decoupled: p *= 1 - lr * weight_decay
+    decay_value weight_decay = 0.01;  // decoupled: p *= 1 - lr * weight_decay; a number or a schedule
 };
 
 }  // namespace clr::optim
@@ -201,11 +208,9 @@ private:
         return {};
     }
 
-    std::array<named_option, 4> option_values() const {
-        return {{{"beta1", opts_.beta1},
-                 {"beta2", opts_.beta2},
-                 {"eps", opts_.eps},
-                 {"weight_decay", opts_.weight_decay}}};
+    // The options a checkpoint records as numbers (the weight decay is recorded apart).
+    std::array<named_option, 3> option_values() const {
+        return {{{"beta1", opts_.beta1}, {"beta2", opts_.beta2}, {"eps", opts_.eps}}};
     }
 
     double momentum_option() const noexcept { return opts_.beta1; }

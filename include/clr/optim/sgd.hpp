@@ -15,9 +15,13 @@
 //     opt.add(b, db, clr::optim::block_options().with_weight_decay(0.0));  // no decay on the bias
 //     for (...) { compute dw, db; opt.step(); }
 //
-// Per block, with g the gradient, p the parameter, lr = schedule.lr(t) times
-// the block's lr_scale, weight_decay the block's (see block_options) and mu
-// the momentum (schedule.momentum(t) when the schedule cycles it):
+// weight_decay may be a schedule of the step too (decay_value.hpp):
+//     o.weight_decay = clr::cosine<double>(5e-4, 10000);   // 5e-4 at update 1, 2.5e-4 at 5001
+//
+// Per block, with g the gradient, p the parameter, lr = schedule.lr(t) (or
+// the block's own schedule's) times the block's lr_scale, weight_decay the
+// block's at step t (see block_options) and mu the momentum
+// (schedule.momentum(t) when the schedule cycles it):
 //     d = g + weight_decay * p
 //     mu != 0:  buf = d on the block's first such update, else
 //               buf = mu * buf + (1 - dampening) * d
@@ -34,16 +38,18 @@
 #include <string>
 #include <utility>
 
+#include "decay_value.hpp"
 #include "optimizer.hpp"
 
 namespace clr::optim {
 
 // torch.optim.SGD's arguments and defaults (lr comes from the schedule).
 struct sgd_options {
-    double momentum = 0.0;      // [0, 1); replaced each step by a schedule that cycles momentum
-    double dampening = 0.0;     // [0, 1]
-    bool nesterov = false;      // needs momentum > 0 (or cycled) and dampening = 0
-    double weight_decay = 0.0;  // L2 penalty added to the gradient; >= 0, finite
+    double momentum = 0.0;     // [0, 1); replaced each step by a schedule that cycles momentum
+    double dampening = 0.0;    // [0, 1]
+    bool nesterov = false;     // needs momentum > 0 (or cycled) and dampening = 0
+    decay_value weight_decay;  // L2 penalty added to the gradient: a number (>= 0, finite, default 0)
+                               // or a schedule of the step (decay_value.hpp)
 };
 
 }  // namespace clr::optim
@@ -197,11 +203,11 @@ private:
         return "the momentum buffer of block " + std::to_string(index) + " holds " + bad;
     }
 
-    std::array<clr::detail::named_option, 4> option_values() const {
+    // The options a checkpoint records as numbers (the weight decay is recorded apart).
+    std::array<clr::detail::named_option, 3> option_values() const {
         return {{{"momentum", opts_.momentum},
                  {"dampening", opts_.dampening},
-                 {"nesterov", opts_.nesterov ? 1.0 : 0.0},
-                 {"weight_decay", opts_.weight_decay}}};
+                 {"nesterov", opts_.nesterov ? 1.0 : 0.0}}};
     }
 
     double momentum_option() const noexcept { return opts_.momentum; }

@@ -33,10 +33,11 @@
 namespace clr::detail {
 
 // Both records gained a CRC-32C in version 2 (optimizer records their
-// settings too), and parameter records their blocks' shapes in version 3;
-// every earlier version of either still reads.
+// settings too), parameter records their blocks' shapes in version 3, and
+// optimizer records each block's schedule and scheduled weight decays in
+// version 3; every earlier version of either still reads.
 inline constexpr std::uint32_t blocks_version = 3;
-inline constexpr std::uint32_t optimizer_version = 2;
+inline constexpr std::uint32_t optimizer_version = 3;
 
 inline bool host_is_little_endian() noexcept {
     const std::uint16_t probe = 1;
@@ -109,6 +110,7 @@ public:
 
     std::uint64_t count() const noexcept { return count_; }
     std::uint32_t crc() const noexcept { return crc_.value(); }
+    const std::string& who() const noexcept { return who_; }
 
 private:
     std::ostream* out_ = nullptr;
