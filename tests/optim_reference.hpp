@@ -75,6 +75,9 @@ struct optim_reference {
     std::map<std::string, std::string> options;
     std::size_t steps = 0;
     std::vector<double> lr, momentum;
+    // Columns between momentum and g0, by name: lr1, wd0, wd1 in the tables
+    // of scripts/gen_optim_schedule_reference.py.
+    std::map<std::string, std::vector<double>> extra;
     // [t][k]: k runs over block 0 (row-major, as PyTorch stores it), then block 1.
     std::vector<std::vector<double>> grad, before, after;
 
@@ -95,13 +98,16 @@ inline optim_reference load_optim_reference_file(const std::string& path, std::s
     optim_reference ref;
     const std::string tag = "# case: ";
     if (lines[1].compare(0, tag.size(), tag) != 0) throw std::runtime_error(path + ": no case line");
+    // "<path>: <problem> '<text>'", built outside the loops that refuse.
+    const auto refuse = [&path](const char* problem, const std::string& text) {
+        throw std::runtime_error(path + ": " + problem + " '" + text + "'");
+    };
     std::istringstream fields(lines[1].substr(tag.size()));
     for (std::string kv; fields >> kv;) {
         const auto eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
-            throw std::runtime_error(path + ": bad case field '" + kv + "'");
+        if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size()) refuse("bad case field", kv);
         if (!ref.options.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second)
-            throw std::runtime_error(path + ": case field given twice: " + kv);
+            refuse("case field given twice", kv);
     }
     for (const char* key : {"optimizer", "cycled", "shapes", "steps"})
         if (ref.options.count(key) == 0) throw std::runtime_error(path + ": the case line lacks " + key);
@@ -119,9 +125,19 @@ inline optim_reference load_optim_reference_file(const std::string& path, std::s
     if (init.size() != std::size_t(n_values))
         throw std::runtime_error(path + ": the initial line needs 17 values");
     std::vector<double> start;
+    start.reserve(init.size());
     for (const auto& cell : init) start.push_back(parse_double(cell, path + ":3"));
 
+    // t, lr, momentum, any named columns, then g0 .. g16, p0 .. p16.
+    const std::vector<std::string> names = split(lines[3], ',');
+    std::vector<std::string> extras;
+    for (std::size_t i = 3; i < names.size() && names[i] != "g0"; ++i) extras.push_back(names[i]);
     std::string header = "t,lr,momentum";
+    for (const auto& name : extras) {
+        if (name.empty() || !ref.extra.emplace(name, std::vector<double>()).second)
+            refuse("bad or repeated column", name);
+        header += "," + name;
+    }
     for (Eigen::Index k = 0; k < n_values; ++k) header += ",g" + std::to_string(k);
     for (Eigen::Index k = 0; k < n_values; ++k) header += ",p" + std::to_string(k);
     if (lines[3] != header) throw std::runtime_error(path + ": unexpected header " + lines[3]);
@@ -129,7 +145,8 @@ inline optim_reference load_optim_reference_file(const std::string& path, std::s
         throw std::runtime_error(path + ": steps=" + std::to_string(ref.steps) + " but the file has " +
                                  std::to_string(lines.size() - 4) + " rows");
 
-    const std::size_t columns = 3 + 2 * std::size_t(n_values);
+    const std::size_t first_g = 3 + extras.size();
+    const std::size_t columns = first_g + 2 * std::size_t(n_values);
     for (std::size_t t = 0; t < ref.steps; ++t) {
         const std::string where = path + ":" + std::to_string(t + 5);
         const std::vector<std::string> c = split(lines[t + 4], ',');
@@ -141,10 +158,12 @@ inline optim_reference load_optim_reference_file(const std::string& path, std::s
                                      " belongs");
         ref.lr.push_back(parse_double(c[1], where));
         ref.momentum.push_back(parse_double(c[2], where));
+        for (std::size_t i = 0; i < extras.size(); ++i)
+            ref.extra.at(extras[i]).push_back(parse_double(c[3 + i], where));
         std::vector<double> g, p;
         for (std::size_t k = 0; k < std::size_t(n_values); ++k) {
-            g.push_back(parse_double(c[3 + k], where));
-            p.push_back(parse_double(c[3 + std::size_t(n_values) + k], where));
+            g.push_back(parse_double(c[first_g + k], where));
+            p.push_back(parse_double(c[first_g + std::size_t(n_values) + k], where));
         }
         ref.before.push_back(t == 0 ? start : ref.after.back());
         ref.grad.push_back(std::move(g));
