@@ -256,6 +256,13 @@ int main() {
                   clr::wsd<float>(0.1f, 100, 500, 300)
                       .with_warmup_shape(clr::wsd_shape::cosine)
                       .with_decay_shape(clr::wsd_shape::one_minus_sqrt));
+    auto plateau = clr::plateau(clr::cosine<double>(0.1, 5000)).with_patience(0).with_min_lr(1e-4);
+    const long reports = allocations_in([&] {
+        for (int i = 0; i < 3; ++i) clr::report(plateau, 1.0);
+    });
+    expect_none("plateau: report(metric)", reports);
+    schedule_loop("plateau over cosine after two reductions", plateau);
+    schedule_loop("plateau in any_schedule", clr::any_schedule<double>(plateau));
     schedule_loop("inverse_sqrt", clr::inverse_sqrt<double>(0.1, 1000));
     schedule_loop("inverse_sqrt without warmup (float)", clr::inverse_sqrt<float>(0.1f, 0));
     schedule_loop("inverse_time", clr::inverse_time<double>(0.1, 100, 0.5));
@@ -299,6 +306,27 @@ int main() {
     optimizer_loop<float>(
         "adamw (float), a block with lr_scale and no weight decay", [&] { return clr::optim::adamw(trif); },
         bias);
+    // A block on a schedule of its own (held, then warmed up) with a decay
+    // schedule, beside the optimizer's decay, a number or a schedule.
+    const auto own = clr::optim::block_options()
+                         .with_schedule(clr::sequence(clr::constant<double>(0.0), 100,
+                                                      clr::warmup(clr::cosine<double>(0.01, 400), 50, 0.0)))
+                         .with_weight_decay(clr::cosine<double>(0.01, 500));
+    optimizer_loop<double>(
+        "sgd, momentum, a block with its own schedule and decay schedule",
+        [&] { return clr::optim::sgd(tri, momentum); }, own);
+    clr::optim::adamw_options rising;
+    rising.weight_decay =
+        clr::piecewise<double>({0, 500}, {0.04, 0.4}).with_interpolation(clr::interpolation::cosine);
+    optimizer_loop<double>(
+        "adamw, a decay schedule, a block with its own schedule and decay schedule",
+        [&] { return clr::optim::adamw(tri, rising); }, own);
+    clr::optim::adam_options l2;
+    l2.weight_decay = clr::linear<double>(0.1, 0.0, 500);
+    optimizer_loop<float>(
+        "adam (float), an L2 decay schedule, a block with its own schedule",
+        [&] { return clr::optim::adam(trif, l2); },
+        clr::optim::block_options().with_schedule(clr::one_cycle<float>(0.01f, 500)).with_weight_decay(0.0));
 
 #if defined(_OPENMP)
     threaded_loop<float>("adamw (float)", [&] { return clr::optim::adamw(trif); });
