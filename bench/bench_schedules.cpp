@@ -252,6 +252,23 @@ struct warmup_triangular {
     }
 };
 
+// plateau(cosine(top, total)) after reductions to `scale`, with floor min_lr.
+template <class T, class Mix = plain_mix>
+struct plateau_cosine {
+    T top;
+    step_t total;
+    double scale;
+    T min_lr;
+    T operator()(step_t t) const noexcept {
+        const T c =
+            t >= total ? T(0)
+                       : Mix::of(T(0), top,
+                                 (T(1) + std::cos(pi<T> * static_cast<T>(t) / static_cast<T>(total))) / T(2));
+        const T v = T(double(c) * scale);
+        return v < min_lr ? min_lr : v;
+    }
+};
+
 }  // namespace hand
 
 // ---- the other two ways in --------------------------------------------------
@@ -526,6 +543,14 @@ void add_all(const char* type) {
                                    clr::cosine<T>(T(0.1), decay));
     add("sequence3", type, seq, hand::warmup_constant_cosine<T>{T(0.1), warm, hold, decay},
         hand::warmup_constant_cosine<T, exact_mix>{T(0.1), warm, hold, decay}, true);
+
+    // A plateau over a cosine after three reductions (reports of a metric
+    // that never improves): what lr(t) costs once the metric has been followed.
+    auto plateau = clr::plateau(clr::cosine<T>(T(0.1), step_range)).with_patience(0).with_factor(T(0.5));
+    plateau = plateau.with_min_lr(T(1e-4));
+    for (int i = 0; i < 4; ++i) clr::report(plateau, 1.0);
+    add("plateau_cosine", type, plateau, hand::plateau_cosine<T>{T(0.1), step_range, 0.125, T(1e-4)},
+        hand::plateau_cosine<T, exact_mix>{T(0.1), step_range, 0.125, T(1e-4)});
 
     add_text("triangular", type, clr::triangular<T>(base, top, up));
     add_text("one_cycle", type, clr::one_cycle<T>(T(0.1), step_range).with_momentum());

@@ -12,8 +12,9 @@
 //     s(500) == 0.05
 //     clr::to_string(s) == "cosine(lr=0.1, total_steps=1000)"   // text.hpp
 //
-// Copies share the held schedule, which never changes after construction, so
-// copying is a reference count and never throws. A call is one indirect call
+// Copies share the held schedule, so copying is a reference count and never
+// throws. Only a report to a plateau inside changes a schedule, and it first
+// gives the reporting copy a schedule of its own (copy on write). A call is one indirect call
 // into the held schedule's own closed form: the values are bit for bit the
 // same (bench/bench_schedules.cpp: schedule/<name>/any/... beside
 // schedule/<name>/clr/...; bench/limits.md has the cost).
@@ -21,6 +22,7 @@
 #define CLR_ANY_SCHEDULE_HPP
 
 #include "describe.hpp"
+#include "plateau_rule.hpp"
 #include "schedule.hpp"
 
 #include <memory>
@@ -47,6 +49,9 @@ class any_schedule : public schedule<any_schedule<T>, T> {
         virtual std::optional<T> momentum(step_t t) const = 0;
         virtual range<T> bounds() const noexcept = 0;
         virtual std::string text() const = 0;
+        virtual std::shared_ptr<held> clone() const = 0;
+        virtual void visit(const plateau_visit<T>& f) = 0;
+        virtual void view(const plateau_view<T>& f) const = 0;
     };
 
     template <class S>
@@ -64,6 +69,9 @@ class any_schedule : public schedule<any_schedule<T>, T> {
                     "function: code, not data)");
             }
         }
+        std::shared_ptr<held> clone() const override { return std::make_shared<holder>(sched); }
+        void visit(const plateau_visit<T>& f) override { detail::visit_plateaus(sched, f); }
+        void view(const plateau_view<T>& f) const override { detail::view_plateaus(sched, f); }
         S sched;
     };
 
@@ -74,7 +82,7 @@ public:
     // Implicit, as std::function's is: any schedule of the same value type.
     template <class S, class = enable_for<S>>
     any_schedule(S s)  // NOLINT(google-explicit-constructor)
-        : held_(std::make_shared<const holder<S>>(std::move(s))) {
+        : held_(std::make_shared<holder<S>>(std::move(s))) {
         static_assert(std::is_same_v<typename S::value_type, T>,
                       "clr::any_schedule<T> holds schedules of value type T; convert the parameters instead");
     }
@@ -89,11 +97,21 @@ public:
     std::optional<T> momentum_at(step_t t) const { return held_->momentum(t); }
     range<T> lr_range() const noexcept { return held_->bounds(); }
 
+    // Reports reach a plateau in the held schedule (plateau_rule.hpp). One
+    // shared with another copy is copied first: copies never see each
+    // other's reports.
+    void visit_plateaus(const plateau_visit<T>& f) {
+        if (held_.use_count() > 1 && detail::count_plateaus(*this) > 0) held_ = held_->clone();
+        held_->visit(f);
+    }
+    void view_plateaus(const plateau_view<T>& f) const { held_->view(f); }
+
 private:
     template <class U>
     friend std::string detail::any_text(const any_schedule<U>& s);
 
-    std::shared_ptr<const held> held_;
+    // Never changed in place while shared: visit_plateaus copies it first.
+    std::shared_ptr<held> held_;
 };
 
 namespace detail {

@@ -18,6 +18,7 @@
 #include "lr_finder.hpp"
 #include "one_cycle.hpp"
 #include "piecewise.hpp"
+#include "plateau.hpp"
 #include "schedule.hpp"
 #include "tanh_decay.hpp"
 #include "text.hpp"
@@ -35,8 +36,8 @@ struct library_schedules {
         detail::type_list<constant<T>, triangular<T>, triangular2<T>, exp_range<T>, welch<T>, hann<T>,
                           detail::general_cyclic<T>, cosine_restarts<T>, one_cycle<T>, cosine<T>, linear<T>,
                           polynomial<T>, exponential<T>, step_decay<T>, multistep<T>, wsd<T>, inverse_sqrt<T>,
-                          inverse_time<T>, tanh_decay<T>, piecewise<T>, range_sweep<T>, detail::any_warmup<T>,
-                          detail::any_sequence<T>>;
+                          inverse_time<T>, tanh_decay<T>, piecewise<T>, plateau_schedule<any_schedule<T>>,
+                          range_sweep<T>, detail::any_warmup<T>, detail::any_sequence<T>>;
 };
 
 }  // namespace clr

@@ -26,6 +26,7 @@
 
 #include "any_schedule.hpp"
 #include "describe.hpp"
+#include "plateau_rule.hpp"
 #include "schedule.hpp"
 
 #include <algorithm>
@@ -81,7 +82,9 @@ public:
 
     T lr_at(step_t t) const noexcept(noexcept(std::declval<const S&>().lr(t))) {
         if (t >= n_) return inner_(shift_ ? t - n_ : t);
-        return detail::lerp(start_, target_, static_cast<T>(t) / static_cast<T>(n_));
+        // A plateau inside may have cut inner(0) since construction.
+        const T target = detail::visits_plateaus<S>::value ? inner_(0) : target_;
+        return detail::lerp(start_, target, static_cast<T>(t) / static_cast<T>(n_));
     }
 
     std::optional<T> momentum_at(step_t t) const noexcept(noexcept(std::declval<const S&>().momentum(t))) {
@@ -92,6 +95,10 @@ public:
         const range<T> ramp{std::min(start_, target_), std::max(start_, target_)};
         return n_ == 0 ? inner_.bounds() : detail::hull(ramp, inner_.bounds());
     }
+
+    // Reports reach a plateau inside (plateau_rule.hpp).
+    void visit_plateaus(const plateau_visit<T>& f) { detail::visit_plateaus(inner_, f); }
+    void view_plateaus(const plateau_view<T>& f) const { detail::view_plateaus(inner_, f); }
 
     const S& inner() const noexcept { return inner_; }
     step_t steps() const noexcept { return n_; }
@@ -137,6 +144,16 @@ public:
 
     range<T> lr_range() const noexcept {
         return n_ == 0 ? second_.bounds() : detail::hull(first_.bounds(), second_.bounds());
+    }
+
+    // Reports reach the plateaus of both pieces, whichever is active.
+    void visit_plateaus(const plateau_visit<T>& f) {
+        detail::visit_plateaus(first_, f);
+        detail::visit_plateaus(second_, f);
+    }
+    void view_plateaus(const plateau_view<T>& f) const {
+        detail::view_plateaus(first_, f);
+        detail::view_plateaus(second_, f);
     }
 
     const A& first() const noexcept { return first_; }
