@@ -1,6 +1,10 @@
 // schedule_plot: any clr schedule as a CSV table and/or a gnuplot image.
 //
 //     schedule_plot --schedule NAME --steps N [parameters] [--csv FILE|-] [--plot FILE.png|FILE.svg]
+//     schedule_plot --schedule 'plateau(...)' --steps N --steps-per-epoch E --metrics FILE
+//
+// With --metrics, one metric per line (a validation loss per epoch) is
+// reported to the schedule's plateau after every E steps, as a trainer does.
 //
 // Exit status: 0 success, 1 a failure while writing (disk, gnuplot), 2 bad
 // flags or values. No output file is ever left half-written: each is produced
@@ -13,11 +17,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -40,7 +48,33 @@ struct run_options {
     clr::step_t steps = 0;
     std::optional<std::string> csv;
     std::optional<std::string> plot;
+    std::vector<double> metrics;  // reported one per epoch
+    clr::step_t steps_per_epoch = 0;
 };
+
+// The metrics of --metrics FILE: one number per line (nan, inf and -inf
+// too, which a plateau treats as PyTorch does); blank lines are refused, not
+// skipped, so that a line number in a message is the file's.
+std::vector<double> read_metrics(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw option_error("--metrics", "cannot open '" + clr::excerpt(path) + "': " + std::strerror(errno));
+    std::vector<double> out;
+    std::string line;
+    for (std::size_t n = 1; std::getline(in, line); ++n) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        char* end = nullptr;
+        const double v = std::strtod(line.c_str(), &end);
+        if (line.empty() || std::isspace(static_cast<unsigned char>(line[0])) ||
+            end != line.c_str() + line.size())
+            throw option_error("--metrics", clr::excerpt(path) + " line " + std::to_string(n) + ": '" +
+                                                clr::excerpt(line) + "' is not a number");
+        out.push_back(v);
+    }
+    if (in.bad()) throw option_error("--metrics", "reading '" + clr::excerpt(path) + "' failed");
+    if (out.empty()) throw option_error("--metrics", "'" + clr::excerpt(path) + "' holds no metric");
+    return out;
+}
 
 // Refuses an output path that could only fail later, after the work is done:
 // one that cannot be written (examples/common's inspect_target: a directory,
@@ -85,7 +119,7 @@ std::vector<std::string> title_pieces(const std::string& text) {
     return pieces;
 }
 
-void render(const clr::any_schedule<double>& s, const run_options& r) {
+void render(clr::any_schedule<double> s, const run_options& r) {
     using schedule_plot::envelope;
 
     // Before any work, so that a missing gnuplot costs nothing and leaves nothing.
@@ -109,7 +143,11 @@ void render(const clr::any_schedule<double>& s, const run_options& r) {
                                    std::string("write failed: ") + std::strerror(errno));
     };
     if (csv && std::fputs(momentum ? "step,lr,momentum\n" : "step,lr\n", csv->stream()) < 0) write_failed();
+    std::size_t reported = 0;
     for (clr::step_t t = 0; t < r.steps; ++t) {
+        // An epoch has ended: its metric reaches the plateau before the next step.
+        if (t > 0 && r.steps_per_epoch && t % r.steps_per_epoch == 0 && reported < r.metrics.size())
+            clr::report(s, r.metrics[reported++]);
         const double lr = static_cast<double>(s(t));
         double m = 0;
         if (momentum) {
@@ -184,6 +222,12 @@ int main(int argc, char** argv) try {
            },
            "What a length in epochs (2.5ep) counts; --steps is the run a length in % counts")
         ->type_name("N");
+    std::optional<std::string> metrics;
+    app.add_option_function<std::string>(
+           "--metrics", [&metrics](const std::string& v) { metrics = v; },
+           "Report FILE's metrics (one per line, one per epoch) to the schedule's plateau after every "
+           "--steps-per-epoch steps")
+        ->type_name("FILE");
     app.add_option_function<std::string>(
            "--csv", [&run](const std::string& v) { run.csv = v; },
            "Write step,lr[,momentum] to FILE ('-': standard output; the default without --plot)")
@@ -206,6 +250,15 @@ int main(int argc, char** argv) try {
 
     try {
         const clr::any_schedule<double> schedule = schedule_flags::build<double>(choice);
+        if (metrics) {
+            if (!choice.steps_per_epoch)
+                throw option_error("--metrics",
+                                   "needs --steps-per-epoch: a metric is reported after each epoch");
+            if (clr::detail::count_plateaus(schedule) == 0)
+                throw option_error("--metrics", "the schedule has no plateau(...) to report metrics to");
+            run.metrics = read_metrics(*metrics);
+            run.steps_per_epoch = *choice.steps_per_epoch;
+        }
         check_outputs(run);
         render(schedule, run);
     } catch (const option_error& e) {

@@ -279,6 +279,41 @@ run_in "$d" --schedule "warmup(cosine(lr=0.1, total_steps=90), steps=10, start_l
 near "$(cell "$d/out.csv" 10 2)" 0.1 || fail "warmup text form: lr(10) = $(cell "$d/out.csv" 10 2)"
 pass
 
+# ---- --metrics: a plateau follows one metric per epoch ---------------------------
+
+# Warmup over epoch 0, then a plateau with patience 1 and factor 0.5: epochs
+# 1 to 3 report 1.0 (best), 1.0 (bad 1), 1.0 (bad 2 > 1: halved), nan (bad 1),
+# then -inf (best), 2.0 (bad 1), 2.0 (bad 2: halved again).
+d=$(fresh_dir)
+printf '1.0\n1.0\n1.0\nnan\n-inf\n2.0\n2.0\n' >"$d/metrics.txt"
+plateau="sequence(linear(start_lr=0, end_lr=0.1, total_steps=10), 10, plateau(constant(lr=0.1), patience=1, factor=0.5))"
+run_in "$d" --schedule "$plateau" --steps 90 --steps-per-epoch 10 --metrics metrics.txt --csv out.csv
+[[ $rc -eq 0 ]] || fail "--metrics: exit $rc: $err"
+for row in "5 0.05" "10 0.1" "29 0.1" "30 0.05" "59 0.05" "70 0.025" "89 0.025"; do
+  read -r step want <<<"$row"
+  near "$(cell "$d/out.csv" "$step" 2)" "$want" || fail "--metrics: lr($step) = $(cell "$d/out.csv" "$step" 2), expected $want"
+done
+pass
+for bad in "--metrics metrics.txt|needs --steps-per-epoch" \
+  "--metrics absent.txt --steps-per-epoch 10|cannot open" \
+  "--metrics bad.txt --steps-per-epoch 10|bad.txt line 2: 'x1' is not a number" \
+  "--metrics empty.txt --steps-per-epoch 10|holds no metric"; do
+  d=$(fresh_dir)
+  printf '1.0\n1.0\n' >"$d/metrics.txt"
+  printf '0.5\nx1\n' >"$d/bad.txt"
+  : >"$d/empty.txt"
+  # shellcheck disable=SC2086  # the flags are words on purpose
+  run_in "$d" --schedule "$plateau" --steps 90 ${bad%%|*} --csv out.csv
+  [[ $rc -eq 2 && $err == *"--metrics"*"${bad#*|}"* && ! -e $d/out.csv ]] ||
+    fail "${bad%%|*}: exit $rc, '$err'"
+  pass
+done
+d=$(fresh_dir)
+printf '1.0\n' >"$d/metrics.txt"
+run_in "$d" --schedule triangular --steps 90 --steps-per-epoch 10 --metrics metrics.txt --csv out.csv
+[[ $rc -eq 2 && $err == *"--metrics"*"no plateau"* ]] || fail "--metrics without a plateau: exit $rc, '$err'"
+pass
+
 # ---- momentum column iff both momentum flags ------------------------------------
 
 for name in triangular one_cycle; do
