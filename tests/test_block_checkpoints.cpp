@@ -176,11 +176,12 @@ TEST_CASE("a version-3 record holds each schedule's text", "[optim][checkpoint][
     const std::string s = saved(opt);
     const std::string decay = "cosine(lr=0.01, total_steps=100)", sched = "constant(lr=0.5)",
                       own = "constant(lr=0.25)";
-    // Head, options, the decay as a schedule, the schedule, the blocks, the
-    // states (no momentum: one flag byte each), the checksum.
+    // Head, options, the decay as a schedule, the schedule, the blocks, three
+    // empty lists of plateau states, the states (no momentum: one flag byte
+    // each), the checksum.
     REQUIRE(s.size() == 20 + 40 + 8 * 3 + (1 + 4 + decay.size()) + sched.size() +
                             (8 + 8 + 1 + (1 + 4 + decay.size()) + 1 + 8) +
-                            (8 + 8 + (1 + 4 + own.size()) + (1 + 8) + 1 + 8) + 2 + 4);
+                            (8 + 8 + (1 + 4 + own.size()) + (1 + 8) + 1 + 8) + 3 * 4 + 2 + 4);
     CHECK(u32_at(s, 8) == 3);
     std::size_t at = 72;
     CHECK(s[at] == 2);  // the weight decay: a schedule,
@@ -208,6 +209,8 @@ TEST_CASE("a version-3 record holds each schedule's text", "[optim][checkpoint][
     CHECK(u64_at(s, at + 1) == 0);
     CHECK(s[at + 9] == 1);
     CHECK(u64_at(s, at + 10) == bits_of(0.125));  // 0.25 times 0.5
+    at += 18;
+    for (int list = 0; list < 3; ++list) CHECK(u32_at(s, at + 4 * std::size_t(list)) == 0);  // no plateau
 
     SECTION("every single-bit flip and every cut is refused") {
         CHECK(refused_flips(opt, s) == s.size() * 8);

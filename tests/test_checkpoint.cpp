@@ -135,7 +135,9 @@ struct v3_offsets {
     // Block b's entry: u64 size, f64 lr_scale, u8 schedule form (0), u8 decay
     // form (1), f64 decay, u8 last-rate flag, f64 last rate.
     std::size_t block(std::size_t b) const { return blocks + 8 + 35 * b; }
-    std::size_t states(std::size_t n_blocks) const { return block(n_blocks); }
+    // After the blocks, n_blocks + 1 empty lists of plateau states (u32 0 each).
+    std::size_t plateaus(std::size_t n_blocks) const { return block(n_blocks); }
+    std::size_t states(std::size_t n_blocks) const { return plateaus(n_blocks) + 4 * (n_blocks + 1); }
 };
 
 clr::optim::sgd_options momentum_options(double mu = 0.9) {
@@ -214,7 +216,7 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     const std::string s = saved(opt);
     const v3_offsets at(s);
     const std::size_t text = u32_at(s, at.text_length);
-    REQUIRE(s.size() == std::size_t(20 + 49 + 8 * 3 + 35 * 2 + (1 + 24) + (1 + 16) + 4) + text);
+    REQUIRE(s.size() == std::size_t(20 + 53 + 8 * 3 + 39 * 2 + (1 + 24) + (1 + 16) + 4) + text);
     CHECK(s.substr(0, 8) == "CLROPTIM");
     CHECK(s.substr(8, 4) == std::string("\x03\x00\x00\x00", 4));  // version 3
     CHECK(u64_at(s, 12) == s.size() - 24);                        // the body's length
@@ -246,6 +248,8 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     CHECK(u64_at(s, at.block(1) + 18) == bits_of(0.125));
     CHECK(s[at.block(1) + 26] == 1);
     CHECK(u64_at(s, at.block(1) + 27) == bits_of(0.1 * 0.25));
+    for (std::size_t list = 0; list < 3; ++list)  // no schedule holds a plateau
+        CHECK(u32_at(s, at.plateaus(2) + 4 * list) == 0);
     const std::size_t st = at.states(2);
     CHECK(s[st] == 1);  // block 0 has a buffer
     for (std::size_t i = 0; i < 3; ++i) CHECK(u64_at(s, st + 1 + 8 * i) == bits_of(g(Eigen::Index(i))));
@@ -268,7 +272,7 @@ TEST_CASE("the checkpoint layout is the documented one", "[optim][checkpoint]") 
     const std::string a = saved(adam);
     const v3_offsets aat(a);
     REQUIRE(a.size() ==
-            std::size_t(20 + 49 + 8 * 3 + 35 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v3_offsets::text_length));
+            std::size_t(20 + 53 + 8 * 3 + 39 + 8 + 2 * 4 * 4 + 4) + u32_at(a, v3_offsets::text_length));
     CHECK(a[v3_offsets::scalar] == 4);  // float
     CHECK(a[v3_offsets::kind] == 2);    // adam
     CHECK(u64_at(a, v3_offsets::options) == bits_of(0.9));

@@ -39,6 +39,7 @@
 #include "plateau_rule.hpp"
 #include "schedule.hpp"
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -58,25 +59,39 @@ public:
 
     // Each returns a copy with one option set and no reports; a bad value
     // throws clr::invalid_parameter naming it.
-    plateau_schedule with_mode(plateau_mode m) const { return with([&](auto& o) { o.mode = m; }); }
-    plateau_schedule with_factor(T f) const { return with([&](auto& o) { o.factor = f; }); }
-    plateau_schedule with_patience(step_t n) const { return with([&](auto& o) { o.patience = n; }); }
+    plateau_schedule with_mode(plateau_mode m) const {
+        return with([&](auto& o) { o.mode = m; });
+    }
+    plateau_schedule with_factor(T f) const {
+        return with([&](auto& o) { o.factor = f; });
+    }
+    plateau_schedule with_patience(step_t n) const {
+        return with([&](auto& o) { o.patience = n; });
+    }
     plateau_schedule with_threshold(T v, threshold_mode m = threshold_mode::rel) const {
         return with([&](auto& o) {
             o.threshold = v;
             o.threshold_kind = m;
         });
     }
-    plateau_schedule with_cooldown(step_t n) const { return with([&](auto& o) { o.cooldown = n; }); }
-    plateau_schedule with_min_lr(T v) const { return with([&](auto& o) { o.min_lr = v; }); }
-    plateau_schedule with_eps(T v) const { return with([&](auto& o) { o.eps = v; }); }
+    plateau_schedule with_cooldown(step_t n) const {
+        return with([&](auto& o) { o.cooldown = n; });
+    }
+    plateau_schedule with_min_lr(T v) const {
+        return with([&](auto& o) { o.min_lr = v; });
+    }
+    plateau_schedule with_eps(T v) const {
+        return with([&](auto& o) { o.eps = v; });
+    }
 
     // One metric, reported after an epoch (a validation loss in mode min).
     void report(double metric) {
         visit_plateaus([metric](plateau_rule<T>& r) { r.report(metric); });
     }
 
-    T lr_at(step_t t) const noexcept(noexcept(std::declval<const S&>().lr(t))) { return rule_.apply(inner_(t)); }
+    T lr_at(step_t t) const noexcept(noexcept(std::declval<const S&>().lr(t))) {
+        return rule_.apply(inner_(t));
+    }
     std::optional<T> momentum_at(step_t t) const noexcept(noexcept(std::declval<const S&>().momentum(t))) {
         return inner_.momentum(t);
     }
@@ -128,6 +143,14 @@ private:
 template <class S>
 plateau_schedule<S> plateau(S inner) {
     return plateau_schedule<S>(std::move(inner));
+}
+
+// How many plateaus s holds: 0 for a schedule no report reaches. A trainer
+// asks before it reports (clr::report and opt.report refuse a schedule with none).
+template <class S>
+std::size_t plateau_count(const S& s) {
+    static_assert(is_schedule_v<S>, "clr::plateau_count takes a clr schedule");
+    return detail::count_plateaus(s);
 }
 
 // Reports a metric to every plateau in s: a plateau, or a schedule that

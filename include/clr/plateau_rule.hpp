@@ -141,7 +141,7 @@ public:
 private:
     double worst() const noexcept {
         return o_.mode == plateau_mode::min ? std::numeric_limits<double>::infinity()
-                                         : -std::numeric_limits<double>::infinity();
+                                            : -std::numeric_limits<double>::infinity();
     }
 
     bool better(double m) const noexcept {
@@ -155,7 +155,8 @@ private:
     // kept only if old - new > eps.
     void reduce() noexcept {
         const double floor = double(o_.min_lr);
-        const double old = state_.reductions == 0 ? double(peak_) : std::max(double(peak_) * state_.scale, floor);
+        const double old =
+            state_.reductions == 0 ? double(peak_) : std::max(double(peak_) * state_.scale, floor);
         const double scale = state_.scale * double(o_.factor);
         const double now = std::max(double(peak_) * scale, floor);
         if (old - now > double(o_.eps)) {
@@ -175,6 +176,9 @@ template <class T>
 using plateau_view = std::function<void(const plateau_rule<T>&)>;
 
 namespace detail {
+
+// The states of a schedule's plateaus, in the order visit_plateaus gives them.
+using plateau_list = std::vector<plateau_state>;
 
 template <class S, class = void>
 struct visits_plateaus : std::false_type {};
@@ -215,8 +219,8 @@ template <class S>
 std::string plateau_states_problem(const S& s, const std::vector<plateau_state>& states) {
     const std::size_t n = count_plateaus(s);
     if (states.size() != n)
-        return "it holds the state of " + std::to_string(states.size()) + " plateau schedules, the schedule has " +
-               std::to_string(n);
+        return "it holds the state of " + std::to_string(states.size()) +
+               " plateau schedules, the schedule has " + std::to_string(n);
     std::string problem;
     std::size_t i = 0;
     view_plateaus(s, [&](const auto& rule) {

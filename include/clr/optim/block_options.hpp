@@ -92,6 +92,10 @@ struct block_options {
     const any_schedule<T>* schedule() const noexcept {
         return std::get_if<any_schedule<T>>(&schedule_);
     }
+    template <class T>
+    any_schedule<T>* schedule() noexcept {  // for reports to a plateau in it
+        return std::get_if<any_schedule<T>>(&schedule_);
+    }
 
     // "float" or "double", the value_type of the block's own schedule; nullptr without one.
     const char* schedule_value_type() const noexcept {

@@ -12,11 +12,11 @@
 //     opt.set_threads(2);             // threads for the update (default: 1, docs/THREADS.md)
 //     opt.last_lr();                  // the rate that step applied
 //     opt.last_lr(2);                 // the rate it applied to block 2 (after its lr_scale)
+//     opt.report(val_loss);           // after an epoch, to a plateau in the schedules
 //     opt.save(out);  opt.load(in);   // state and step counter, not the parameters
 //
-// A block's options (block_options.hpp): a rate scale, a schedule of its
-// own, a weight decay of its own. Weight decay, the optimizer's or a
-// block's, is a number or a schedule of the step (decay_value.hpp).
+// A block's options (block_options.hpp): a rate scale, a schedule and a weight
+// decay of its own. Weight decay is a number or a schedule (decay_value.hpp).
 //
 // clr::optim::optimizer<Derived, Schedule, State> is the CRTP base that holds
 // the schedule, the step counter, the registered blocks with their options
@@ -57,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "../plateau_rule.hpp"
 #include "../schedule.hpp"
 #include "block_options.hpp"
 #include "checkpoint.hpp"
@@ -288,6 +289,11 @@ public:
     // replaced: on checkpoint_error the optimizer is unchanged.
     void load(std::istream& in, resume settings = resume::same_settings);
 
+    // Reports a metric (a validation loss) to every plateau in the schedules
+    // (<clr/plateau.hpp>; detail/plateau_record.hpp); std::invalid_argument,
+    // changing nothing, if there is none. Checkpoints carry their states.
+    void report(double metric);
+
 protected:
     explicit optimizer(Schedule s) : sched_(std::move(s)) {}
 
@@ -297,10 +303,12 @@ protected:
 private:
     using T = value_type;
 
+    using staged_plateaus = std::vector<std::optional<detail::plateau_list>>;  // empty entry: keep
     struct loaded {
         detail::record_head<T> head;
         std::vector<std::optional<T>> block_last_lr;
         std::vector<State> states;
+        staged_plateaus plateaus;
     };
 
     void check_index(const char* what, std::size_t b) const {
@@ -359,12 +367,16 @@ private:
         ++t_;
     }
 
-    // Checkpoints (detail/optimizer_io.hpp).
-    detail::recorded_settings recorded() const;
+    detail::recorded_settings recorded() const;  // checkpoints: detail/optimizer_io.hpp
     void write_body(detail::checkpoint_writer& w, const detail::recorded_settings& settings) const;
     std::vector<State> read_states(detail::checkpoint_reader& r) const;
     loaded read_v1(detail::checkpoint_reader& r) const;
     loaded read_record(detail::checkpoint_reader& r, std::uint32_t version, resume settings) const;
+    std::vector<detail::plateau_list> plateau_lists() const;
+    staged_plateaus fitting_plateaus(const detail::checkpoint_reader& r,
+                                     std::vector<detail::plateau_list> lists, resume settings) const;
+    void own_plateaus();
+    void restore_plateaus(const staged_plateaus& lists);
 
     Schedule sched_;
     step_t t_ = 0;
@@ -383,6 +395,6 @@ private:
 
 }  // namespace clr::optim
 
-#include "detail/optimizer_io.hpp"
+#include "detail/optimizer_io.hpp"  // and detail/plateau_record.hpp
 
 #endif  // CLR_OPTIM_OPTIMIZER_HPP

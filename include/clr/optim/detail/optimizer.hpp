@@ -30,6 +30,11 @@
 //                               optimizer's (form 1 or 2)
 //                         u8 1 if a step has updated it, else 0; f64 the rate that
 //                               step applied, after lr_scale (opt.last_lr(b)), else 0
+//                   B + 1 lists of plateau states: the schedule's, then each block's
+//                         own schedule's (empty for a block that follows the
+//                         optimizer's): u32 n, then n x (u64 reports, u64 reductions,
+//                         u64 bad_reports, u64 cooldown_left, f64 best, f64 scale)
+//                         (detail/plateau_record.hpp)
 //                   B per-block states, in the scalar type:
 //                         sgd:         u8 has_momentum_buffer (0/1), then the buffer if 1
 //                         adam, adamw: u64 update count, exp_avg, exp_avg_sq
@@ -39,13 +44,11 @@
 //                   form 1, a number:        f64, finite and >= 0
 //                   form 2, a schedule:      u32 N, then N bytes of its text form
 //                                            (clr::to_string; N = 0 for a schedule without one)
-//     L = 49 + 8 K + S + 35 B + the states with K = 3, when every weight decay
-//     is a number and every block follows the optimizer's schedule. A block
-//     schedule adds 4 bytes and its text; a decay schedule, its text less 4
-//     (a length in place of the 8-byte number).
-//     A section added later (the state of a schedule that changes as it
-//     runs) goes between the blocks' entries and their states, with a
-//     writer and a reader of its own in detail/record.hpp.
+//     L = 53 + 8 K + S + 39 B + the states with K = 3, when every weight decay
+//     is a number, every block follows the optimizer's schedule and no
+//     schedule holds a plateau. A block schedule adds 4 bytes and its text; a
+//     decay schedule, its text less 4 (a length in place of the 8-byte
+//     number); a plateau, 48 bytes.
 //
 // Version 2, written by 0.2 and 0.3.0, still loaded:
 //     the same framing; the body as version 3's up to the options, then

@@ -21,6 +21,7 @@
 #include "../optimizer.hpp"
 #include "block_rates.hpp"
 #include "checkpoint.hpp"
+#include "plateau_record.hpp"
 #include "record.hpp"
 
 namespace clr::optim {
@@ -43,8 +44,10 @@ void optimizer<Derived, Schedule, State>::load(std::istream& in, resume settings
     detail::checkpoint_reader r(in, std::string(Derived::name) + "::load");
     const auto version =
         r.header(detail::optimizer_magic, "clr optimizer checkpoint", detail::optimizer_version);
+    own_plateaus();
     loaded l = version == 1 ? read_v1(r) : read_record(r, version, settings);
     // Nothing below throws: the optimizer changes whole or not at all.
+    restore_plateaus(l.plateaus);
     states_.swap(l.states);
     t_ = l.head.steps;
     last_lr_ = l.head.last_lr;
@@ -73,6 +76,7 @@ void optimizer<Derived, Schedule, State>::write_body(detail::checkpoint_writer& 
                                                      const detail::recorded_settings& settings) const {
     detail::write_head<T>(w, Derived::kind, {t_, last_lr_, last_momentum_});
     detail::write_settings(w, settings);
+    detail::write_plateaus(w, plateau_lists());
     for (std::size_t b = 0; b < blocks_.size(); ++b) derived().write_state(w, states_[b], blocks_[b].size);
 }
 
@@ -113,10 +117,14 @@ auto optimizer<Derived, Schedule, State>::read_record(detail::checkpoint_reader&
     const detail::recorded_settings saved =
         version == 2 ? detail::read_settings_v2<T>(b, current, Derived::name, l.head.last_lr)
                      : detail::read_settings_v3<T>(b, current, Derived::name);
+    // Version 2 had no plateau: any in the optimizer keep their state.
+    std::vector<detail::plateau_list> plateaus;
+    if (version >= 3) plateaus = detail::read_plateaus(b, blocks_.size() + 1);
     l.states = read_states(b);
     if (b.remaining() != 0)
         b.fail("record has " + std::to_string(b.remaining()) + " bytes after the last state (damaged file?)");
     if (settings == resume::same_settings) detail::refuse_changes(b, saved, current);
+    if (version >= 3) l.plateaus = fitting_plateaus(b, std::move(plateaus), settings);
     l.block_last_lr.reserve(saved.blocks.size());
     for (const auto& blk : saved.blocks)
         l.block_last_lr.push_back(blk.last_lr ? std::optional<T>(T(*blk.last_lr)) : std::nullopt);
