@@ -29,6 +29,10 @@ struct trainer_options {
     std::optional<double> lr;            // the constant rate
     std::optional<double> momentum;      // SGD momentum or Adam's beta1 (default 0.9)
     std::optional<double> weight_decay;  // default 0, AdamW 0.01 as in PyTorch
+    // --weight-decay given as a schedule's text form ("cosine(lr=0.04, ...)"),
+    // which the trainer reads for its run's length (a number is weight_decay).
+    std::optional<std::string> weight_decay_text;
+    clr::run_length run;  // what 2ep and 50% count in weight_decay_text, set by the trainer
     int epochs = 10;
     std::int64_t batch = 200;
     std::uint64_t seed = 1;
@@ -70,8 +74,21 @@ inline void add_trainer_flags(CLI::App& app, trainer_options& t) {
     add_number(
         app, "--momentum", "M", "SGD momentum, or Adam's beta1, in [0, 1) (default 0.9)", t.momentum,
         [](double m) { return m >= 0.0 && m < 1.0 ? std::string() : std::string("must lie in [0, 1)"); });
-    add_number(app, "--weight-decay", "W", "L2 (sgd, adam) or decoupled (adamw) decay, >= 0", t.weight_decay,
-               [](double w) { return w >= 0.0 ? std::string() : std::string("must be >= 0"); });
+    app.add_option_function<std::string>(
+           "--weight-decay",
+           [&t](const std::string& v) {
+               if (v.find('(') != std::string::npos) {  // a text form: read with the run's length
+                   t.weight_decay_text = v;
+                   return;
+               }
+               const double w = schedule_flags::parse_number("--weight-decay", v);
+               if (w < 0.0)
+                   throw CLI::ValidationError("--weight-decay", clr::format_number(w) + " must be >= 0");
+               t.weight_decay = w;
+           },
+           "L2 (sgd, adam) or decoupled (adamw) decay, >= 0, or a schedule of it as a text form: "
+           "'cosine(lr=0.04, total_steps=100%)'")
+        ->type_name("W|TEXT");
     app.add_option("--epochs", t.epochs, "Passes over the training set, 1 to 10000 (default 10)")
         ->check(CLI::Range(1, 10000))
         ->type_name("N");
@@ -112,6 +129,7 @@ inline void settle(trainer_options& t, schedule_flags::choice& s) {
 inline std::string describe_optimizer(const trainer_options& t) {
     std::string s = t.optimizer;
     if (t.momentum) s += ", momentum " + clr::format_number(*t.momentum);
+    if (t.weight_decay_text) s += ", weight decay " + *t.weight_decay_text;
     if (t.weight_decay) s += ", weight decay " + clr::format_number(*t.weight_decay);
     return s;
 }

@@ -188,12 +188,28 @@ std::string describe_run(const trainer_options& t, const clr::any_schedule<float
     return trainer_flags::describe_optimizer(t) + ", " + clr::to_string(s);
 }
 
+// --weight-decay's text form, read for the run's length (set with the
+// schedule's: 2ep and 50% mean what they mean for the rate). A bad one is
+// refused naming the flag.
+clr::any_schedule<double> decay_of(const trainer_options& t) {
+    try {
+        return clr::parse_schedule<double>(*t.weight_decay_text, t.run);
+    } catch (const clr::invalid_parameter& e) {
+        throw option_error("--weight-decay", e.what());
+    }
+}
+
 // Builds the optimizer --optimizer names around `schedule`, registers the
 // network's parameters with it and returns f(optimizer).
 template <class Schedule, class F>
 auto with_optimizer(const Schedule& schedule, const trainer_options& t, mnist::mlp<float>& net,
                     mnist::gradients<float>& g, F&& f) {
     const double momentum = t.momentum.value_or(0.9);
+    // --weight-decay: a schedule read for the run (decay_of), a number, or PyTorch's default.
+    const auto decay = [&t](double fallback) -> clr::optim::decay_value {
+        if (t.weight_decay_text) return decay_of(t);
+        return t.weight_decay.value_or(fallback);
+    };
     auto run = [&](auto& opt) {
         mnist::add_parameters(opt, net, g);
         return f(opt);
@@ -201,20 +217,20 @@ auto with_optimizer(const Schedule& schedule, const trainer_options& t, mnist::m
     if (t.optimizer == "sgd") {
         clr::optim::sgd_options o;
         o.momentum = momentum;
-        o.weight_decay = t.weight_decay.value_or(0.0);
+        o.weight_decay = decay(0.0);
         clr::optim::sgd opt(schedule, o);
         return run(opt);
     }
     if (t.optimizer == "adamw") {
         clr::optim::adamw_options o;
         o.beta1 = momentum;
-        if (t.weight_decay) o.weight_decay = *t.weight_decay;
+        o.weight_decay = decay(0.01);
         clr::optim::adamw opt(schedule, o);
         return run(opt);
     }
     clr::optim::adam_options o;
     o.beta1 = momentum;
-    o.weight_decay = t.weight_decay.value_or(0.0);
+    o.weight_decay = decay(0.0);
     clr::optim::adam opt(schedule, o);
     return run(opt);
 }
@@ -588,6 +604,11 @@ constexpr comparison_row comparison_runs[] = {
     {"constant", "constant(lr=0.001)", 200},
     {"triangular (seed settings)", "triangular(base_lr=0.001, max_lr=0.006, step_size=60)", 2000},
     {"triangular", "triangular(base_lr=0.001, max_lr=0.003, step_size=750)", 200},
+    {"warmup, then plateau",
+     "sequence(linear(start_lr=0, end_lr=0.003, total_steps=300), 300, plateau(constant(lr=0.003), "
+     "factor=0.3, "
+     "patience=1))",
+     200},
 };
 
 int compare(const program& p, const mnist::float_data& data) {
@@ -597,6 +618,7 @@ int compare(const program& p, const mnist::float_data& data) {
         t.optimizer = "adam";
         t.momentum.reset();
         t.weight_decay.reset();
+        t.weight_decay_text.reset();
         t.batch = row.batch;
         const auto schedule = clr::parse_schedule<float>(row.schedule);
         const std::string what = describe_run(t, schedule);
@@ -755,6 +777,8 @@ void check_flags(program& p) {
     p.schedule.run_length = per_epoch * static_cast<clr::step_t>(p.train.epochs);
     p.schedule.steps_per_epoch = per_epoch;
     p.built = schedule_flags::build<float>(p.schedule);
+    p.train.run = {per_epoch, *p.schedule.run_length};
+    if (p.train.weight_decay_text) (void)decay_of(p.train);  // refused now, like a bad flag
     if (p.range.run || p.range.auto_range) (void)make_range_test(p.range, per_epoch);
 }
 
@@ -838,6 +862,7 @@ void fit_schedule(program& p) {
         p.schedule.run_length = run_length;
         p.schedule.steps_per_epoch = p.per_epoch;
         p.built = schedule_flags::build<float>(p.schedule);
+        p.train.run = {p.per_epoch, run_length};
     }
 }
 

@@ -9,6 +9,7 @@
 #include "divergence.hpp"
 
 #include <clr/optim/optimizer.hpp>
+#include <clr/plateau.hpp>
 #include <clr/schedule.hpp>
 
 #include <Eigen/Core>
@@ -341,6 +342,9 @@ run_result train(mlp<float>& net, gradients<float>& g, Optimizer& opt, const flo
         result.train_flops += flops_per_example * double(n);
 
         const auto [test_loss, test_accuracy] = score(net, data.test, ws, team);
+        // A plateau in the schedule follows the test loss the epoch line
+        // prints, the same on every rank (score sums over the team).
+        if (clr::plateau_count(opt.schedule()) > 0) opt.report(test_loss);
         epoch_record rec{
             epoch,     opt.steps(),  seconds, loss_sum / double(n), double(right_sum) / double(n),
             test_loss, test_accuracy};

@@ -254,7 +254,7 @@ int main(int argc, char** argv) try {
             if (!choice.steps_per_epoch)
                 throw option_error("--metrics",
                                    "needs --steps-per-epoch: a metric is reported after each epoch");
-            if (clr::detail::count_plateaus(schedule) == 0)
+            if (clr::plateau_count(schedule) == 0)
                 throw option_error("--metrics", "the schedule has no plateau(...) to report metrics to");
             run.metrics = read_metrics(*metrics);
             run.steps_per_epoch = *choice.steps_per_epoch;

@@ -182,6 +182,12 @@ int main(int argc, char** argv) try {
         s.steps_per_epoch = t.batches_per_epoch(60000);
         s.run_length = *s.steps_per_epoch * static_cast<clr::step_t>(t.epochs);
         clr::any_schedule<double> schedule = schedule_flags::build<double>(s);
+        // clr::torch takes neither yet; mnist_clr (clr::optim) does.
+        if (t.weight_decay_text)
+            throw option_error("--weight-decay",
+                               "torch_mnist takes a number; a schedule of it is mnist_clr's");
+        if (clr::plateau_count(schedule) > 0)
+            throw option_error("--schedule", "torch_mnist reports no metric to a plateau; mnist_clr does");
         std::error_code ec;
         if (!std::filesystem::is_directory(t.data, ec))
             throw mnist::data_error(

@@ -124,6 +124,8 @@ expect 2 "--range-min" --range-test --range-min 0 --data "$bad"
 expect 2 "--plot" --plot "$bad/x.jpg" --data "$bad"
 expect 2 "--compare" --compare --log "$bad/log.csv" --data "$bad"
 expect 2 "--threads" --threads -1 --data "$bad"
+expect 2 "--weight-decay" --weight-decay -0.5 --data "$bad"
+expect 2 "--weight-decay: clr::parse_schedule: total_steps = -1" --weight-decay "cosine(lr=0.04, total_steps=-1)" --data "$bad"
 expect 2 "--threads" --threads 0 --data "$bad"
 # --compare sets the schedule, the optimizer and the batch of its own runs:
 # flags that would be ignored beside it are refused, named.
@@ -342,7 +344,8 @@ run_in "$d" --data "$good" --epochs 1 --threads 1 --seed 3 --compare
 if [[ $rc -ne 0 ]]; then
   fail "--compare: exit $rc: $(cat "$tmp/err")"
 else
-  [[ $(grep -c '^| .* | [0-9.]*% |$' "$tmp/out") -eq 3 ]] || fail "--compare: not a table of 3 runs: $(cat "$tmp/out")"
+  [[ $(grep -c '^| .* | [0-9.]*% |$' "$tmp/out") -eq 4 ]] || fail "--compare: not a table of 4 runs: $(cat "$tmp/out")"
+  grep -q '^| warmup, then plateau | adam, sequence(.*plateau(' "$tmp/out" || fail "--compare: no warmup-then-plateau row"
   [[ $(tail -n 1 "$tmp/out") == "Seed 3, threads 1. The same seed and threads give the same numbers on the same CPU and BLAS." ]] ||
     fail "--compare: the table is not followed by what its numbers depend on: '$(tail -n 1 "$tmp/out")'"
   [[ -z $(ls -A "$d") ]] || fail "--compare: left $(ls -A "$d" | tr '\n' ' ')"

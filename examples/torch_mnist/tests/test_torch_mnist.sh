@@ -54,6 +54,8 @@ if want cli; then
   expect 2 "--batch" "${R[@]}" --batch 0
   expect 2 "--momentum" "${R[@]}" --momentum 1.5
   expect 2 "--weight-decay" "${R[@]}" --weight-decay -1
+  expect 2 "--weight-decay: torch_mnist takes a number" "${R[@]}" --weight-decay "cosine(lr=0.04, total_steps=100%)"
+  expect 2 "--schedule: torch_mnist reports no metric to a plateau" "${R[@]}" --schedule "plateau(constant(lr=0.1))"
   expect 2 "--threads" "${R[@]}" --threads -1
   expect 2 "--lr" "${R[@]}" --schedule triangular --lr 0.1
   expect 2 "--step-size" "${R[@]}" --schedule triangular --step-size 0
