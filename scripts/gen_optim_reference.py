@@ -164,30 +164,47 @@ def generate(case):
             else:
                 mom = momentum_at(t) if case['cycled'] else opts['betas'][0]
                 group['betas'] = (mom, opts['betas'][1])
-        grads = [PULL * (p.detach() - p0) +
-                 NOISE * torch.randn(p.shape, dtype=torch.float64,
-                                     generator=gen)
-                 for p, p0 in zip(params, start)]
-        for p, g in zip(params, grads):
-            p.grad = g.clone()
-        optimizer.step()
-        after = flat([p.detach() for p in params])
-        assert min(abs(v) for v in after) > 0.05, 'a parameter came near 0'
+        grads = pulled_gradients(params, start, gen)
+        after = apply_update(optimizer, params, grads)
         lines.append(','.join([str(t), repr(lr), repr(mom)] +
                               [repr(v) for v in flat(grads)] +
                               [repr(v) for v in after]))
     return '\n'.join(lines) + '\n'
 
 
-def main():
+def pulled_gradients(params, start, gen):
+    """The gradient of the next update: a pull back towards the initial
+    values plus seeded noise."""
+    return [PULL * (p.detach() - p0) +
+            NOISE * torch.randn(p.shape, dtype=torch.float64, generator=gen)
+            for p, p0 in zip(params, start)]
+
+
+def apply_update(optimizer, params, grads):
+    """One optimizer step with the given gradients; the parameters after it,
+    flat, each kept away from zero (the tests compare relative errors)."""
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    optimizer.step()
+    after = [v for p in params for v in p.detach().reshape(-1).tolist()]
+    assert min(abs(v) for v in after) > 0.05, 'a parameter came near 0'
+    return after
+
+
+def write_cases(cases, generate):
+    """Writes generate(case) for each case into argv[1] or tests/data."""
     torch.set_default_dtype(torch.float64)
     repo = pathlib.Path(__file__).resolve().parent.parent
     out_dir = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 \
         else repo / 'tests' / 'data'
     out_dir.mkdir(parents=True, exist_ok=True)
-    for case in CASES:
+    for case in cases:
         (out_dir / case['file']).write_text(generate(case), newline='\n')
         print('%-34s %d steps' % (case['file'], STEPS))
+
+
+def main():
+    write_cases(CASES, generate)
 
 
 if __name__ == '__main__':

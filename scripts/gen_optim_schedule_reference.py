@@ -48,13 +48,11 @@ File layout (tests/optim_reference.hpp reads it):
 the groups' weight decays; the rest as in gen_optim_reference.py.
 """
 import math
-import pathlib
-import sys
 
 import torch
 
-from gen_optim_reference import (N_VALUES, NOISE, PULL, SHAPES, STEPS,
-                                 initial)
+from gen_optim_reference import (N_VALUES, SHAPES, STEPS, apply_update,
+                                 initial, pulled_gradients, write_cases)
 
 
 def lerp(a, b, w):
@@ -163,15 +161,8 @@ def generate(case):
         wd0, wd1 = case['wd0'](t), case['wd1'](t)
         groups[0]['lr'], groups[1]['lr'] = lr0, lr1
         groups[0]['weight_decay'], groups[1]['weight_decay'] = wd0, wd1
-        grads = [PULL * (p.detach() - p0) +
-                 NOISE * torch.randn(p.shape, dtype=torch.float64,
-                                     generator=gen)
-                 for p, p0 in zip(params, start)]
-        for p, g in zip(params, grads):
-            p.grad = g.clone()
-        optimizer.step()
-        after = flat([p.detach() for p in params])
-        assert min(abs(v) for v in after) > 0.05, 'a parameter came near 0'
+        grads = pulled_gradients(params, start, gen)
+        after = apply_update(optimizer, params, grads)
         lines.append(','.join([str(t)] + [repr(v) for v in
                                           (lr0, mom, lr1, wd0, wd1)] +
                               [repr(v) for v in flat(grads)] +
@@ -180,14 +171,7 @@ def generate(case):
 
 
 def main():
-    torch.set_default_dtype(torch.float64)
-    repo = pathlib.Path(__file__).resolve().parent.parent
-    out_dir = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 \
-        else repo / 'tests' / 'data'
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for case in CASES:
-        (out_dir / case['file']).write_text(generate(case), newline='\n')
-        print('%-34s %d steps' % (case['file'], STEPS))
+    write_cases(CASES, generate)
 
 
 if __name__ == '__main__':
