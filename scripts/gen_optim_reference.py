@@ -142,9 +142,6 @@ def generate(case):
             ', '.join('%s=%r' % kv for kv in opts.items()))
     gen = torch.Generator().manual_seed(case['seed'])
 
-    def flat(tensors):
-        return [v for x in tensors for v in x.reshape(-1).tolist()]
-
     lines = ['# torch %s: %s' % (torch.__version__, call),
              case_line(case),
              '# initial=' + ','.join(repr(v) for v in flat(start)),
@@ -172,6 +169,11 @@ def generate(case):
     return '\n'.join(lines) + '\n'
 
 
+def flat(tensors):
+    """The values of the tensors, one list, each in PyTorch's (row-major) order."""
+    return [v for x in tensors for v in x.reshape(-1).tolist()]
+
+
 def pulled_gradients(params, start, gen):
     """The gradient of the next update: a pull back towards the initial
     values plus seeded noise."""
@@ -186,7 +188,7 @@ def apply_update(optimizer, params, grads):
     for p, g in zip(params, grads):
         p.grad = g.clone()
     optimizer.step()
-    after = [v for p in params for v in p.detach().reshape(-1).tolist()]
+    after = flat([p.detach() for p in params])
     assert min(abs(v) for v in after) > 0.05, 'a parameter came near 0'
     return after
 

@@ -51,7 +51,7 @@ import math
 
 import torch
 
-from gen_optim_reference import (N_VALUES, SHAPES, STEPS, apply_update,
+from gen_optim_reference import (N_VALUES, SHAPES, STEPS, apply_update, flat,
                                  initial, pulled_gradients, write_cases)
 
 
@@ -142,9 +142,6 @@ def generate(case):
                 case['cls'].__name__,
                 ', '.join('%s=%r' % kv for kv in opts.items()), case['text']))
     gen = torch.Generator().manual_seed(case['seed'])
-
-    def flat(tensors):
-        return [v for x in tensors for v in x.reshape(-1).tolist()]
 
     lines = ['# torch %s: %s' % (torch.__version__, call),
              case_line(case),
